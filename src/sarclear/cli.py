@@ -1,0 +1,62 @@
+"""The `sarclear` command: parse, dispatch to one function per subcommand, print one-line errors.
+
+Each subcommand lives in `sarclear/commands/<name>.py` with two functions, `add_arguments(parser)`
+and `run(args) -> int`; they are imported only when chosen, so `sarclear --help` does not pay for
+importing torch. This is the only module that decides exit codes: 0 success, 2 bad input or usage
+(one line on stderr naming the file), 1 a bug (traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from sarclear import __version__
+from sarclear.errors import SarclearInputError
+
+#: subcommand -> one-line help. The module is `sarclear.commands.<name with - as _>`.
+COMMANDS: dict[str, str] = {
+    "synth": "write a synthetic SEN12MS-CR-like dataset (real GeoTIFFs, official layout)",
+    "curate": "scan a SEN12MS-CR root, reject bad triplets, write manifest.csv and a summary",
+    "train": "train the SAR-optical Pix2Pix model on a manifest (torchrun for multi-GPU)",
+    "evaluate": "PSNR/SSIM/SAM/MAE/RMSE of a checkpoint or baseline, per season and cloud cover",
+    "predict": "remove clouds from a whole S2 scene with its S1 scene: georeferenced GeoTIFF out",
+    "export-onnx": "export a checkpoint's generator to ONNX",
+    "demo": "the whole method on built-in synthetic data, end to end, in minutes on a CPU",
+}
+
+
+def _module_name(command: str) -> str:
+    return "sarclear.commands." + command.replace("-", "_")
+
+
+def build_parser(argv: Sequence[str]) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sarclear", description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--version", action="version", version=f"sarclear {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    chosen = next((a for a in argv if not a.startswith("-")), None)
+    for name, help_text in COMMANDS.items():
+        sub_parser = sub.add_parser(name, help=help_text, description=help_text)
+        if name == chosen:
+            importlib.import_module(_module_name(name)).add_arguments(sub_parser)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(argv)
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    module = importlib.import_module(_module_name(args.command))
+    try:
+        return int(module.run(args) or 0)
+    except SarclearInputError as exc:
+        print(f"sarclear: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("sarclear: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,147 @@
+"""The manifest: one CSV row per triplet, the contract between `curate` and everything after it.
+
+`curate` writes it; `train`, `evaluate` and the dataset read it. A user can also write one by hand
+(only the required columns are needed; `kept` defaults to true, `split` to the official split).
+Paths may be absolute or relative to the manifest's folder.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sarclear.data.layout import official_split, season_of
+from sarclear.errors import LayoutError
+from sarclear.io.atomic import atomic_output
+
+REQUIRED_COLUMNS: tuple[str, ...] = ("sample_id", "s1_path", "s2_cloudy_path", "s2_path")
+CORE_COLUMNS: tuple[str, ...] = (
+    "sample_id", "season", "scene", "patch", "split", "s1_path", "s2_cloudy_path", "s2_path", "kept", "reasons",
+)
+#: Cloud cover of the cloudy input in percent; evaluation bins its results by it.
+CLOUD_COVER_COLUMN = "cloud_cover_pct"
+SPLITS = ("train", "val", "test")
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One manifest row with typed fields; `stats` keeps every other column as text."""
+
+    sample_id: str
+    season: str
+    scene: str
+    patch: str
+    split: str
+    s1_path: Path
+    s2_cloudy_path: Path
+    s2_path: Path
+    kept: bool
+    reasons: tuple[str, ...]
+    stats: dict[str, str] = field(default_factory=dict, compare=False)
+
+    @property
+    def cloud_cover_pct(self) -> float | None:
+        value = self.stats.get(CLOUD_COVER_COLUMN, "")
+        try:
+            return float(value)
+        except ValueError:
+            return None
+
+
+def _truthy(text: str) -> bool:
+    return text.strip().lower() in {"1", "true", "yes", "y", "kept"}
+
+
+def _parse_row(row: dict[str, str], base: Path, line: int, path: Path) -> Sample:
+    def resolve(column: str) -> Path:
+        value = (row.get(column) or "").strip()
+        if not value:
+            return Path("")
+        p = Path(value)
+        return p if p.is_absolute() else base / p
+
+    sample_id = row["sample_id"].strip()
+    roi = sample_id.rsplit("_", 2)[0] if sample_id.count("_") >= 2 else ""
+    season = (row.get("season") or "").strip() or (season_of(roi) if roi else "unknown")
+    scene = (row.get("scene") or "").strip()
+    split = (row.get("split") or "").strip()
+    if not split:
+        split = official_split(season, scene) if scene.isdigit() else "train"
+    if split not in SPLITS:
+        raise LayoutError(f"{path}: line {line}: split {split!r} is not one of {', '.join(SPLITS)}")
+    reasons = tuple(r for r in (row.get("reasons") or "").split(";") if r)
+    kept_text = row.get("kept")
+    kept = _truthy(kept_text) if kept_text not in (None, "") else not reasons
+    core = set(CORE_COLUMNS)
+    stats = {k: v for k, v in row.items() if k not in core and k is not None}
+    return Sample(
+        sample_id=sample_id,
+        season=season,
+        scene=scene,
+        patch=(row.get("patch") or "").strip(),
+        split=split,
+        s1_path=resolve("s1_path"),
+        s2_cloudy_path=resolve("s2_cloudy_path"),
+        s2_path=resolve("s2_path"),
+        kept=kept,
+        reasons=reasons,
+        stats=stats,
+    )
+
+
+def read_manifest(path: str | Path) -> list[Sample]:
+    """Every row of a manifest CSV, kept or not, in file order."""
+    path = Path(path)
+    if not path.is_file():
+        raise LayoutError(f"{path}: manifest not found (run `sarclear curate ROOT --out DIR` to make one)")
+    with path.open(newline="") as handle:
+        reader = csv.DictReader(handle)
+        missing = [c for c in REQUIRED_COLUMNS if c not in (reader.fieldnames or [])]
+        if missing:
+            raise LayoutError(f"{path}: not a sarclear manifest, missing column(s) {', '.join(missing)}")
+        return [_parse_row(row, path.parent, line, path) for line, row in enumerate(reader, start=2)]
+
+
+def select(samples: Iterable[Sample], split: str = "all", kept_only: bool = True) -> list[Sample]:
+    """Rows of one split (`train`, `val`, `test` or `all`), by default only those curation kept."""
+    if split != "all" and split not in SPLITS:
+        raise LayoutError(f"split {split!r} is not one of all, {', '.join(SPLITS)}")
+    return [s for s in samples if (split == "all" or s.split == split) and (s.kept or not kept_only)]
+
+
+def write_manifest(
+    path: str | Path,
+    rows: Iterable[Mapping[str, Any]],
+    columns: Sequence[str],
+    metadata: Mapping[str, Any] | None = None,
+) -> Path:
+    """Write rows atomically; `metadata` (thresholds, rendering, version) goes to a JSON sidecar.
+
+    The sidecar (`manifest.json` beside `manifest.csv`) keeps the CSV loadable by any CSV reader
+    while still recording how every number in it was made.
+    """
+    path = Path(path)
+    with atomic_output(path) as tmp:
+        with tmp.open("w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(columns), extrasaction="ignore")
+            writer.writeheader()
+            for row in rows:
+                writer.writerow({k: _format(v) for k, v in row.items()})
+    if metadata is not None:
+        with atomic_output(path.with_suffix(".json")) as tmp:
+            tmp.write_text(json.dumps(metadata, indent=2, sort_keys=True, default=str) + "\n")
+    return path
+
+
+def _format(value: Any) -> Any:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, (list, tuple)):
+        return ";".join(str(v) for v in value)
+    return "" if value is None else value

@@ -1,0 +1,1 @@
+"""Metrics, baselines, per-season and per-cloud-cover aggregation, and the report."""

@@ -1,0 +1,44 @@
+"""What a trained generator is, saved inside its checkpoint so nobody re-types flags to load it."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from sarclear.data.normalize import S2_CLIP_MAX_DN
+from sarclear.models.generator import UNetGenerator
+
+
+def depth_for_size(size: int) -> int:
+    """log2(size) down-samplings (8 at 256 px, a 1x1 bottleneck), as the Pix2Pix `unet_256`."""
+    if size < 32 or size & (size - 1):
+        raise ValueError(f"tile size must be a power of two >= 32, got {size}")
+    return int(math.log2(size))
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Generator architecture plus the data conventions its weights were trained under."""
+
+    in_channels: int = 5
+    out_channels: int = 3
+    ngf: int = 64
+    n_down: int = 8
+    norm: str = "batch"
+    dropout: bool = True
+    use_sar: bool = True
+    bands: str = "rgb"
+    s2_clip_max: float = S2_CLIP_MAX_DN
+    tile_size: int = 256
+
+    def build(self) -> UNetGenerator:
+        return UNetGenerator(self.in_channels, self.out_channels, self.ngf, self.n_down, self.norm, self.dropout)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelSpec:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})

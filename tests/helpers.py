@@ -1,0 +1,44 @@
+"""Tiny hand-made triplets for tests: exact control over every pixel, in the official layout."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from rasterio.transform import from_origin
+
+from sarclear.data.layout import official_paths
+from sarclear.io.geotiff import write_raster
+
+CRS = "EPSG:32631"
+
+
+def transform_for(origin_x: float = 500000.0, origin_y: float = 5000000.0, pixel: float = 10.0):
+    return from_origin(origin_x, origin_y, pixel, pixel)
+
+
+def make_arrays(size: int = 32, seed: int = 0) -> dict[str, np.ndarray]:
+    """A plausible triplet: textured SAR in dB, textured 13-band S2, the cloudy one brighter."""
+    rng = np.random.default_rng(seed)
+    s1 = np.stack([rng.normal(-10, 3, (size, size)), rng.normal(-17, 3, (size, size))]).astype(np.float32)
+    clear = rng.integers(300, 2500, (13, size, size)).astype(np.uint16)
+    cloudy = np.clip(clear.astype(np.int32) + 3000, 0, 10000).astype(np.uint16)
+    return {"s1": s1, "s2_cloudy": cloudy, "s2": clear}
+
+
+def write_triplet(
+    root: Path,
+    roi: str = "ROIs1868_summer",
+    scene: int = 1,
+    patch: int = 1,
+    arrays: dict[str, np.ndarray] | None = None,
+    transforms: dict[str, object] | None = None,
+    crs: str = CRS,
+) -> dict[str, Path]:
+    """Write a triplet in the official layout and return its three paths (keys s1, s2_cloudy, s2)."""
+    arrays = arrays if arrays is not None else make_arrays()
+    paths = official_paths(root, roi, scene, patch)
+    for modality, path in paths.items():
+        transform = (transforms or {}).get(modality, transform_for())
+        write_raster(path, arrays[modality], crs=crs, transform=transform)
+    return paths
