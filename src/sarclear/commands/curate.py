@@ -1,0 +1,106 @@
+"""`sarclear curate ROOT --out DIR`: parse flags, call `sarclear.curate.run.curate`, print one line."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from sarclear.curate import rules
+from sarclear.curate.measure import MeasureSettings
+from sarclear.curate.run import curate
+from sarclear.data.clouds import s2cloudless_available
+from sarclear.data.normalize import DISPLAY_MAX_DN
+from sarclear.errors import ConfigError
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("root", type=Path, help="SEN12MS-CR root (official or flattened layout); only read, never written")
+    parser.add_argument("--out", type=Path, required=True, help="output folder (not inside ROOT's triplet folders)")
+    parser.add_argument("--workers", type=int, default=None, help="measuring processes (default: all cores)")
+    parser.add_argument(
+        "--season-sigma",
+        default="",
+        metavar="SEASON=SIGMA,...",
+        help="contrast sigma thresholds per season, merged with the defaults "
+        "spring=6.5,summer=10,fall=6.5,winter=3,default=6.5 (default = ROI sets of other names)",
+    )
+    parser.add_argument(
+        "--min-sar-std", type=float, default=rules.DEFAULT_MIN_SAR_STD_DB, help="dB; reject VV or VH std below (default %(default)s)"
+    )
+    parser.add_argument(
+        "--max-target-cloud",
+        type=float,
+        default=rules.DEFAULT_MAX_TARGET_CLOUD_PCT,
+        help="percent; reject clear targets with more cloud (default %(default)s)",
+    )
+    parser.add_argument(
+        "--max-nodata-frac",
+        type=float,
+        default=rules.DEFAULT_MAX_NODATA_FRAC,
+        help="reject above this fraction of fill pixels in any file (default %(default)s)",
+    )
+    parser.add_argument(
+        "--max-nonfinite-frac",
+        type=float,
+        default=rules.DEFAULT_MAX_NONFINITE_FRAC,
+        help="reject above this fraction of NaN/inf values (default %(default)s: any)",
+    )
+    parser.add_argument(
+        "--cloud-method",
+        choices=("s2cloudless", "brightness", "none"),
+        default="s2cloudless",
+        help="cloud detector (s2cloudless on 13-band files, the brightness test on RGB files); "
+        "none skips cloud cover and the cloudy_target rule",
+    )
+    parser.add_argument(
+        "--display-max-dn",
+        type=float,
+        default=DISPLAY_MAX_DN,
+        help="8-bit rendering stretch for the contrast sigma: DN [0, this] -> [0, 255] (default %(default)s)",
+    )
+    parser.add_argument("--cache", type=Path, default=None, help="statistics cache file (default DIR/stats_cache.sqlite)")
+    parser.add_argument("--no-cache", action="store_true", help="measure everything, do not read or write the cache")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _settings(args: argparse.Namespace) -> MeasureSettings:
+    if not args.display_max_dn > 0:
+        raise ConfigError(f"--display-max-dn must be positive, got {args.display_max_dn}")
+    if args.cloud_method == "s2cloudless" and not s2cloudless_available():
+        raise ConfigError("--cloud-method s2cloudless: the s2cloudless package cannot be imported; install it or use brightness")
+    method = {"s2cloudless": "auto", "brightness": "brightness", "none": "none"}[args.cloud_method]
+    return MeasureSettings(display_max_dn=args.display_max_dn, cloud_method=method)
+
+
+def _thresholds(args: argparse.Namespace) -> rules.Thresholds:
+    for flag, value in (
+        ("--min-sar-std", args.min_sar_std),
+        ("--max-target-cloud", args.max_target_cloud),
+        ("--max-nodata-frac", args.max_nodata_frac),
+        ("--max-nonfinite-frac", args.max_nonfinite_frac),
+    ):
+        if not value >= 0:
+            raise ConfigError(f"{flag} must be >= 0, got {value}")
+    return rules.Thresholds(
+        season_sigma=rules.parse_season_sigma(args.season_sigma),
+        min_sar_std=args.min_sar_std,
+        max_nonfinite_frac=args.max_nonfinite_frac,
+        max_nodata_frac=args.max_nodata_frac,
+        max_target_cloud=None if args.cloud_method == "none" else args.max_target_cloud,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.workers is not None and args.workers < 1:
+        raise ConfigError(f"--workers must be >= 1, got {args.workers}")
+    result = curate(
+        args.root,
+        args.out,
+        thresholds=_thresholds(args),
+        settings=_settings(args),
+        workers=args.workers,
+        cache_path=None if args.no_cache else (args.cache or "default"),
+        progress=not args.quiet,
+    )
+    print(result.one_line())
+    return 0

@@ -1,0 +1,151 @@
+"""Read one triplet's files (each exactly once) and measure them. The I/O edge of curation.
+
+Nothing here decides anything: a missing, unreadable or odd file is *recorded* (band count,
+dtype, grid, error text) and `rules.py` turns the record into reasons. Each file is measured
+independently, so one broken file does not hide what is wrong with the other two.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sarclear.curate import stats
+from sarclear.data import clouds
+from sarclear.data.bands import s2_band_indexes
+from sarclear.data.normalize import DISPLAY_MAX_DN
+from sarclear.data.triplet import S1_DTYPES, S2_DTYPES
+from sarclear.errors import GridMismatchError, RasterError
+from sarclear.io.geotiff import RasterInfo, check_same_grid, read_raster
+
+#: Bump when a statistic's definition changes: cached statistics of older versions are ignored.
+STATS_VERSION = 1
+CLOUD_METHODS = ("none", "auto", "brightness")
+
+
+@dataclass(frozen=True)
+class MeasureSettings:
+    """Everything a measurement depends on besides the files (part of the cache key).
+
+    `cloud_method` is 'none' (skip), 'auto' (s2cloudless on 13-band files, brightness on RGB) or
+    'brightness'. `num_threads` only limits LightGBM's threads; it does not change results.
+    """
+
+    display_max_dn: float = DISPLAY_MAX_DN
+    cloud_method: str = "auto"
+    num_threads: int | None = None
+
+    def key(self) -> dict[str, Any]:
+        """The settings that change a measurement, with the cloud post-processing constants."""
+        out = asdict(self)
+        out.pop("num_threads")
+        out["stats_version"] = STATS_VERSION
+        if self.cloud_method != "none":
+            out["cloud"] = {
+                "threshold": clouds.DEFAULT_THRESHOLD,
+                "average_over": clouds.DEFAULT_AVERAGE_OVER,
+                "dilation_size": clouds.DEFAULT_DILATION_SIZE,
+            }
+        return out
+
+
+def _format_ok(modality: str, info: RasterInfo) -> str | None:
+    """None when the file has the band count and dtype its modality needs, else why not."""
+    if modality == "s1":
+        if info.count != 2:
+            return f"wrong band count: has {info.count}, expected 2 (VV, VH)"
+        if info.dtype not in S1_DTYPES:
+            return f"wrong data type: {info.dtype}, expected float32 dB"
+        return None
+    if info.count not in (13, 3):
+        return f"wrong band count: has {info.count}, expected 13 (L1C) or 3 (RGB)"
+    if info.dtype not in S2_DTYPES:
+        return f"wrong data type: {info.dtype}, expected uint16 DN"
+    return None
+
+
+def _cloud_cover(dn: np.ndarray, info: RasterInfo, valid: np.ndarray, settings: MeasureSettings) -> tuple[float | None, str]:
+    if dn.shape[0] == 13:
+        stack = dn
+    else:
+        rgb_idx, _ = s2_band_indexes(info, "rgb")
+        stack = dn[[i - 1 for i in rgb_idx]]
+    prob, used = clouds.cloud_probability(stack, method=settings.cloud_method, num_threads=settings.num_threads)
+    cover = clouds.cloud_cover_pct(clouds.mask_from_probability(prob), valid)
+    return (None if math.isnan(cover) else cover), used
+
+
+def _measure_s2(modality: str, dn: np.ndarray, info: RasterInfo, settings: MeasureSettings) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    nodata = stats.s2_nodata_mask(dn, info.nodata)
+    out[f"{modality}_nodata_frac"] = float(nodata.mean())
+    if modality == "s2":
+        rgb_idx, _ = s2_band_indexes(info, "rgb")
+        out.update(stats.contrast_stats(dn[[i - 1 for i in rgb_idx]], settings.display_max_dn))
+    if settings.cloud_method != "none":
+        cover, used = _cloud_cover(dn, info, ~nodata, settings)
+        out["cloud_cover_pct" if modality == "s2_cloudy" else "target_cloud_cover_pct"] = cover
+        out["cloud_method"] = used
+    return out
+
+
+def _measure_s1(s1: np.ndarray, info: RasterInfo) -> dict[str, Any]:
+    return {**stats.sar_stats(s1), "s1_nodata_frac": float(stats.s1_nodata_mask(s1, info.nodata).mean())}
+
+
+def measure_triplet(paths: Mapping[str, Path | None], settings: MeasureSettings) -> dict[str, Any]:
+    """Statistics of one triplet: keys of `stats.STAT_COLUMNS` (absent ones mean not measurable).
+
+    `paths` maps 's1', 's2_cloudy', 's2' to a file or None (missing). Never raises for bad data.
+    """
+    record: dict[str, Any] = {"unreadable": [], "errors": []}
+    infos: list[RasterInfo] = []
+    nodata_masks: list[np.ndarray] = []
+    nonfinite = total = 0
+    for modality in ("s1", "s2_cloudy", "s2"):
+        path = paths.get(modality)
+        if path is None:
+            continue
+        try:
+            array, info = read_raster(path)
+        except RasterError as exc:
+            record["unreadable"].append(modality)
+            record["errors"].append(f"{modality}: {exc.problem}")
+            continue
+        infos.append(info)
+        record[f"{modality}_bands"], record[f"{modality}_dtype"] = info.count, info.dtype
+        record["width"], record["height"] = info.width, info.height
+        nonfinite += stats.nonfinite_count(array)
+        total += array.size
+        problem = _format_ok(modality, info)
+        if problem:
+            record["errors"].append(f"{modality}: {problem}")
+            continue
+        measured = _measure_s1(array, info) if modality == "s1" else _measure_s2(modality, array, info, settings)
+        record.update(measured)
+        nodata_masks.append(
+            stats.s1_nodata_mask(array, info.nodata) if modality == "s1" else stats.s2_nodata_mask(array, info.nodata)
+        )
+    record["nonfinite_frac"] = nonfinite / total if total else None
+    try:
+        check_same_grid(infos)
+        record["grid_ok"] = True
+    except GridMismatchError as exc:
+        record["grid_ok"] = False
+        record["errors"].append(f"grid: {exc.problem}")
+    record["nodata_frac"] = _union_fraction(nodata_masks)
+    return record
+
+
+def _union_fraction(masks: list[np.ndarray]) -> float | None:
+    """Fraction of pixels that are nodata in any file (max of the parts if grids differ)."""
+    if not masks:
+        return None
+    if len({m.shape for m in masks}) > 1:
+        return max(float(m.mean()) for m in masks)
+    return float(np.logical_or.reduce(masks).mean())

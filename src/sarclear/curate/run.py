@@ -1,0 +1,229 @@
+"""`curate`: find triplets, measure (or reuse cached statistics), apply the rules, write the outputs.
+
+Streaming from end to end: triplets are handled in batches; each batch's cache misses are measured
+in a process pool, its rows go straight into the manifest writer and the `Tally`. Nothing holds
+images or all rows at once. ROOT is only ever read.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import multiprocessing as mp
+import os
+import platform
+import sys
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from sarclear import __version__
+from sarclear.curate import figures
+from sarclear.curate.cache import CACHE_FILENAME, StatsCache, triplet_key
+from sarclear.curate.measure import MeasureSettings, measure_triplet
+from sarclear.curate.report import Tally, summary_markdown, write_summary
+from sarclear.curate.rules import REASON_DESCRIPTIONS, Thresholds, decide
+from sarclear.curate.stats import STAT_COLUMNS
+from sarclear.data.layout import Triplet, find_triplets
+from sarclear.data.manifest import CORE_COLUMNS, write_manifest
+from sarclear.errors import LayoutError
+
+BATCH = 1024
+MANIFEST_COLUMNS: tuple[str, ...] = CORE_COLUMNS + STAT_COLUMNS
+
+
+@dataclass(frozen=True)
+class CurateResult:
+    """Where the outputs are and what the run did (`measured` + `cached` == `total`)."""
+
+    manifest: Path
+    summary: Path
+    total: int
+    kept: int
+    rejected: int
+    measured: int
+    cached: int
+
+    def one_line(self) -> str:
+        return (
+            f"curate: {self.total} triplets, {self.kept} kept, {self.rejected} rejected "
+            f"({self.measured} measured, {self.cached} from cache) -> {self.manifest}"
+        )
+
+
+def check_output_dir(root: Path, out: Path, triplets: Sequence[Triplet]) -> None:
+    """Refuse an output folder that is ROOT itself or inside one of ROOT's triplet folders."""
+    root_r, out_r = root.resolve(), out.resolve()
+    if out_r == root_r:
+        raise LayoutError(f"{out}: the output folder is the dataset root; choose another one (ROOT is never written to)")
+    tops = {
+        Path(p).relative_to(root).parts[0]
+        for t in triplets
+        for p in (t.s1_path, t.s2_cloudy_path, t.s2_path)
+        if p is not None
+    }
+    for top in sorted(tops):
+        folder = root_r / top
+        if out_r == folder or folder in out_r.parents:
+            raise LayoutError(
+                f"{out}: the output folder is inside the triplet folder {folder}; choose a folder outside it"
+            )
+
+
+def _paths(t: Triplet) -> dict[str, Path | None]:
+    return {"s1": t.s1_path, "s2_cloudy": t.s2_cloudy_path, "s2": t.s2_path}
+
+
+def _measure_job(job: tuple[dict[str, Path | None], MeasureSettings]) -> dict[str, Any]:
+    return measure_triplet(*job)
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def build_row(t: Triplet, record: dict[str, Any], thresholds: Thresholds) -> dict[str, Any]:
+    """One manifest row: identity, paths (absolute), decision, then every statistic."""
+    reasons = decide(t.missing, record, t.season, thresholds)
+    row: dict[str, Any] = {
+        "sample_id": t.sample_id,
+        "season": t.season,
+        "scene": t.scene,
+        "patch": t.patch,
+        "split": t.split,
+        "s1_path": str(Path(t.s1_path).absolute()) if t.s1_path else "",
+        "s2_cloudy_path": str(Path(t.s2_cloudy_path).absolute()) if t.s2_cloudy_path else "",
+        "s2_path": str(Path(t.s2_path).absolute()) if t.s2_path else "",
+        "kept": not reasons,
+        "reasons": reasons,
+    }
+    for column in STAT_COLUMNS:
+        row[column] = _clean(record.get(column))
+    row["errors"] = " | ".join(record.get("errors") or [])
+    return row
+
+
+class _Measurer:
+    """Measures cache misses: in this process for one worker, else in a lazily started pool."""
+
+    def __init__(self, workers: int, settings: MeasureSettings) -> None:
+        self.workers = workers
+        self.settings = settings
+        # In the pool LightGBM gets one thread per worker, so `workers` processes use `workers` cores.
+        self._pool_settings = MeasureSettings(settings.display_max_dn, settings.cloud_method, num_threads=1)
+        self._pool: Any = None
+
+    def __call__(self, jobs: list[dict[str, Path | None]]) -> Iterator[dict[str, Any]]:
+        if self.workers <= 1 or len(jobs) <= 1:
+            return (measure_triplet(paths, self.settings) for paths in jobs)
+        if self._pool is None:
+            # spawn: workers start clean (no inherited threads, locks or open file handles).
+            self._pool = mp.get_context("spawn").Pool(self.workers)
+        return self._pool.imap(_measure_job, [(paths, self._pool_settings) for paths in jobs], chunksize=4)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
+            self._pool.join()
+
+
+def _rows(
+    triplets: Sequence[Triplet],
+    cache: StatsCache,
+    measurer: _Measurer,
+    settings_key: dict[str, Any],
+    thresholds: Thresholds,
+    tally: Tally,
+    progress: bool,
+) -> Iterator[dict[str, Any]]:
+    with tqdm(total=len(triplets), unit="triplet", desc="curate", file=sys.stderr, disable=not progress) as bar:
+        for start in range(0, len(triplets), BATCH):
+            batch = triplets[start : start + BATCH]
+            keys = [triplet_key(_paths(t), settings_key) for t in batch]
+            records = cache.get_many(keys)
+            misses = [i for i, key in enumerate(keys) if key not in records]
+            tally.cached += len(batch) - len(misses)
+            bar.update(len(batch) - len(misses))
+            fresh = []
+            for i, record in zip(misses, measurer([_paths(batch[i]) for i in misses])):
+                records[keys[i]] = record
+                fresh.append((keys[i], record))
+                bar.update(1)
+            cache.put_many(fresh)
+            tally.measured += len(fresh)
+            for t, key in zip(batch, keys):
+                row = build_row(t, records[key], thresholds)
+                tally.add(row)
+                yield row
+
+
+def _versions() -> dict[str, str | None]:
+    import numpy
+    import rasterio
+
+    out: dict[str, str | None] = {"sarclear": __version__, "python": platform.python_version()}
+    out.update(numpy=numpy.__version__, rasterio=rasterio.__version__)
+    try:
+        from importlib.metadata import version
+
+        out["s2cloudless"] = version("s2cloudless")
+    except Exception:
+        out["s2cloudless"] = None
+    return out
+
+
+def curate(
+    root: str | Path,
+    out: str | Path,
+    *,
+    thresholds: Thresholds,
+    settings: MeasureSettings,
+    workers: int | None = None,
+    cache_path: Path | None | str = "default",
+    progress: bool = True,
+    per_reason_sample: int = 6,
+) -> CurateResult:
+    """Curate the triplets under `root` into `out` (manifest.csv + .json, summary.md, two PNGs).
+
+    `cache_path` is 'default' (`out/stats_cache.sqlite`), a path, or None (no cache).
+    """
+    root, out = Path(root), Path(out)
+    triplets = find_triplets(root)
+    check_output_dir(root, out, triplets)
+    out.mkdir(parents=True, exist_ok=True)
+    if cache_path == "default":
+        cache_path = out / CACHE_FILENAME
+    workers = workers or (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+    measurement = {
+        "display_max_dn": settings.display_max_dn,
+        "rendering": f"RGB = B4, B3, B2; DN clipped to [0, {settings.display_max_dn:g}], scaled to [0, 255], rounded to uint8",
+        "contrast_sigma": "standard deviation of all values of the (3, H, W) uint8 rendering of the clear target",
+        "cloud_method": settings.cloud_method,
+        "settings_key": settings.key(),
+    }
+    metadata = {
+        "tool": "sarclear curate",
+        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "root": str(root.resolve()),
+        "thresholds": thresholds.as_dict(),
+        "measurement": measurement,
+        "reason_codes": REASON_DESCRIPTIONS,
+        "versions": _versions(),
+    }
+    tally = Tally(per_reason_sample=per_reason_sample)
+    measurer = _Measurer(workers, settings)
+    with StatsCache(Path(cache_path) if cache_path else None) as cache:
+        try:
+            rows = _rows(triplets, cache, measurer, settings.key(), thresholds, tally, progress)
+            manifest = write_manifest(out / "manifest.csv", rows, MANIFEST_COLUMNS, metadata)
+        finally:
+            measurer.close()
+    figures.sigma_histogram(out / "sigma_histogram.png", tally.sigma, thresholds.sigma_for, settings.display_max_dn)
+    figures.contact_sheet(out / "rejected_contact_sheet.png", tally.samples, settings.display_max_dn)
+    summary = write_summary(out / "summary.md", summary_markdown(tally, thresholds, measurement, root.resolve()))
+    return CurateResult(manifest, summary, tally.total, tally.kept, tally.rejected, tally.measured, tally.cached)
