@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 CACHE_FILENAME = "stats_cache.sqlite"
+_SCHEMA = "CREATE TABLE IF NOT EXISTS stats (key TEXT PRIMARY KEY, record TEXT NOT NULL)"
 _BATCH = 500  # SQLite's default limit on bound variables is 999 (older builds)
 
 
@@ -54,16 +55,16 @@ class StatsCache:
     @staticmethod
     def _connect(path: Path) -> sqlite3.Connection:
         path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(path)
         try:
-            db = sqlite3.connect(path)
-            db.execute("CREATE TABLE IF NOT EXISTS stats (key TEXT PRIMARY KEY, record TEXT NOT NULL)")
-            db.commit()
+            db.execute(_SCHEMA)
         except sqlite3.DatabaseError:
             # A damaged cache (e.g. a disk that filled up) is only a lost speed-up: start afresh.
+            db.close()
             path.unlink(missing_ok=True)
             db = sqlite3.connect(path)
-            db.execute("CREATE TABLE stats (key TEXT PRIMARY KEY, record TEXT NOT NULL)")
-            db.commit()
+            db.execute(_SCHEMA)
+        db.commit()
         return db
 
     def get_many(self, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
