@@ -1,0 +1,41 @@
+"""`sarclear predict`: whole S1 + cloudy S2 scenes in, a georeferenced cloud-free COG out."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--checkpoint", required=True, type=Path, help="run folder, generator.safetensors, or an .onnx export")
+    parser.add_argument("--s1", type=Path, help="Sentinel-1 scene: VV, VH in dB (reprojected onto the S2 grid if needed)")
+    parser.add_argument("--s2", required=True, type=Path, help="cloudy Sentinel-2 L1C scene: 13-band stack or RGB, DN")
+    parser.add_argument("--out", required=True, type=Path, help="output Cloud-Optimized GeoTIFF (RGB uint16 DN, B4 B3 B2)")
+    parser.add_argument("--composite", action="store_true", help="keep observed pixels under clear sky, the model only under cloud")
+    parser.add_argument("--mask", type=Path, help="cloud mask on the S2 grid (nonzero = cloud) instead of detecting clouds")
+    parser.add_argument("--write-mask", type=Path, metavar="MASK.tif", help="also write the cloud mask used (1 cloud, 0 clear, 255 nodata)")
+    parser.add_argument("--format", choices=("png", "jpeg"), dest="quicklook", help="also write an 8-bit quick-look beside OUT")
+    parser.add_argument("--tile", type=int, help="window size in px (default: the checkpoint's training tile size)")
+    parser.add_argument("--overlap", type=int, help="overlap between windows in px (default: a quarter of the tile, 64 at 256)")
+    parser.add_argument("--batch-size", type=int, default=4, help="windows per forward pass (default 4)")
+    parser.add_argument("--backend", choices=("torch", "onnx"), help="default: onnx for an .onnx checkpoint, else torch")
+    parser.add_argument("--device", help="torch device, e.g. cpu, cuda, cuda:1 (default: cuda when present)")
+    parser.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto", help="bf16 autocast (auto: where the hardware runs it natively)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar or messages")
+
+
+def run(args: argparse.Namespace) -> int:
+    from sarclear.predict import predict_scene
+
+    def say(message: str) -> None:
+        if not args.quiet:
+            print(f"sarclear predict: {message}", file=sys.stderr)
+
+    predict_scene(
+        args.checkpoint, args.s1, args.s2, args.out,
+        composite=args.composite, mask=args.mask, write_mask=args.write_mask, quicklook=args.quicklook,
+        tile=args.tile, overlap=args.overlap, batch_size=args.batch_size, backend=args.backend,
+        device=args.device, precision=args.precision, progress=not args.quiet, log=say,
+    )  # fmt: skip
+    return 0

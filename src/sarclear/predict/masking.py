@@ -1,0 +1,51 @@
+"""The cloud mask a composite uses, strip by strip: from a `--mask` file or detected from S2.
+
+Detection (`sarclear.data.clouds.cloud_mask`: s2cloudless on the 13 L1C bands, a brightness test
+on RGB-only input) smooths and dilates the probability over a few pixels, and the composite's
+feathering reaches further still, so each strip is read with `MARGIN` extra rows above and below
+and cropped afterwards: a strip's mask then equals the mask of the whole scene on those rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from sarclear.predict.composite import FEATHER_PX, feather
+from sarclear.predict.reader import SceneReader
+
+#: Context rows around a strip: s2cloudless averaging (4) + dilation (2) + feathering (FEATHER_PX), rounded up.
+MARGIN: int = 32
+
+
+class MaskSource:
+    """`rows(r0, r1) -> (mask, alpha)`: bool cloud mask and composite weight for rows `r0 <= r < r1`."""
+
+    def __init__(self, reader: SceneReader, log: Callable[[str], None] = lambda _: None) -> None:
+        self.reader = reader
+        self.log = log
+        self.method: str | None = None
+        inputs = reader.inputs
+        self._bands = tuple(range(1, 14)) if inputs.s2.count == 13 else inputs.rgb_bands
+
+    def rows(self, r0: int, r1: int) -> tuple[np.ndarray, np.ndarray]:
+        height = self.reader.inputs.s2.height
+        m0, m1 = max(0, r0 - MARGIN), min(height, r1 + MARGIN)
+        mask = self._mask(m0, m1)
+        alpha = feather(mask, FEATHER_PX // 2)
+        return mask[r0 - m0 : r1 - m0], alpha[r0 - m0 : r1 - m0]
+
+    def _mask(self, m0: int, m1: int) -> np.ndarray:
+        if self.reader.inputs.mask is not None:
+            if self.method is None:
+                self.method = "file"
+                self.log(f"cloud mask: from {self.reader.inputs.mask.path.name} (nonzero = cloud)")
+            return self.reader.mask(m0, m1)
+        from sarclear.data.clouds import cloud_mask
+
+        mask, method = cloud_mask(self.reader.s2(m0, m1, self._bands))
+        if self.method is None:
+            self.method = method
+            self.log(f"cloud mask: detected with {method} on {len(self._bands)} bands")
+        return mask

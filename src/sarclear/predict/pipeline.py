@@ -1,0 +1,163 @@
+"""`predict_scene`: a whole S1 + cloudy S2 scene in, a georeferenced cloud-free COG out.
+
+Order of events: load the model (its spec says what it needs), check every input and setting,
+then stream rows: strips -> windows -> engine -> blend -> (composite) -> block-row writers -> COG.
+Nothing is created on disk before every check has passed, and nothing remains if a step fails.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+from sarclear.errors import CheckpointError, ConfigError
+from sarclear.models.spec import ModelSpec
+from sarclear.predict.composite import composite as blend_composite
+from sarclear.predict.engine import Engine, load_engine
+from sarclear.predict.masking import MaskSource
+from sarclear.predict.reader import SceneReader
+from sarclear.predict.scene import SceneInputs, inspect_scene
+from sarclear.predict.stream import predicted_rows, rgb_channels
+from sarclear.predict.tiling import WindowGrid
+from sarclear.predict.writer import QUICKLOOK_FORMATS, mask_values, output_dn, quicklook_path, scene_outputs
+
+Log = Callable[[str], None]
+_logger = logging.getLogger(__name__)
+
+
+def predict_scene(
+    checkpoint: str | Path,
+    s1: str | Path | None,
+    s2: str | Path,
+    out: str | Path,
+    *,
+    composite: bool = False,
+    mask: str | Path | None = None,
+    write_mask: str | Path | None = None,
+    quicklook: str | None = None,
+    tile: int | None = None,
+    overlap: int | None = None,
+    batch_size: int = 4,
+    backend: str | None = None,
+    device: str | None = None,
+    precision: str = "auto",
+    progress: bool = True,
+    log: Log | None = None,
+) -> Path:
+    """Remove clouds from the S2 scene `s2` with the S1 scene `s1`; write `out` as a COG and return it.
+
+    `checkpoint` is a run folder, a generator file or an `.onnx` export; the model configuration
+    comes from it. `tile` defaults to the checkpoint's training tile size, `overlap` to a quarter
+    of the tile (64 px at 256). `composite` keeps
+    observed pixels where the sky is clear (mask from `mask`, else detected); `write_mask` writes
+    the mask used; `quicklook` ('png' or 'jpeg') adds an 8-bit picture beside `out`.
+    """
+    log = log or _logger.info
+    _check_settings(tile, overlap, batch_size, quicklook)
+    engine, spec = load_engine(checkpoint, backend=backend, device=device, precision=precision, log=log)
+    return predict_with_engine(
+        engine, spec, s1, s2, out, composite=composite, mask=mask, write_mask=write_mask, quicklook=quicklook,
+        tile=tile, overlap=overlap, batch_size=batch_size, progress=progress, log=log, model_name=str(checkpoint),
+    )  # fmt: skip
+
+
+def predict_with_engine(
+    engine: Engine,
+    spec: ModelSpec,
+    s1: str | Path | None,
+    s2: str | Path,
+    out: str | Path,
+    *,
+    composite: bool = False,
+    mask: str | Path | None = None,
+    write_mask: str | Path | None = None,
+    quicklook: str | None = None,
+    tile: int | None = None,
+    overlap: int | None = None,
+    batch_size: int = 4,
+    progress: bool = True,
+    log: Log = lambda _: None,
+    model_name: str = "checkpoint",
+) -> Path:
+    """`predict_scene` with an engine already built (any callable on window batches) and its spec.
+
+    `model_name` (the checkpoint's path) names the model in error messages.
+    """
+    tile = tile or spec.tile_size
+    overlap = tile // 4 if overlap is None else overlap
+    _check_settings(tile, overlap, batch_size, quicklook)
+    _check_tile(tile, spec)
+    if mask is not None and not composite and write_mask is None:
+        raise ConfigError("--mask is only used with --composite (or --write-mask)")
+    inputs = inspect_scene(s2, s1, use_sar=spec.use_sar, bands=spec.bands, mask_path=mask, log=log)
+    _check_model_matches(spec, inputs, model_name)
+    out = Path(out)
+    mask_out = Path(write_mask) if write_mask is not None else None
+    _check_outputs(inputs, [out, mask_out, quicklook_path(out, quicklook) if quicklook else None])
+    grid = WindowGrid(inputs.s2.height, inputs.s2.width, tile, overlap)
+    log(f"{grid.width}x{grid.height} px in {grid.n_windows} windows of {tile} px (overlap {overlap}), batches of {batch_size}")
+    with SceneReader(inputs) as reader, scene_outputs(out, inputs.s2, mask_out=mask_out, quicklook=quicklook) as writers:
+        masks = MaskSource(reader, log) if composite or mask_out is not None else None
+        rows = predicted_rows(
+            engine, reader, grid, s2_clip_max=spec.s2_clip_max, out_channels=spec.out_channels, batch_size=batch_size, progress=progress
+        )
+        for block in rows:
+            dn = block.predicted
+            if masks is not None:
+                cloud, alpha = masks.rows(block.r0, block.r1)
+                if composite:
+                    dn = blend_composite(dn, block.observed, alpha)
+                if writers.mask is not None:
+                    writers.mask.write(mask_values(cloud, block.valid))
+            writers.out.write(output_dn(dn, block.valid))
+    log(f"wrote {out}" + (f", {mask_out}" if mask_out else "") + (f", {quicklook_path(out, quicklook)}" if quicklook else ""))
+    return out
+
+
+def _check_settings(tile: int | None, overlap: int | None, batch_size: int, quicklook: str | None) -> None:
+    if tile is not None and tile <= 0:
+        raise ConfigError(f"--tile {tile}: must be positive")
+    if overlap is not None and (overlap < 0 or (tile is not None and overlap >= tile)):
+        raise ConfigError(f"--overlap {overlap}: must be >= 0 and smaller than the tile ({tile} px)")
+    if batch_size < 1:
+        raise ConfigError(f"--batch-size {batch_size}: must be at least 1")
+    if quicklook is not None and quicklook.lower() not in QUICKLOOK_FORMATS:
+        raise ConfigError(f"--format {quicklook}: expected png or jpeg")
+
+
+def _check_tile(tile: int, spec: ModelSpec) -> None:
+    """The U-Net halves the window `n_down` times and concatenates skips, so sizes must divide evenly."""
+    step = 2**spec.n_down
+    if tile % step:
+        raise ConfigError(f"--tile {tile}: the checkpoint's U-Net has {spec.n_down} down-samplings, so the tile must be a multiple of {step}")
+
+
+def _check_model_matches(spec: ModelSpec, inputs: SceneInputs, model_name: str) -> None:
+    expected = (2 if spec.use_sar else 0) + len(inputs.model_bands)
+    if spec.in_channels != expected:
+        raise CheckpointError(
+            f"{model_name}: the model expects {spec.in_channels} input channels but use_sar={spec.use_sar}, bands={spec.bands} "
+            f"give {expected}: it was written for another configuration"
+        )
+    try:
+        rgb_channels(spec.out_channels)
+    except ValueError as exc:
+        raise CheckpointError(f"{model_name}: {exc}") from exc
+
+
+def _check_outputs(inputs: SceneInputs, outputs: list[Path | None]) -> None:
+    """No output may overwrite an input (or another output)."""
+    sources = {info.path.resolve() for info in (inputs.s2, inputs.s1, inputs.mask) if info is not None}
+    seen: set[Path] = set()
+    for path in outputs:
+        if path is None:
+            continue
+        resolved = path.resolve()
+        if resolved in sources:
+            raise ConfigError(f"{path}: output would overwrite an input file")
+        if resolved in seen:
+            raise ConfigError(f"{path}: given for two different outputs")
+        if path.is_dir():
+            raise ConfigError(f"{path}: is a directory, expected an output file name")
+        seen.add(resolved)

@@ -1,0 +1,82 @@
+"""Read full-width strips of rows from the checked inputs: S2 bands, S1 on the S2 grid, a mask.
+
+The files stay open for the whole run; S1 on another grid is read through a `WarpedVRT` onto the
+S2 grid (bilinear), so reprojection is done strip by strip and never holds the whole scene.
+Values come back in physical units (S2 DN, S1 dB with NaN where there is no data).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from types import TracebackType
+
+import numpy as np
+import rasterio
+from rasterio.enums import Resampling
+from rasterio.errors import RasterioError
+from rasterio.vrt import WarpedVRT
+from rasterio.windows import Window
+
+from sarclear.errors import RasterError
+from sarclear.predict.scene import SceneInputs
+
+
+class SceneReader:
+    """`with SceneReader(inputs) as reader: reader.s2(r0, r1, bands)` and so on, rows `r0 <= r < r1`."""
+
+    def __init__(self, inputs: SceneInputs) -> None:
+        self.inputs = inputs
+        self._stack = contextlib.ExitStack()
+        self._s2 = self._s1 = self._mask = None
+
+    def __enter__(self) -> SceneReader:
+        inputs = self.inputs
+        self._s2 = self._stack.enter_context(rasterio.open(inputs.s2.path))
+        if inputs.s1 is not None:
+            s1 = self._stack.enter_context(rasterio.open(inputs.s1.path))
+            if inputs.s1_warp:
+                s1 = self._stack.enter_context(
+                    WarpedVRT(
+                        s1,
+                        crs=inputs.s2.crs,
+                        transform=inputs.s2.transform,
+                        width=inputs.s2.width,
+                        height=inputs.s2.height,
+                        resampling=Resampling.bilinear,
+                        dtype="float32",
+                        nodata=np.nan,
+                    )
+                )
+            self._s1 = s1
+        if inputs.mask is not None:
+            self._mask = self._stack.enter_context(rasterio.open(inputs.mask.path))
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self._stack.close()
+
+    def _read(self, src: rasterio.DatasetReader, path: object, bands: tuple[int, ...], r0: int, r1: int) -> np.ndarray:
+        try:
+            return src.read(list(bands), window=Window(0, r0, self.inputs.s2.width, r1 - r0))
+        except RasterioError as exc:
+            raise RasterError(str(path), f"corrupt or truncated TIFF, pixels unreadable: {str(exc).splitlines()[0]}") from exc
+
+    def s2(self, r0: int, r1: int, bands: tuple[int, ...]) -> np.ndarray:
+        """`(len(bands), r1 - r0, width)` S2 digital numbers as stored (usually uint16)."""
+        return self._read(self._s2, self.inputs.s2.path, bands, r0, r1)
+
+    def s1(self, r0: int, r1: int) -> np.ndarray:
+        """`(2, r1 - r0, width)` float32 VV, VH in dB, NaN where S1 has no data (or does not reach)."""
+        if self._s1 is None or self.inputs.s1 is None:
+            raise RuntimeError("this scene was opened without S1")
+        values = self._read(self._s1, self.inputs.s1.path, self.inputs.s1_bands, r0, r1).astype(np.float32)
+        nodata = self.inputs.s1.nodata
+        if nodata is not None and np.isfinite(nodata):
+            values[values == np.float32(nodata)] = np.nan
+        return values
+
+    def mask(self, r0: int, r1: int) -> np.ndarray:
+        """`(r1 - r0, width)` bool cloud mask from the `--mask` file (nonzero = cloud)."""
+        if self._mask is None or self.inputs.mask is None:
+            raise RuntimeError("this scene was opened without a mask file")
+        return self._read(self._mask, self.inputs.mask.path, (1,), r0, r1)[0] != 0

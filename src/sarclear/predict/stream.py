@@ -1,0 +1,87 @@
+"""The sliding-window loop: strips of rows in, blended predictions out, one band of rows at a time.
+
+For each row of windows the reader returns one full-width strip (`tile` rows), windows are cut
+from it in memory and sent through the engine in batches, and the rows no later window covers are
+handed on. Memory is a strip of input plus a band of accumulators, whatever the scene's size.
+Windows without a single valid pixel are skipped (their output is nodata anyway).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from tqdm import tqdm
+
+from sarclear.data.normalize import s2_from_network
+from sarclear.predict.blend import RowBlender
+from sarclear.predict.engine import Engine
+from sarclear.predict.prepare import network_input, pad_to, s1_valid, s2_valid
+from sarclear.predict.reader import SceneReader
+from sarclear.predict.tiling import WindowGrid, blend_weights
+
+
+@dataclass(frozen=True)
+class RowBlock:
+    """Finished rows `r0 <= r < r1` of the scene, full width."""
+
+    r0: int
+    r1: int
+    predicted: np.ndarray  # (3, n, W) float32 DN, B4 B3 B2
+    observed: np.ndarray  # (3, n, W) the cloudy input's B4 B3 B2 DN
+    valid: np.ndarray  # (n, W) bool
+
+
+def rgb_channels(out_channels: int) -> list[int]:
+    """Which generator outputs are B4, B3, B2: all three of an RGB model, bands 4, 3, 2 of a 13-band one."""
+    if out_channels == 3:
+        return [0, 1, 2]
+    if out_channels == 13:
+        return [3, 2, 1]
+    raise ValueError(f"a generator with {out_channels} output channels has no known RGB (expected 3 or 13)")
+
+
+def _chunks(items: Sequence[int], size: int) -> Iterator[Sequence[int]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def predicted_rows(
+    engine: Engine,
+    reader: SceneReader,
+    grid: WindowGrid,
+    *,
+    s2_clip_max: float,
+    out_channels: int,
+    batch_size: int,
+    progress: bool = True,
+) -> Iterator[RowBlock]:
+    """Blended predictions over the whole scene, top to bottom, in `RowBlock`s."""
+    inputs = reader.inputs
+    tile, h, w = grid.tile, grid.window_height, grid.window_width
+    weights = blend_weights(tile, grid.overlap)[:h, :w]
+    blender = RowBlender(3, grid.width, tile)
+    pick = rgb_channels(out_channels)
+    observed_pick = [inputs.model_bands.index(b) for b in inputs.rgb_bands] if set(inputs.rgb_bands) <= set(inputs.model_bands) else None
+    with tqdm(total=grid.n_windows, unit="window", desc="predict", disable=not progress, dynamic_ncols=True) as bar:
+        for index, top in enumerate(grid.row_starts):
+            bottom = min(top + tile, grid.height)
+            s2 = reader.s2(top, bottom, inputs.model_bands)
+            s1 = reader.s1(top, bottom) if inputs.s1 is not None else None
+            valid = s2_valid(s2, inputs.s2.nodata)
+            if s1 is not None:
+                valid &= s1_valid(s1)
+            x = pad_to(network_input(s2, s1, s2_clip_max), tile, tile)
+            cols = [c for c in grid.col_starts if valid[:, c : c + w].any()]
+            bar.update(len(grid.col_starts) - len(cols))
+            for batch in _chunks(cols, batch_size):
+                out = engine(np.stack([x[:, :, c : c + tile] for c in batch]))
+                for c, prediction in zip(batch, out):
+                    blender.add(top, c, prediction[pick, :h, :w], weights)
+                bar.update(len(batch))
+            end = grid.final_row(index)
+            rows = blender.flush(end)
+            n = end - top
+            observed = s2[observed_pick, :n] if observed_pick is not None else reader.s2(top, end, inputs.rgb_bands)
+            yield RowBlock(top, end, s2_from_network(rows, s2_clip_max).astype(np.float32), observed, valid[:n])

@@ -1,0 +1,64 @@
+"""`sarclear export-onnx` and `predict --backend onnx`: numerically the same model as torch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+import torch
+
+pytest.importorskip("onnx")
+pytest.importorskip("onnxruntime")
+
+from sarclear.cli import main  # noqa: E402
+from sarclear.models.checkpoint import load_generator, save_generator  # noqa: E402
+from sarclear.models.spec import ModelSpec  # noqa: E402
+from sarclear.predict.engine import OnnxEngine, load_engine  # noqa: E402
+from tests.test_predict import write_scene  # noqa: E402
+
+SPEC = ModelSpec(ngf=8, n_down=5, tile_size=32)
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    torch.manual_seed(0)
+    folder = tmp_path_factory.mktemp("onnx")
+    ckpt = save_generator(folder / "generator.safetensors", SPEC.build(), SPEC)
+    assert main(["export-onnx", str(ckpt), str(folder / "model.onnx")]) == 0
+    return ckpt, folder / "model.onnx"
+
+
+def test_onnx_matches_torch_on_any_batch_and_window_size(exported: tuple[Path, Path]) -> None:
+    ckpt, onnx_path = exported
+    generator, _ = load_generator(ckpt)
+    x = torch.rand(3, 5, 64, 96, generator=torch.Generator().manual_seed(1)) * 2 - 1
+    with torch.inference_mode():
+        expected = generator(x).numpy()
+    got = OnnxEngine(onnx_path)(x.numpy())
+    assert got.shape == (3, 3, 64, 96)
+    assert np.abs(got - expected).max() < 1e-4
+
+
+def test_onnx_file_carries_the_model_spec(exported: tuple[Path, Path]) -> None:
+    _, onnx_path = exported
+    _, spec = load_engine(onnx_path)
+    assert spec == SPEC
+
+
+def test_predict_with_onnx_backend_matches_torch(tmp_path: Path, exported: tuple[Path, Path]) -> None:
+    ckpt, onnx_path = exported
+    s1, s2 = write_scene(tmp_path, 45, 70)
+    common = ["predict", "--s1", str(s1), "--s2", str(s2), "--quiet"]
+    assert main([*common, "--checkpoint", str(ckpt), "--precision", "fp32", "--out", str(tmp_path / "torch.tif")]) == 0
+    assert main([*common, "--checkpoint", str(onnx_path), "--out", str(tmp_path / "onnx.tif")]) == 0
+    with rasterio.open(tmp_path / "torch.tif") as a, rasterio.open(tmp_path / "onnx.tif") as b:
+        assert np.abs(a.read().astype(int) - b.read().astype(int)).max() <= 1
+
+
+def test_onnx_model_with_torch_backend_is_a_usage_error(tmp_path: Path, exported: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    _, onnx_path = exported
+    s1, s2 = write_scene(tmp_path, 32, 32)
+    code = main(["predict", "--checkpoint", str(onnx_path), "--backend", "torch", "--s1", str(s1), "--s2", str(s2), "--out", str(tmp_path / "o.tif")])
+    assert code == 2 and "--backend onnx" in capsys.readouterr().err
