@@ -5,48 +5,170 @@ pool the squared error over the whole batch unless given `dim`, which is not the
 Two scales, both reported (DESIGN.md):
 
 * `reflectance`: DN / 10000 clipped to [0, 1], data range 1.0 (comparable with published tables);
-* `display`: the 8-bit curation stretch, DN [0, 3000] -> [0, 255], data range 255.
+* `display`: the 8-bit curation stretch, DN [0, 3000] -> [0, 255] (not rounded), data range 255.
 
-SAM is in degrees, averaged over pixels. Everything is computed in float32, even under autocast.
+SSIM follows Wang et al. (2004) exactly as scikit-image's `structural_similarity(...,
+gaussian_weights=True, sigma=1.5, use_sample_covariance=False, data_range=R, channel_axis=0)`:
+11-tap Gaussian window (sigma 1.5, truncated at 3.5 sigma), K1 = 0.01, K2 = 0.03, population
+covariance, mean over channels and over the pixels at least 5 px from the border. torchmetrics
+(>= 1.x) averages its SSIM map over the *whole* image, borders reflect-padded, which differs from
+scikit-image by ~0.002 on SEN12MS-CR tiles; we therefore take torchmetrics' full SSIM map and crop
+the 5 px border ourselves. SSIM is computed on values divided by the data range (with range 1):
+SSIM is invariant to that scaling, and float32's E[x^2] - E[x]^2 would otherwise lose ~1e-5 at the
+0-255 scale. Both points are checked against scikit-image in `tests/test_evaluate_metrics.py`.
+
+SAM is in degrees, averaged over the pixels where it is defined (a pixel whose prediction or target
+is all zero has no spectral angle). Everything is computed in float32, even under autocast.
+
+Region metrics (inside / outside the cloud mask) are the same formulas restricted to a pixel mask;
+their SSIM is the mean of the SSIM map over the region's pixels (each window still sees its whole
+11 x 11 neighbourhood, across the region boundary; borders reflect-padded).
 """
 
 from __future__ import annotations
 
 import torch
-from torchmetrics.functional.image import (
-    peak_signal_noise_ratio,
-    spectral_angle_mapper,
-    structural_similarity_index_measure,
-)
+from torchmetrics.functional.image import spectral_angle_mapper, structural_similarity_index_measure
 
 from sarclear.data.normalize import DISPLAY_MAX_DN, s2_from_network, to_display, to_reflectance
 
 METRICS: tuple[str, ...] = ("psnr", "ssim", "sam", "mae", "rmse")
 SCALES: dict[str, float] = {"reflectance": 1.0, "display": 255.0}
+#: Regions of a tile for the masked breakdown: inside and outside the cloud mask of the cloudy input.
+REGIONS: tuple[str, ...] = ("cloud", "clear")
+#: PSNR of an exact reconstruction is infinite; it is capped so averages stay finite.
+PSNR_CAP_DB = 100.0
+#: Wang et al. (2004) SSIM settings, the defaults of torchmetrics and scikit-image (gaussian_weights).
+SSIM_SIGMA = 1.5
+SSIM_KERNEL = 11  # 2 * int(3.5 * sigma + 0.5) + 1, scikit-image's window for sigma 1.5
+SSIM_K1, SSIM_K2 = 0.01, 0.03
+SSIM_BORDER = (SSIM_KERNEL - 1) // 2
+
+#: How the numbers are made, written into metrics.json so results stay interpretable.
+PROTOCOL: dict[str, object] = {
+    "averaging": "each metric per image (all pixels and channels of the tile), then mean over images",
+    "psnr": f"10*log10(data_range^2 / MSE), capped at {PSNR_CAP_DB:g} dB",
+    "ssim": {
+        "window": "gaussian",
+        "kernel_size": SSIM_KERNEL,
+        "sigma": SSIM_SIGMA,
+        "k1": SSIM_K1,
+        "k2": SSIM_K2,
+        "covariance": "population (scikit-image use_sample_covariance=False)",
+        "border": f"mean over pixels at least {SSIM_BORDER} px from the tile border (as scikit-image)",
+        "channels": "mean over channels",
+        "equivalent": "skimage.metrics.structural_similarity(gaussian_weights=True, sigma=1.5, "
+        "use_sample_covariance=False, data_range=R, channel_axis=0)",
+    },
+    "sam": "spectral angle in degrees, mean over pixels where defined",
+    "mae_rmse": "in the units of the scale (reflectance or 8-bit levels)",
+    "scales": {
+        "reflectance": {"transform": "DN / 10000 clipped to [0, 1]", "data_range": SCALES["reflectance"]},
+        "display": {
+            "transform": f"DN clipped to [0, {DISPLAY_MAX_DN:g}] scaled to [0, 255], not rounded",
+            "data_range": SCALES["display"],
+        },
+    },
+    "regions": "per image inside (cloud) / outside (clear) the cloud mask, averaged over images having such "
+    "pixels; SSIM = mean of the SSIM map over the region (borders reflect-padded)",
+}
+
+
+def _cap_psnr(mse: torch.Tensor, data_range: float) -> torch.Tensor:
+    psnr = 10.0 * torch.log10(data_range**2 / mse)
+    return torch.nan_to_num(psnr, nan=float("nan"), posinf=PSNR_CAP_DB).clamp(max=PSNR_CAP_DB)
+
+
+def _ssim_map(pred: torch.Tensor, target: torch.Tensor, data_range: float) -> torch.Tensor:
+    """`(B, H, W)` SSIM map (channel mean), borders reflect-padded, computed on [0, 1]-scaled values."""
+    _, full = structural_similarity_index_measure(
+        pred / data_range,
+        target / data_range,
+        gaussian_kernel=True,
+        sigma=SSIM_SIGMA,
+        kernel_size=SSIM_KERNEL,
+        data_range=1.0,
+        k1=SSIM_K1,
+        k2=SSIM_K2,
+        reduction="none",
+        return_full_image=True,
+    )
+    return full.mean(dim=1)
+
+
+def _sam_map(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """`(B, H, W)` spectral angle in degrees; NaN where a vector is all zero; zeros for one band."""
+    if pred.shape[1] < 2:
+        return torch.zeros_like(pred[:, 0])
+    return torch.rad2deg(spectral_angle_mapper(pred, target, reduction="none"))
+
+
+def _prepare(pred: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    if pred.shape != target.shape or pred.ndim != 4:
+        raise ValueError(f"expected two (B, C, H, W) tensors of one shape, got {tuple(pred.shape)} and {tuple(target.shape)}")
+    return pred.detach().float(), target.detach().float()
+
+
+def _pixel_maps(pred: torch.Tensor, target: torch.Tensor, data_range: float) -> dict[str, torch.Tensor]:
+    """`(B, H, W)` per-pixel maps every metric reduces: squared and absolute error (channel mean),
+    spectral angle, SSIM. Computed once and reduced over the whole tile and over each region."""
+    pred, target = _prepare(pred, target)
+    diff = pred - target
+    return {
+        "se": diff.pow(2).mean(dim=1),
+        "ae": diff.abs().mean(dim=1),
+        "sam": _sam_map(pred, target),
+        "ssim": _ssim_map(pred, target, data_range),
+    }
+
+
+def _reduce_whole(maps: dict[str, torch.Tensor], data_range: float) -> dict[str, torch.Tensor]:
+    mse = maps["se"].mean(dim=(1, 2))
+    b = SSIM_BORDER
+    return {
+        "psnr": _cap_psnr(mse, data_range),
+        "ssim": maps["ssim"][:, b:-b, b:-b].mean(dim=(1, 2)),
+        "sam": torch.nanmean(maps["sam"], dim=(1, 2)),
+        "mae": maps["ae"].mean(dim=(1, 2)),
+        "rmse": mse.sqrt(),
+    }
+
+
+def _reduce_region(maps: dict[str, torch.Tensor], data_range: float, mask: torch.Tensor) -> dict[str, torch.Tensor]:
+    weight = mask.to(device=maps["se"].device, dtype=torch.float32)
+    if weight.shape != maps["se"].shape:
+        raise ValueError(f"mask shape {tuple(mask.shape)} does not match the images' {tuple(maps['se'].shape)}")
+    count = weight.sum(dim=(1, 2))
+    empty = count == 0
+
+    def region_mean(per_pixel: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        value = (torch.nan_to_num(per_pixel) * w).sum(dim=(1, 2)) / w.sum(dim=(1, 2)).clamp(min=1.0)
+        return value.masked_fill(empty | (w.sum(dim=(1, 2)) == 0), float("nan"))
+
+    mse = region_mean(maps["se"], weight)
+    return {
+        "psnr": _cap_psnr(mse, data_range),
+        "ssim": region_mean(maps["ssim"], weight),
+        "sam": region_mean(maps["sam"], weight * torch.isfinite(maps["sam"])),
+        "mae": region_mean(maps["ae"], weight),
+        "rmse": mse.sqrt(),
+    }
 
 
 def image_metrics(pred: torch.Tensor, target: torch.Tensor, data_range: float) -> dict[str, torch.Tensor]:
-    """PSNR (dB), SSIM, SAM (degrees), MAE, RMSE of each image in a `(B, C, H, W)` batch -> `(B,)` each.
+    """PSNR (dB), SSIM, SAM (degrees), MAE, RMSE of each image in a `(B, C, H, W)` batch -> `(B,)` each."""
+    return _reduce_whole(_pixel_maps(pred, target, data_range), data_range)
 
-    PSNR of an exact reconstruction is infinite; it is capped at 100 dB so averages stay finite.
+
+def region_metrics(
+    pred: torch.Tensor, target: torch.Tensor, data_range: float, mask: torch.Tensor
+) -> dict[str, torch.Tensor]:
+    """The `image_metrics` of each image restricted to the pixels where `mask` `(B, H, W)` is true.
+
+    An image with no pixel in the region gets NaN for every metric, so that averages over images
+    can skip it (`nanmean`) rather than count it as zero.
     """
-    pred = pred.detach().float()
-    target = target.detach().float()
-    diff = pred - target
-    mse = diff.pow(2).mean(dim=(1, 2, 3))
-    psnr = peak_signal_noise_ratio(pred, target, data_range=data_range, reduction="none", dim=(1, 2, 3))
-    ssim = structural_similarity_index_measure(pred, target, data_range=data_range, reduction="none")
-    if pred.shape[1] > 1:
-        sam = torch.rad2deg(spectral_angle_mapper(pred, target, reduction="none")).mean(dim=(1, 2))
-    else:
-        sam = torch.zeros_like(mse)
-    return {
-        "psnr": torch.nan_to_num(psnr, posinf=100.0).clamp(max=100.0),
-        "ssim": ssim,
-        "sam": sam,
-        "mae": diff.abs().mean(dim=(1, 2, 3)),
-        "rmse": mse.sqrt(),
-    }
+    return _reduce_region(_pixel_maps(pred, target, data_range), data_range, mask)
 
 
 def to_scale(dn: torch.Tensor, scale: str) -> torch.Tensor:
@@ -58,12 +180,28 @@ def to_scale(dn: torch.Tensor, scale: str) -> torch.Tensor:
     raise ValueError(f"unknown scale {scale!r}; expected one of {', '.join(SCALES)}")
 
 
+def dn_metrics(
+    pred_dn: torch.Tensor, target_dn: torch.Tensor, cloud_mask: torch.Tensor | None = None
+) -> dict[str, torch.Tensor]:
+    """Metrics of S2 DN tensors on both scales: keys `reflectance/psnr`, `display/ssim`, ...
+
+    With a `(B, H, W)` boolean `cloud_mask`, also `reflectance/cloud/psnr` (inside the mask) and
+    `reflectance/clear/psnr` (outside), and so on for every scale and metric.
+    """
+    out: dict[str, torch.Tensor] = {}
+    for scale, data_range in SCALES.items():
+        maps = _pixel_maps(to_scale(pred_dn.float(), scale), to_scale(target_dn.float(), scale), data_range)
+        out.update({f"{scale}/{name}": value for name, value in _reduce_whole(maps, data_range).items()})
+        if cloud_mask is not None:
+            mask = cloud_mask.bool()
+            for region, region_mask in zip(REGIONS, (mask, ~mask)):
+                values = _reduce_region(maps, data_range, region_mask)
+                out.update({f"{scale}/{region}/{name}": value for name, value in values.items()})
+    return out
+
+
 def network_metrics(pred: torch.Tensor, target: torch.Tensor, s2_clip_max: float) -> dict[str, torch.Tensor]:
     """Metrics of network-unit tensors on both scales: keys like `reflectance/psnr`, `display/ssim`."""
     pred_dn = s2_from_network(pred.detach().float(), s2_clip_max)
     target_dn = s2_from_network(target.detach().float(), s2_clip_max)
-    out: dict[str, torch.Tensor] = {}
-    for scale, data_range in SCALES.items():
-        values = image_metrics(to_scale(pred_dn, scale), to_scale(target_dn, scale), data_range)
-        out.update({f"{scale}/{name}": value for name, value in values.items()})
-    return out
+    return dn_metrics(pred_dn, target_dn)
