@@ -5,7 +5,8 @@ specular (-20 to -25 dB VV), towns are bright from double bounce (0 to -5 dB), f
 from volume scattering, fields in between depending on biomass and roughness; VH is 6-8 dB below
 VV. Speckle is fully developed: the linear intensity is multiplied by a unit-mean gamma variate
 with L = 4.4 looks, the equivalent number of looks of IW GRD high-resolution products
-(ESA Sentinel-1 User Handbook, Table "GRD product characteristics"), then converted to dB.
+(ESA Sentinel-1 User Handbook, Table "GRD product characteristics"), then converted to dB and
+capped at 0 dB, as the SEN12MS-CR release is (both genuine fixtures peak at exactly 0 dB).
 """
 
 from __future__ import annotations
@@ -63,4 +64,4 @@ def render_s1(land: LandcoverMap, dormancy: float, texture: np.ndarray, rng: np.
     mean_db = np.moveaxis(mean_db, -1, 0) + (2.0 * (land.vigour - 0.5) + 1.0 * texture)[None]
     speckle = rng.gamma(LOOKS, 1.0 / LOOKS, size=mean_db.shape).astype(np.float32)
     intensity = np.power(np.float32(10.0), mean_db / 10.0) * speckle
-    return (10.0 * np.log10(np.maximum(intensity, 1e-6))).astype(np.float32)
+    return np.minimum(10.0 * np.log10(np.maximum(intensity, 1e-6)), 0.0).astype(np.float32)
