@@ -23,9 +23,10 @@ import numpy as np
 from rasterio.transform import from_origin
 from tqdm import tqdm
 
-from sarclear.data.bands import S1_BANDS, S2_BANDS
+from sarclear.data.bands import S1_BANDS, S2_BANDS, S2_RGB_INDEXES
+from sarclear.data.normalize import render_8bit
 from sarclear.data.layout import SEASONS, TEST_SCENES, VAL_SCENES, official_paths, official_split
-from sarclear.data.synthetic.landcover import draw_landscape
+from sarclear.data.synthetic.landcover import LandscapeParams, draw_landscape
 from sarclear.data.synthetic.noise import sub_seed
 from sarclear.data.synthetic.scene import SEASON_LOOK, check_season, draw_scene_spec, render_window
 from sarclear.errors import ConfigError, LayoutError
@@ -36,6 +37,14 @@ from sarclear.io.geotiff import write_raster
 DEFECTS: tuple[str, ...] = ("no_sar_variance", "no_data", "low_optical_contrast", "nan_values")
 TRUTH_FILE = "synthetic_truth.csv"
 PIXEL_M = 10.0
+#: Minimum contrast sigma (std of the clear RGB rendered to 8 bits, DN [0, 3000] -> [0, 255], as
+#: curation measures it) of a GOOD tile, per season: a margin above curation's default thresholds
+#: (summer 10, winter 3, spring/fall 6.5; `curate/rules.py`). A tile below it (a small tile that
+#: falls inside one dark forest) is redrawn from elsewhere in its landscape, so "good" in the
+#: truth table always means "curation should keep it", even at 32 px.
+CONTRAST_FLOOR: dict[str, float] = {"spring": 8.0, "summer": 12.0, "fall": 8.0, "winter": 4.5}
+_MAX_REDRAWS = 8
+_REDRAW_SHIFT_PX = 10_007  # far enough that the next try sees other fields, forests and towns
 _ROI_OF_SEASON = {season: roi for roi, season in SEASONS.items()}
 _SEASON_INDEX = {season: i for i, season in enumerate(SEASON_LOOK)}
 
@@ -85,6 +94,26 @@ def apply_defect(arrays: dict[str, np.ndarray], defect: str) -> dict[str, np.nda
     elif defect:
         raise ValueError(f"unknown defect {defect!r}; expected one of {', '.join(DEFECTS)}")
     return out
+
+
+def clear_contrast(clear_dn: np.ndarray) -> float:
+    """Contrast sigma of a 13-band clear image as curation measures it (8-bit RGB rendering)."""
+    rgb = clear_dn[[i - 1 for i in S2_RGB_INDEXES]]
+    return float(render_8bit(rgb).std(dtype=np.float64))
+
+
+def _render_tile(
+    season: str, tile_seed: int, window: tuple[int, int, int, int], cover: float, landscape: LandscapeParams, good: bool
+) -> dict[str, np.ndarray]:
+    """A tile's arrays; a good tile below its season's `CONTRAST_FLOOR` is redrawn further along."""
+    row, col, height, width = window
+    for attempt in range(_MAX_REDRAWS):
+        shifted = (row, col + attempt * _REDRAW_SHIFT_PX, height, width)
+        spec = draw_scene_spec(season, tile_seed, shifted, cloud_cover=cover, landscape=landscape)
+        arrays = render_window(spec, *shifted, np.random.default_rng(tile_seed))
+        if not good or clear_contrast(arrays["s2"]) >= CONTRAST_FLOOR[season]:
+            break
+    return arrays
 
 
 def _plan_defects(rng: np.random.Generator, count: int, bad_fraction: float) -> list[str]:
@@ -144,10 +173,8 @@ def generate_dataset(
         row, col = divmod(patch_index, columns)
         window = (row * size, col * size, size, size)
         tile_seed = sub_seed(seed, 0x711E, season_index, scene_index, patch_index)
-        spec = draw_scene_spec(
-            season, tile_seed, window, cloud_cover=float(covers[index]), landscape=landscapes[season, scene_index]
-        )
-        arrays = render_window(spec, *window, np.random.default_rng(tile_seed))
+        landscape = landscapes[season, scene_index]
+        arrays = _render_tile(season, tile_seed, window, float(covers[index]), landscape, not defects[index])
         roi = _ROI_OF_SEASON[season]
         tile = SyntheticTile(
             sample_id=f"{roi}_{scene}_p{patch_index + 1}",
