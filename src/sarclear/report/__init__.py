@@ -1,0 +1,1 @@
+"""Small, dependency-free building blocks for self-contained HTML reports (evaluate, demo)."""
