@@ -55,6 +55,8 @@ def _open(path: str | Path) -> rasterio.DatasetReader:
 
 
 def _first_line(exc: BaseException) -> str:
+    if exc.__cause__ is not None and "previous exception" in str(exc):
+        exc = exc.__cause__  # rasterio's "Read failed. See previous exception": GDAL's own words are in the cause
     text = str(exc).strip().splitlines()
     return text[0] if text else type(exc).__name__
 
