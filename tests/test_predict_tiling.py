@@ -107,3 +107,12 @@ def test_pad_to_reflects_small_strips_up_to_a_tile() -> None:
     assert padded.shape == (2, 8, 8)
     np.testing.assert_array_equal(padded[:, :5, :3], a)
     assert pad_to(a, 4, 2) is a
+
+
+def test_batches_are_as_even_as_possible() -> None:
+    from sarclear.predict.stream import batches
+
+    assert [len(b) for b in batches(list(range(5)), 4)] == [3, 2]
+    assert [len(b) for b in batches(list(range(8)), 4)] == [4, 4]
+    assert sum(batches(list(range(11)), 4), []) == list(range(11))
+    assert batches([], 4) == []

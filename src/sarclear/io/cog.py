@@ -29,8 +29,12 @@ GDAL_CACHE_MB: int = 256
 
 
 def gdal_env() -> rasterio.Env:
-    """The GDAL settings every COG step runs under (bounded cache, multithreaded compression)."""
-    return rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB, NUM_THREADS="ALL_CPUS")
+    """GDAL settings for streaming a scene: bounded block cache, multithreaded compression.
+
+    Enter it around the whole read-process-write loop: GDAL's cache is shared by reads and writes.
+    rasterio applies `GDAL_CACHEMAX` through `GDALSetCacheMax64`, which takes bytes (not MB).
+    """
+    return rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB * 2**20, NUM_THREADS="ALL_CPUS")
 
 
 def work_path(path: str | Path) -> Path:

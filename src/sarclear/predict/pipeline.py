@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from sarclear.errors import CheckpointError, ConfigError
+from sarclear.io.cog import gdal_env
 from sarclear.models.spec import ModelSpec
 from sarclear.predict.composite import composite as blend_composite
 from sarclear.predict.engine import Engine, load_engine
@@ -97,7 +98,7 @@ def predict_with_engine(
     _check_outputs(inputs, [out, mask_out, quicklook_path(out, quicklook) if quicklook else None])
     grid = WindowGrid(inputs.s2.height, inputs.s2.width, tile, overlap)
     log(f"{grid.width}x{grid.height} px in {grid.n_windows} windows of {tile} px (overlap {overlap}), batches of {batch_size}")
-    with SceneReader(inputs) as reader, scene_outputs(out, inputs.s2, mask_out=mask_out, quicklook=quicklook) as writers:
+    with gdal_env(), SceneReader(inputs) as reader, scene_outputs(out, inputs.s2, mask_out=mask_out, quicklook=quicklook) as writers:
         masks = MaskSource(reader, log) if composite or mask_out is not None else None
         rows = predicted_rows(
             engine, reader, grid, s2_clip_max=spec.s2_clip_max, out_channels=spec.out_channels, batch_size=batch_size, progress=progress

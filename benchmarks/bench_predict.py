@@ -1,0 +1,112 @@
+"""Speed and memory of `sarclear predict` on synthetic whole scenes, one JSON line per scene size.
+
+    python benchmarks/bench_predict.py [--sizes 2048 8192] [--overlap 64] [--batch-size 4] [--precision auto]
+
+For each size a synthetic 13-band L1C scene and its S1 scene are written (block row by block row,
+so making an 8192 x 8192 scene needs no more memory than a 2048 one), then `sarclear predict` runs
+in a child process with the default 54M-parameter generator (random weights: speed does not
+depend on them). Reported: wall time of the whole command (model load, reading, inference,
+blending, COG with overviews), megapixels/s, the child's peak RSS, and the achieved GFLOP/s
+(windows x FLOPs of one window, counted once with torch.utils.flop_counter.FlopCounterMode).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import rasterio
+import torch
+from rasterio.transform import from_origin
+from rasterio.windows import Window
+from torch.utils.flop_counter import FlopCounterMode
+
+from sarclear.models.checkpoint import save_generator
+from sarclear.models.spec import ModelSpec
+from sarclear.predict.tiling import WindowGrid
+
+BLOCK = 512
+#: Typical L1C DN of vegetated land, B1..B12 (the synthetic scene's mean spectrum).
+LAND = np.array([1300, 1000, 900, 700, 1000, 2000, 2400, 2500, 2700, 800, 15, 1800, 1000], dtype=np.float32)
+
+
+def write_scene(folder: Path, size: int, seed: int = 0) -> tuple[Path, Path]:
+    """S1 (2 x float32 dB) and S2 (13 x uint16 DN) of `size` x `size` px, written one block row at a time."""
+    rng = np.random.default_rng(seed)
+    common = {"driver": "GTiff", "width": size, "height": size, "crs": "EPSG:32631", "transform": from_origin(500000, 5000000, 10, 10),
+              "tiled": True, "blockxsize": BLOCK, "blockysize": BLOCK, "compress": "deflate", "zlevel": 1, "BIGTIFF": "IF_SAFER"}  # fmt: skip
+    s1_path, s2_path = folder / "s1.tif", folder / "s2.tif"
+    x = np.arange(size, dtype=np.float32)
+    with rasterio.open(s1_path, "w", count=2, dtype="float32", **common) as s1, rasterio.open(s2_path, "w", count=13, dtype="uint16", **common) as s2:
+        for top in range(0, size, BLOCK):
+            rows = min(BLOCK, size - top)
+            y = np.arange(top, top + rows, dtype=np.float32)[:, None]
+            field = 0.5 + 0.25 * np.sin(x / 37.0) * np.cos(y / 53.0)  # smooth "land cover" pattern
+            noise = rng.normal(1.0, 0.05, (rows, size)).astype(np.float32)
+            vv = -18 + 10 * field * noise
+            s1.write(np.stack([vv, vv - 7]).astype(np.float32), window=Window(0, top, size, rows))
+            s2.write((LAND[:, None, None] * (0.6 + field) * noise).astype(np.uint16), window=Window(0, top, size, rows))
+    return s1_path, s2_path
+
+
+def window_gflop(spec: ModelSpec) -> float:
+    model = spec.build().eval()
+    with FlopCounterMode(display=False) as counter, torch.inference_mode():
+        model(torch.zeros(1, spec.in_channels, spec.tile_size, spec.tile_size))
+    return counter.get_total_flops() / 1e9
+
+
+def run_child(command: list[str]) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MB) of one child process."""
+    start = time.perf_counter()
+    child = subprocess.Popen(command)
+    _, status, usage = os.wait4(child.pid, 0)
+    seconds = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"predict failed: {' '.join(command)}")
+    return seconds, usage.ru_maxrss / 1024.0  # ru_maxrss is in KiB on Linux
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[2048, 8192])
+    parser.add_argument("--overlap", type=int, default=64)
+    parser.add_argument("--batch-size", type=int, default=4)
+    parser.add_argument("--precision", default="auto")
+    parser.add_argument("--workdir", type=Path, help="where scenes are written (default: a temporary folder)")
+    args = parser.parse_args()
+    spec = ModelSpec()
+    gflop = window_gflop(spec)
+    with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
+        folder = Path(tmp)
+        checkpoint = save_generator(folder / "generator.safetensors", spec.build(), spec)
+        for size in args.sizes:
+            s1, s2 = write_scene(folder, size)
+            command = [sys.executable, "-m", "sarclear", "predict", "--checkpoint", str(checkpoint), "--s1", str(s1), "--s2", str(s2),
+                       "--out", str(folder / f"out_{size}.tif"), "--overlap", str(args.overlap), "--batch-size", str(args.batch_size),
+                       "--precision", args.precision, "--quiet"]  # fmt: skip
+            load_before = os.getloadavg()[0]
+            seconds, peak_mb = run_child(command)
+            windows = WindowGrid(size, size, spec.tile_size, args.overlap).n_windows
+            print(json.dumps({
+                "size": size, "megapixels": size * size / 1e6, "seconds": round(seconds, 1),
+                "mp_per_s": round(size * size / 1e6 / seconds, 3), "peak_rss_mb": round(peak_mb),
+                "windows": windows, "gflop_per_window": round(gflop, 2), "gflop_per_s": round(windows * gflop / seconds, 1),
+                "overlap": args.overlap, "batch_size": args.batch_size, "precision": args.precision, "threads": torch.get_num_threads(),
+                # other processes on the machine compete for the same cores: the 1-minute load average
+                # before and after the run says how much of the machine this figure had
+                "loadavg_before": round(load_before, 2), "loadavg_after": round(os.getloadavg()[0], 2),
+            }), flush=True)  # fmt: skip
+            for path in (s1, s2, folder / f"out_{size}.tif"):
+                path.unlink()
+
+
+if __name__ == "__main__":
+    main()
