@@ -63,15 +63,15 @@ def window_gflop(spec: ModelSpec) -> float:
     return counter.get_total_flops() / 1e9
 
 
-def run_child(command: list[str]) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MB) of one child process."""
+def run_child(command: list[str]) -> tuple[float, float, float]:
+    """Wall seconds, CPU seconds (user + system) and peak RSS (MB) of one child process."""
     start = time.perf_counter()
     child = subprocess.Popen(command)
     _, status, usage = os.wait4(child.pid, 0)
     seconds = time.perf_counter() - start
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"predict failed: {' '.join(command)}")
-    return seconds, usage.ru_maxrss / 1024.0  # ru_maxrss is in KiB on Linux
+    return seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024.0  # ru_maxrss is in KiB on Linux
 
 
 def main() -> None:
@@ -93,15 +93,16 @@ def main() -> None:
                        "--out", str(folder / f"out_{size}.tif"), "--overlap", str(args.overlap), "--batch-size", str(args.batch_size),
                        "--precision", args.precision, "--quiet"]  # fmt: skip
             load_before = os.getloadavg()[0]
-            seconds, peak_mb = run_child(command)
+            seconds, cpu_seconds, peak_mb = run_child(command)
             windows = WindowGrid(size, size, spec.tile_size, args.overlap).n_windows
             print(json.dumps({
-                "size": size, "megapixels": size * size / 1e6, "seconds": round(seconds, 1),
+                "size": size, "megapixels": size * size / 1e6, "seconds": round(seconds, 1), "cpu_seconds": round(cpu_seconds, 1),
                 "mp_per_s": round(size * size / 1e6 / seconds, 3), "peak_rss_mb": round(peak_mb),
                 "windows": windows, "gflop_per_window": round(gflop, 2), "gflop_per_s": round(windows * gflop / seconds, 1),
                 "overlap": args.overlap, "batch_size": args.batch_size, "precision": args.precision, "threads": torch.get_num_threads(),
                 # other processes on the machine compete for the same cores: the 1-minute load average
-                # before and after the run says how much of the machine this figure had
+                # before and after the run says how much of the machine this figure had, and
+                # cpu_seconds / threads is what the wall time would be with the cores to itself
                 "loadavg_before": round(load_before, 2), "loadavg_after": round(os.getloadavg()[0], 2),
             }), flush=True)  # fmt: skip
             for path in (s1, s2, folder / f"out_{size}.tif"):

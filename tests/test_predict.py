@@ -265,6 +265,7 @@ def test_cli_bad_inputs_exit_2_with_one_line_and_no_output(tmp_path: Path, check
         (("--s1", other_grid, "--s2", s2), "moved.tif: does not overlap"),
         (("--s2", s2), "--s1 is required"),
         (("--s1", s1, "--s2", s2, "--tile", "40"), "multiple of 32"),
+        (("--s1", s1, "--s2", s2, "--device", "foo"), "--device foo: not a torch device"),
     ]
     for args, message in cases:
         assert _cli("--checkpoint", checkpoint, *args, "--out", out) == 2

@@ -37,6 +37,19 @@ def default_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
+def parse_device(device: str | None) -> torch.device:
+    """`--device` as a torch device (None: CUDA when present, else CPU), or a one-line usage error."""
+    if device is None:
+        return default_device()
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, ValueError) as exc:
+        raise ConfigError(f"--device {device}: not a torch device (e.g. cpu, cuda, cuda:1)") from exc
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"--device {device}: CUDA is not available on this machine")
+    return dev
+
+
 def cpu_has_bf16() -> bool:
     """True when oneDNN runs bfloat16 natively (AVX-512 BF16 / AMX); elsewhere bf16 is emulated and slower."""
     try:
@@ -131,7 +144,7 @@ def load_engine(
     if backend == "torch":
         if is_onnx:
             raise ConfigError(f"{path}: an ONNX model runs with --backend onnx, not torch")
-        dev = torch.device(device) if device else default_device()
+        dev = parse_device(device)
         generator, spec = load_generator(path, dev)
         engine = TorchEngine(generator, dev, precision)
         log(f"model: {spec.in_channels} -> {spec.out_channels} channels, ngf {spec.ngf}; torch on {dev}, {engine.precision}")

@@ -67,7 +67,7 @@ def predicted_rows(
     weights = blend_weights(tile, grid.overlap)[:h, :w]
     blender = RowBlender(3, grid.width, tile)
     pick = rgb_channels(out_channels)
-    observed_pick = [inputs.model_bands.index(b) for b in inputs.rgb_bands] if set(inputs.rgb_bands) <= set(inputs.model_bands) else None
+    observed_pick = [inputs.model_bands.index(b) for b in inputs.rgb_bands]  # the model reads RGB or all 13 bands
     with tqdm(total=grid.n_windows, unit="window", desc="predict", disable=not progress, dynamic_ncols=True) as bar:
         for index, top in enumerate(grid.row_starts):
             bottom = min(top + tile, grid.height)
@@ -87,5 +87,4 @@ def predicted_rows(
             end = grid.final_row(index)
             rows = blender.flush(end)
             n = end - top
-            observed = s2[observed_pick, :n] if observed_pick is not None else reader.s2(top, end, inputs.rgb_bands)
-            yield RowBlock(top, end, s2_from_network(rows, s2_clip_max).astype(np.float32), observed, valid[:n])
+            yield RowBlock(top, end, s2_from_network(rows, s2_clip_max).astype(np.float32), s2[observed_pick, :n], valid[:n])
