@@ -27,7 +27,7 @@ from tqdm import tqdm
 
 from sarclear import __version__
 from sarclear.data import clouds
-from sarclear.data.manifest import read_manifest, select
+from sarclear.data.manifest import Sample, read_manifest, select
 from sarclear.errors import LayoutError
 from sarclear.evaluate.aggregate import CLOUD_BINS, Aggregator, bin_label, cloud_bin
 from sarclear.evaluate.figures import psnr_vs_cloud_plot
@@ -61,7 +61,7 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def _samples(manifest: Path, split: str, max_tiles: int | None) -> list:
+def _samples(manifest: Path, split: str, max_tiles: int | None) -> list[Sample]:
     samples = select(read_manifest(manifest), split)
     if max_tiles is not None:
         samples = samples[: max(0, max_tiles)]
