@@ -41,7 +41,8 @@ def value_ranges(s1: Path, cloudy: Path, clear: Path, bands: str, shape: tuple[i
 
 def describe(name: str, info: RasterInfo, low: float, high: float, what: str) -> str:
     crs = info.crs.to_string() if info.crs is not None else "no CRS"
-    pixel = f"{abs(info.transform.a):g} m" if info.crs is not None and info.crs.is_projected else f"{abs(info.transform.a):g} (units of CRS)"
+    unit = "m" if info.crs is not None and info.crs.is_projected else "(CRS units)"
+    pixel = f"{abs(info.transform.a):g} {unit}"
     return (
         f"{name:<9} {info.path}: {info.count} bands {info.dtype}, {info.width} x {info.height} px, "
         f"{crs}, pixel {pixel}, {what} {low:g} .. {high:g}"

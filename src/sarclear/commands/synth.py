@@ -23,7 +23,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="instead of a dataset, write one PX x PX scene as OUT/s1.tif, s2_cloudy.tif, s2.tif (first season)",
     )
     parser.add_argument("--bands", type=int, choices=(13, 3), default=13, help="with --scene-size: 13 bands or RGB")
-    parser.add_argument("--cloud-cover", type=float, default=None, metavar="PCT", help="with --scene-size: cloud cover in percent")
+    parser.add_argument(
+        "--cloud-cover", type=float, default=None, metavar="PCT", help="with --scene-size: cloud cover in percent"
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import rasterio
-from rasterio.transform import from_origin
+from rasterio.transform import Affine, from_origin
 from rasterio.windows import Window
 from tqdm import tqdm
 
@@ -23,7 +23,7 @@ from sarclear.io.atomic import atomic_output
 _BLOCK = 256
 
 
-def _profile(count: int, dtype: str, size: int, crs: str, transform) -> dict:
+def _profile(count: int, dtype: str, size: int, crs: str, transform: Affine) -> dict[str, object]:
     """Tiled, deflate-compressed GeoTIFF (the same choices as `io.write_raster`)."""
     profile = {
         "driver": "GTiff", "count": count, "dtype": dtype, "width": size, "height": size,

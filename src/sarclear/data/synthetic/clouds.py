@@ -74,9 +74,7 @@ def opacity(p: CloudParams, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
     if p.threshold == float("inf") and p.haze == 0.0:
         return np.zeros((len(ys), len(xs)), np.float32)
     field = fractal(p.seed, ys, xs, p.cell, _OCTAVES)
-    with np.errstate(invalid="ignore"):
-        alpha = np.clip((field - p.threshold) / p.ramp + 0.5, 0.0, 1.0)
-    alpha = np.nan_to_num(alpha, nan=1.0)
+    alpha = np.clip((field - p.threshold) / p.ramp + 0.5, 0.0, 1.0)  # +-inf thresholds give 0 / 1
     if p.haze > 0.0:
         veil = p.haze * (0.5 + 0.5 * np.tanh(fractal(sub_seed(p.seed, 1), ys, xs, 256, 4)))
         alpha = np.maximum(alpha, veil)

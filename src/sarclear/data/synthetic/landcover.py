@@ -75,7 +75,7 @@ def draw_landscape(rng: np.random.Generator, extent: tuple[int, int]) -> Landsca
     height, width = extent
     angle = rng.uniform(0, math.pi)
     river_angle = rng.uniform(0, math.pi)
-    centre = (height / 2 * math.cos(river_angle) - width / 2 * math.sin(river_angle))
+    centre = height / 2 * math.cos(river_angle) - width / 2 * math.sin(river_angle)  # `across` of the middle
     probs = rng.dirichlet([3.0, 2.0, 2.0, 1.5])
     return LandscapeParams(
         seed=int(rng.integers(2**62)),

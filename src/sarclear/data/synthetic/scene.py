@@ -12,7 +12,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from sarclear.data.synthetic import clouds
-from sarclear.data.synthetic.landcover import LandscapeParams, LandCover, draw_landscape, landcover
+from sarclear.data.synthetic.landcover import (
+    LandCover,
+    LandscapeParams,
+    draw_landscape,
+    landcover,
+)
 from sarclear.data.synthetic.noise import fractal, sub_seed
 from sarclear.data.synthetic.optical import render_ground
 from sarclear.data.synthetic.sar import render_s1
@@ -105,7 +110,9 @@ def _to_dn(values: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(values), 1, 65535).astype(np.uint16)
 
 
-def render_window(spec: SceneSpec, row: int, col: int, height: int, width: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+def render_window(
+    spec: SceneSpec, row: int, col: int, height: int, width: int, rng: np.random.Generator
+) -> dict[str, np.ndarray]:
     """The arrays of a window: `s1` (2,H,W) float32 dB, `s2_cloudy`/`s2` (13,H,W) uint16 DN,
     `cloud_opacity` (H,W) float32 in [0, 1]."""
     ys, xs = _coords(row, height), _coords(col, width)

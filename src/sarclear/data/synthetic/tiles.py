@@ -20,15 +20,26 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import numpy as np
-from rasterio.transform import from_origin
+from rasterio.transform import Affine, from_origin
 from tqdm import tqdm
 
 from sarclear.data.bands import S1_BANDS, S2_BANDS, S2_RGB_INDEXES
+from sarclear.data.layout import (
+    SEASONS,
+    TEST_SCENES,
+    VAL_SCENES,
+    official_paths,
+    official_split,
+)
 from sarclear.data.normalize import render_8bit
-from sarclear.data.layout import SEASONS, TEST_SCENES, VAL_SCENES, official_paths, official_split
 from sarclear.data.synthetic.landcover import LandscapeParams, draw_landscape
 from sarclear.data.synthetic.noise import sub_seed
-from sarclear.data.synthetic.scene import SEASON_LOOK, check_season, draw_scene_spec, render_window
+from sarclear.data.synthetic.scene import (
+    SEASON_LOOK,
+    check_season,
+    draw_scene_spec,
+    render_window,
+)
 from sarclear.errors import ConfigError, LayoutError
 from sarclear.io.atomic import atomic_output
 from sarclear.io.geotiff import write_raster
@@ -125,7 +136,7 @@ def _plan_defects(rng: np.random.Generator, count: int, bad_fraction: float) -> 
     return plan
 
 
-def _write_tile(root: Path, tile: SyntheticTile, arrays: dict[str, np.ndarray], crs: str, transform) -> None:
+def _write_tile(root: Path, tile: SyntheticTile, arrays: dict[str, np.ndarray], crs: str, transform: Affine) -> None:
     paths = official_paths(root, tile.roi, tile.scene, tile.patch)
     write_raster(paths["s1"], arrays["s1"], crs=crs, transform=transform, descriptions=S1_BANDS)
     for key in ("s2_cloudy", "s2"):
