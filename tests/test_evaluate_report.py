@@ -188,6 +188,7 @@ def test_cli_rejects_tiles_the_model_cannot_take(report, tmp_path, capsys):
         (["--baseline", "median"], "unknown baseline 'median'"),
         (["--split", "val"], "no kept row in split 'val'"),
         (["--checkpoint", "/nonexistent/run"], "checkpoint not found"),
+        (["--device", "cuda:7"] if not torch.cuda.is_available() else ["--device", "nonsense"], "--device"),
     ],
 )
 def test_cli_bad_input_exits_2_with_one_line(report, tmp_path, capsys, extra, message):

@@ -28,7 +28,7 @@ from tqdm import tqdm
 from sarclear import __version__
 from sarclear.data import clouds
 from sarclear.data.manifest import Sample, read_manifest, select
-from sarclear.errors import LayoutError
+from sarclear.errors import ConfigError, LayoutError
 from sarclear.evaluate.aggregate import CLOUD_BINS, Aggregator, bin_label, cloud_bin
 from sarclear.evaluate.figures import psnr_vs_cloud_plot
 from sarclear.evaluate.gallery import Candidates, pick_tiles, render_tiles
@@ -57,7 +57,13 @@ def metric_columns() -> list[str]:
 def resolve_device(device: str | torch.device | None) -> torch.device:
     """The requested device, else CUDA when present, else CPU."""
     if device is not None:
-        return torch.device(device)
+        try:
+            chosen = torch.device(device)
+        except RuntimeError as exc:
+            raise ConfigError(f"--device {device!r}: not a torch device ({exc})") from exc
+        if chosen.type == "cuda" and not torch.cuda.is_available():
+            raise ConfigError(f"--device {device}: CUDA is not available on this machine (use cpu)")
+        return chosen
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
