@@ -142,6 +142,11 @@ def measure_triplet(paths: Mapping[str, Path | None], settings: MeasureSettings)
     return record
 
 
+def measure_job(job: tuple[Mapping[str, Path | None], MeasureSettings]) -> dict[str, Any]:
+    """`measure_triplet` for a process pool: defined here so workers import only this light module."""
+    return measure_triplet(*job)
+
+
 def _union_fraction(masks: list[np.ndarray]) -> float | None:
     """Fraction of pixels that are nodata in any file (max of the parts if grids differ)."""
     if not masks:

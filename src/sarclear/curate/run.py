@@ -23,7 +23,7 @@ from tqdm import tqdm
 from sarclear import __version__
 from sarclear.curate import figures
 from sarclear.curate.cache import CACHE_FILENAME, StatsCache, triplet_key
-from sarclear.curate.measure import MeasureSettings, measure_triplet
+from sarclear.curate.measure import MeasureSettings, measure_job, measure_triplet
 from sarclear.curate.report import Tally, summary_markdown, write_summary
 from sarclear.curate.rules import REASON_DESCRIPTIONS, Thresholds, decide
 from sarclear.curate.stats import STAT_COLUMNS
@@ -77,10 +77,6 @@ def _paths(t: Triplet) -> dict[str, Path | None]:
     return {"s1": t.s1_path, "s2_cloudy": t.s2_cloudy_path, "s2": t.s2_path}
 
 
-def _measure_job(job: tuple[dict[str, Path | None], MeasureSettings]) -> dict[str, Any]:
-    return measure_triplet(*job)
-
-
 def _clean(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return None
@@ -124,7 +120,7 @@ class _Measurer:
         if self._pool is None:
             # spawn: workers start clean (no inherited threads, locks or open file handles).
             self._pool = mp.get_context("spawn").Pool(self.workers)
-        return self._pool.imap(_measure_job, [(paths, self._pool_settings) for paths in jobs], chunksize=4)
+        return self._pool.imap(measure_job, [(paths, self._pool_settings) for paths in jobs], chunksize=4)
 
     def close(self) -> None:
         if self._pool is not None:
