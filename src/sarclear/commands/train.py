@@ -1,0 +1,113 @@
+"""`sarclear train`: resolve the config (defaults <- --config YAML <- flags) and call `train`.
+
+Under `torchrun --nproc_per_node=N -m sarclear train ...` every process runs this same command;
+rank 0 alone writes files and prints.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from sarclear.config import PRECISIONS, TrainConfig, load_config, with_overrides
+from sarclear.errors import ConfigError
+
+#: flag destination -> dotted config key it overrides.
+FLAG_KEYS: dict[str, str] = {
+    "manifest": "manifest",
+    "out": "out",
+    "size": "data.size",
+    "ngf": "model.ngf",
+    "ndf": "model.ndf",
+    "norm": "model.norm",
+    "bands": "model.bands",
+    "no_sar": "model.use_sar",
+    "batch_size": "data.batch_size",
+    "workers": "data.workers",
+    "season_balanced": "data.season_balanced",
+    "epochs": "optim.epochs",
+    "decay_epochs": "optim.decay_epochs",
+    "lr": "optim.lr",
+    "lambda_l1": "optim.lambda_l1",
+    "gan_mode": "optim.gan_mode",
+    "seed": "run.seed",
+    "precision": "run.precision",
+    "compile": "run.compile",
+    "max_steps": "run.max_steps",
+    "log_every": "run.log_every",
+    "val_every": "run.val_every",
+    "ckpt_every": "run.ckpt_every",
+    "val_tiles": "run.val_tiles",
+    "sync_bn": "run.sync_bn",
+}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--manifest", help="manifest.csv (train and val rows are used); on --resume, default: the run's")
+    parser.add_argument("--out", required=True, type=Path, help="run folder: config.yaml, metrics.csv, samples/, checkpoints/")
+    parser.add_argument("--config", type=Path, help="YAML recipe (e.g. configs/seed.yaml); flags override it")
+    parser.add_argument("--resume", action="store_true", help="continue the run in --out from checkpoints/last")
+    parser.add_argument("--size", type=int, help="training crop in px, a power of two (U-Net depth follows it)")
+    parser.add_argument("--ngf", type=int, help="generator width (64 in Pix2Pix)")
+    parser.add_argument("--ndf", type=int, help="discriminator width (64 in Pix2Pix)")
+    parser.add_argument("--norm", choices=("batch", "instance"), help="normalisation layers of G and D")
+    parser.add_argument("--bands", choices=("rgb", "all13"), help="S2 bands in and out (default rgb)")
+    parser.add_argument("--no-sar", action="store_const", const=False, help="optical-only ablation: no S1 input")
+    parser.add_argument("--batch-size", type=int, help="tiles per step per process")
+    parser.add_argument("--workers", type=int, help="DataLoader worker processes per training process")
+    parser.add_argument("--season-balanced", action="store_const", const=True, help="draw every season equally often")
+    parser.add_argument("--epochs", type=int, help="total epochs; the lr decays linearly over the last half")
+    parser.add_argument("--decay-epochs", type=int, help="epochs of linear lr decay at the end (default: half)")
+    parser.add_argument("--lr", type=float, help="Adam learning rate of G and D (2e-4)")
+    parser.add_argument("--lambda-l1", type=float, help="weight of the L1 term (100)")
+    parser.add_argument("--gan-mode", choices=("vanilla", "lsgan"), help="adversarial loss (vanilla = BCE)")
+    parser.add_argument("--seed", type=int, help="seed of weights, data order, augmentation and dropout")
+    parser.add_argument("--precision", choices=PRECISIONS, help="auto (default), 32, bf16, or 16 (CUDA, GradScaler)")
+    parser.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None, help="torch.compile G and D")
+    parser.add_argument("--max-steps", type=int, help="stop after this many optimizer steps in all")
+    parser.add_argument("--log-every", type=int, help="steps between metrics.csv rows")
+    parser.add_argument("--val-every", type=int, help="steps between validations (0: at epoch ends only)")
+    parser.add_argument("--ckpt-every", type=int, help="steps between checkpoints (also at every epoch end)")
+    parser.add_argument("--val-tiles", type=int, help="validate on at most N val tiles (evenly spaced)")
+    parser.add_argument("--sync-bn", action="store_const", const=True, help="SyncBatchNorm across GPUs (torchrun)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def resolve_config(args: argparse.Namespace) -> TrainConfig:
+    """Defaults, then --config (or, on --resume, the run's own config.yaml), then flags."""
+    saved = Path(args.out) / "config.yaml"
+    if args.config is not None:
+        base = load_config(args.config)
+    elif args.resume and saved.is_file():
+        base = load_config(saved)
+    else:
+        base = TrainConfig()
+    overrides: dict[str, Any] = {key: getattr(args, dest) for dest, key in FLAG_KEYS.items()}
+    overrides["out"] = str(args.out)
+    if args.epochs is not None and args.decay_epochs is None:
+        overrides["optim.decay_epochs"] = args.epochs // 2
+    config = with_overrides(base, overrides)
+    if not config.manifest:
+        raise ConfigError("--manifest is required (a manifest.csv from `sarclear curate`, or written by hand)")
+    return config
+
+
+def run(args: argparse.Namespace) -> int:
+    from sarclear.train.distributed import dist_env_from
+    from sarclear.train.loop import train
+
+    config = resolve_config(args)
+    main_process = dist_env_from().is_main
+    try:
+        out = train(config, resume=args.resume, progress=not args.quiet)
+    except KeyboardInterrupt as exc:
+        if main_process and exc.args:
+            print(f"sarclear: {exc.args[0]}; continue with --resume", file=sys.stderr)
+        raise
+    if main_process:
+        best = out / "checkpoints" / "best"
+        where = f"{out / 'checkpoints' / 'last'}" + (f" (best validation PSNR: {best})" if best.is_dir() else "")
+        print(f"checkpoints: {where}")
+    return 0

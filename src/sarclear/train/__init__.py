@@ -1,0 +1,1 @@
+"""Training: the loop, checkpoints, distributed set-up, precision, logging. Entry point: `train`."""

@@ -1,0 +1,73 @@
+"""Validation: PSNR/SSIM on the reflectance scale (`evaluate/metrics.py`), in eval mode.
+
+Batch norm uses its running statistics and dropout is off (`generator.eval()`), as `sarclear
+evaluate` and `predict` will run the saved generator; the reference code's default of keeping
+train mode at test time is not followed. No RNG is drawn, so validating never changes training.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+
+from sarclear.data.dataset import build_input
+from sarclear.evaluate.metrics import network_metrics
+
+#: The two numbers logged per validation (reflectance scale, data range 1, as the SEN12MS-CR tables).
+KEYS = ("reflectance/psnr", "reflectance/ssim")
+
+
+@dataclass
+class Validation:
+    """Mean metrics of the generator and of the identity baseline (cloudy input as prediction)."""
+
+    psnr: float
+    ssim: float
+    identity_psnr: float
+    identity_ssim: float
+    samples: dict[str, torch.Tensor]  # sar, cloudy, prediction, target of the first tiles, on CPU
+
+
+@torch.no_grad()
+def validate(
+    generator: nn.Module,
+    loader: DataLoader,
+    *,
+    device: torch.device,
+    autocast: Callable[[], contextlib.AbstractContextManager],
+    use_sar: bool,
+    s2_clip_max: float,
+    sample_tiles: int,
+    memory_format: torch.memory_format = torch.contiguous_format,
+) -> Validation:
+    """Run `generator` over `loader` once; metrics are per image, then averaged over images."""
+    was_training = generator.training
+    generator.eval()
+    sums = torch.zeros(4, dtype=torch.float64)
+    count = 0
+    kept: dict[str, list[torch.Tensor]] = {"sar": [], "cloudy": [], "prediction": [], "target": []}
+    try:
+        for batch in loader:
+            sar, cloudy, clear = (batch[k].to(device, non_blocking=True) for k in ("sar", "cloudy", "clear"))
+            x = build_input(sar, cloudy, use_sar).contiguous(memory_format=memory_format)
+            with autocast():
+                prediction = generator(x)
+            prediction = prediction.float()
+            ours = network_metrics(prediction, clear, s2_clip_max)
+            identity = network_metrics(cloudy, clear, s2_clip_max)
+            per_image = [ours[KEYS[0]], ours[KEYS[1]], identity[KEYS[0]], identity[KEYS[1]]]
+            sums += torch.stack([v.double().sum() for v in per_image]).cpu()
+            count += prediction.shape[0]
+            if len(kept["sar"]) * loader.batch_size < sample_tiles:  # type: ignore[operator]
+                for key, value in zip(kept, (sar, cloudy, prediction, clear)):
+                    kept[key].append(value.cpu())
+    finally:
+        generator.train(was_training)
+    means = (sums / max(count, 1)).tolist()
+    samples = {key: torch.cat(values)[:sample_tiles] for key, values in kept.items() if values}
+    return Validation(*means, samples=samples)
