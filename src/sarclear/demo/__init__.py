@@ -1,0 +1,1 @@
+"""`sarclear demo`: the whole method on synthetic data, through the real subcommands, in minutes."""
