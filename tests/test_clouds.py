@@ -104,3 +104,14 @@ def test_cloud_cover_pct_counts_valid_pixels_only() -> None:
     valid[:2] = False
     assert clouds.cloud_cover_pct(mask, valid) == 0.0
     assert math.isnan(clouds.cloud_cover_pct(mask, np.zeros((4, 4), bool)))
+
+
+def test_order_bands_by_name_for_13_band_stacks() -> None:
+    from sarclear.data.bands import S2_BANDS
+
+    stack = np.arange(13, dtype=np.uint16)[:, None, None] * np.ones((1, 2, 2), np.uint16)
+    shuffled = stack[::-1]
+    names = [f"B{n[1:].zfill(2)}" if n != "B8A" else "B8A" for n in S2_BANDS][::-1]  # B01 ... style, reversed
+    np.testing.assert_array_equal(clouds.order_bands(shuffled, names), stack)
+    with pytest.raises(ValueError, match="neither"):
+        clouds.order_bands(stack, [f"band {i}" for i in range(13)])

@@ -119,3 +119,13 @@ def test_sar_clip_std_catches_tiles_beyond_the_clip() -> None:
     assert measured["vv_std"] > 1.0 and measured["vv_clip_std"] == 0.0
     s1[0, 0, 0] = np.nan
     assert np.isfinite(stats.sar_stats(s1)["vv_mean"])
+
+
+def test_measure_settings_validate() -> None:
+    from sarclear.curate.measure import MeasureSettings
+
+    with pytest.raises(ConfigError, match="cloud method"):
+        MeasureSettings(cloud_method="auto")
+    with pytest.raises(ConfigError, match="positive"):
+        MeasureSettings(display_max_dn=0)
+    assert MeasureSettings(cloud_method="none").key()["cloud_method"] == "none"

@@ -24,7 +24,7 @@ def scored(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, dict]:
         seed=0, bad_fraction=0.4, progress=False,
     )
     out = tmp_path_factory.mktemp("curated")
-    curate(root, out, thresholds=Thresholds(), settings=MeasureSettings(cloud_method="auto"), workers=1, progress=False)
+    curate(root, out, thresholds=Thresholds(), settings=MeasureSettings(cloud_method="s2cloudless"), workers=1, progress=False)
     with (out / "manifest.csv").open(newline="") as handle:
         rows = {row["sample_id"]: row for row in csv.DictReader(handle)}
     return {t.sample_id: t for t in read_truth(root)}, rows

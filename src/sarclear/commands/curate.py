@@ -68,8 +68,7 @@ def _settings(args: argparse.Namespace) -> MeasureSettings:
         raise ConfigError(f"--display-max-dn must be positive, got {args.display_max_dn}")
     if args.cloud_method == "s2cloudless" and not s2cloudless_available():
         raise ConfigError("--cloud-method s2cloudless: the s2cloudless package cannot be imported; install it or use brightness")
-    method = {"s2cloudless": "auto", "brightness": "brightness", "none": "none"}[args.cloud_method]
-    return MeasureSettings(display_max_dn=args.display_max_dn, cloud_method=method)
+    return MeasureSettings(display_max_dn=args.display_max_dn, cloud_method=args.cloud_method)
 
 
 def _thresholds(args: argparse.Namespace) -> rules.Thresholds:

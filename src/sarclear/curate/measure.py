@@ -14,31 +14,43 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import rasterio
 
 from sarclear.curate import stats
 from sarclear.data import clouds
 from sarclear.data.bands import s2_band_indexes
 from sarclear.data.normalize import DISPLAY_MAX_DN
 from sarclear.data.triplet import S1_DTYPES, S2_DTYPES
-from sarclear.errors import GridMismatchError, RasterError
+from sarclear.errors import ConfigError, GridMismatchError, RasterError
 from sarclear.io.geotiff import RasterInfo, check_same_grid, read_raster
 
+#: GDAL block cache while reading a triplet. An explicit, modest cache halves the read time of
+#: SEN12MS-CR's uncompressed one-row-strip files compared with GDAL's default (5% of RAM):
+#: 16.5 -> 7-9 ms CPU per triplet, measured with rasterio 1.4 on this project's genuine triplets.
+GDAL_CACHEMAX_MB = 64
 #: Bump when a statistic's definition changes: cached statistics of older versions are ignored.
 STATS_VERSION = 1
-CLOUD_METHODS = ("none", "auto", "brightness")
+#: 's2cloudless' means s2cloudless on 13-band files and the brightness test on RGB-only files.
+CLOUD_METHODS = ("none", "s2cloudless", "brightness")
 
 
 @dataclass(frozen=True)
 class MeasureSettings:
     """Everything a measurement depends on besides the files (part of the cache key).
 
-    `cloud_method` is 'none' (skip), 'auto' (s2cloudless on 13-band files, brightness on RGB) or
-    'brightness'. `num_threads` only limits LightGBM's threads; it does not change results.
+    `cloud_method` is 'none' (skip), 's2cloudless' (on 13-band files; the brightness test on RGB
+    files) or 'brightness'. `num_threads` only limits LightGBM's threads; results do not change.
     """
 
     display_max_dn: float = DISPLAY_MAX_DN
-    cloud_method: str = "auto"
+    cloud_method: str = "s2cloudless"
     num_threads: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.cloud_method not in CLOUD_METHODS:
+            raise ConfigError(f"unknown cloud method {self.cloud_method!r}; expected one of {', '.join(CLOUD_METHODS)}")
+        if not self.display_max_dn > 0:
+            raise ConfigError(f"display stretch maximum must be positive, got {self.display_max_dn}")
 
     def key(self) -> dict[str, Any]:
         """The settings that change a measurement, with the cloud post-processing constants."""
@@ -69,13 +81,21 @@ def _format_ok(modality: str, info: RasterInfo) -> str | None:
     return None
 
 
-def _cloud_cover(dn: np.ndarray, info: RasterInfo, valid: np.ndarray, settings: MeasureSettings) -> tuple[float | None, str]:
+def _cloud_stack(dn: np.ndarray, info: RasterInfo) -> np.ndarray:
+    """13 bands in SEN12MS-CR order (reordered by band descriptions when they name all 13), else B4, B3, B2."""
     if dn.shape[0] == 13:
-        stack = dn
-    else:
-        rgb_idx, _ = s2_band_indexes(info, "rgb")
-        stack = dn[[i - 1 for i in rgb_idx]]
-    prob, used = clouds.cloud_probability(stack, method=settings.cloud_method, num_threads=settings.num_threads)
+        names = [d or "" for d in info.descriptions]
+        try:
+            return clouds.order_bands(dn, names)
+        except ValueError:  # no or unrecognised descriptions: the SEN12MS-CR order
+            return dn
+    rgb_idx, _ = s2_band_indexes(info, "rgb")
+    return dn[[i - 1 for i in rgb_idx]]
+
+
+def _cloud_cover(dn: np.ndarray, info: RasterInfo, valid: np.ndarray, settings: MeasureSettings) -> tuple[float | None, str]:
+    method = "auto" if settings.cloud_method == "s2cloudless" else settings.cloud_method
+    prob, used = clouds.cloud_probability(_cloud_stack(dn, info), method=method, num_threads=settings.num_threads)
     cover = clouds.cloud_cover_pct(clouds.mask_from_probability(prob), valid)
     return (None if math.isnan(cover) else cover), used
 
@@ -103,6 +123,11 @@ def measure_triplet(paths: Mapping[str, Path | None], settings: MeasureSettings)
 
     `paths` maps 's1', 's2_cloudy', 's2' to a file or None (missing). Never raises for bad data.
     """
+    with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHEMAX_MB):
+        return _measure_files(paths, settings)
+
+
+def _measure_files(paths: Mapping[str, Path | None], settings: MeasureSettings) -> dict[str, Any]:
     record: dict[str, Any] = {"unreadable": [], "errors": []}
     infos: list[RasterInfo] = []
     nodata_masks: list[np.ndarray] = []

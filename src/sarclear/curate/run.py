@@ -104,6 +104,17 @@ def build_row(t: Triplet, record: dict[str, Any], thresholds: Thresholds) -> dic
     return row
 
 
+def _context() -> Any:
+    """forkserver where available: workers fork from a clean, single-threaded server that imported
+    the measuring module once (no inherited threads, locks or open files, and no per-worker import
+    cost); spawn elsewhere. Either way a script calling `curate` needs `if __name__ == "__main__":`."""
+    if "forkserver" in mp.get_all_start_methods():
+        ctx = mp.get_context("forkserver")
+        ctx.set_forkserver_preload(["sarclear.curate.measure"])
+        return ctx
+    return mp.get_context("spawn")
+
+
 class _Measurer:
     """Measures cache misses: in this process for one worker, else in a lazily started pool."""
 
@@ -118,8 +129,7 @@ class _Measurer:
         if self.workers <= 1 or len(jobs) <= 1:
             return (measure_triplet(paths, self.settings) for paths in jobs)
         if self._pool is None:
-            # spawn: workers start clean (no inherited threads, locks or open file handles).
-            self._pool = mp.get_context("spawn").Pool(self.workers)
+            self._pool = _context().Pool(self.workers)
         return self._pool.imap(measure_job, [(paths, self._pool_settings) for paths in jobs], chunksize=4)
 
     def close(self) -> None:

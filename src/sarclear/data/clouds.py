@@ -68,7 +68,7 @@ def _detector() -> Any:
     )
 
 
-def _order_bands(dn: np.ndarray, band_names: Sequence[str] | None) -> np.ndarray:
+def order_bands(dn: np.ndarray, band_names: Sequence[str] | None) -> np.ndarray:
     """Return a 13-band stack in SEN12MS-CR order or a 3-band stack in B4, B3, B2 order."""
     if dn.ndim != 3:
         raise ValueError(f"expected a (bands, H, W) array, got shape {dn.shape}")
@@ -149,7 +149,7 @@ def cloud_probability(
     otherwise. `method` is 'auto' (s2cloudless when 13 bands and importable, else brightness),
     's2cloudless' or 'brightness'. `num_threads` caps LightGBM's threads (1 inside a process pool).
     """
-    ordered = _order_bands(np.asarray(dn), band_names)
+    ordered = order_bands(np.asarray(dn), band_names)
     used = resolve_method(method, ordered.shape[0])
     if used == "s2cloudless":
         return _s2cloudless_probability(ordered, num_threads), used
