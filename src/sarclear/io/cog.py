@@ -24,8 +24,10 @@ from rasterio.windows import Window
 
 #: Internal tile size of the COG (GDAL's COG default) and of the work file.
 BLOCKSIZE: int = 512
-#: GDAL block cache while writing, MB: a few block rows of a 10980 px wide 3-band uint16 scene.
-GDAL_CACHE_MB: int = 256
+#: GDAL block cache, MB, shared by reading and writing: one 512-row block row of a 10980 px wide
+#: 3-band uint16 output is 34 MB; reading a 13-band pixel-interleaved input decodes 150 MB per block
+#: row, which a larger cache would keep for the next strip but at the price of memory.
+GDAL_CACHE_MB: int = 128
 
 
 def gdal_env() -> rasterio.Env:

@@ -70,12 +70,17 @@ def resolve_precision(precision: str, device: torch.device) -> str:
 
 class TorchEngine:
     """A module in eval mode under `torch.inference_mode`: batch norm folded into the convolutions,
-    optionally bf16 autocast, channels_last on CPU (oneDNN's preferred layout)."""
+    optionally bf16 autocast, channels_last on CPU (oneDNN's preferred layout).
 
-    def __init__(self, module: torch.nn.Module, device: str | torch.device | None = None, precision: str = "fp32") -> None:
+    The module is folded in place when `owned` (the caller will not use it again), else a copy is.
+    """
+
+    def __init__(
+        self, module: torch.nn.Module, device: str | torch.device | None = None, precision: str = "fp32", *, owned: bool = False
+    ) -> None:
         self.device = torch.device(device) if device is not None else default_device()
         self.precision = resolve_precision(precision, self.device)
-        self.module = fold_batchnorm(module.eval()).to(self.device)
+        self.module = fold_batchnorm(module, inplace=owned).to(self.device)
         if self.device.type == "cpu":
             self.module = self.module.to(memory_format=torch.channels_last)
 
@@ -146,7 +151,7 @@ def load_engine(
             raise ConfigError(f"{path}: an ONNX model runs with --backend onnx, not torch")
         dev = parse_device(device)
         generator, spec = load_generator(path, dev)
-        engine = TorchEngine(generator, dev, precision)
+        engine = TorchEngine(generator, dev, precision, owned=True)
         log(f"model: {spec.in_channels} -> {spec.out_channels} channels, ngf {spec.ngf}; torch on {dev}, {engine.precision}")
         return engine, spec
     if is_onnx:

@@ -28,7 +28,9 @@ def s1_valid(db: np.ndarray) -> np.ndarray:
 
 
 def network_input(s2_dn: np.ndarray, s1_db: np.ndarray | None, s2_clip_max: float) -> np.ndarray:
-    """`(C, H, W)` float32 network input: [VV, VH,] then the S2 bands, all in [-1, 1].
+    """`(..., C, H, W)` float32 network input: [VV, VH,] then the S2 bands, all in [-1, 1].
+
+    Applied to a batch of windows rather than a whole strip, so the float copies stay small.
 
     Missing S1 (NaN) becomes 0, the middle of the network range, so a nodata hole does not push
     its neighbours' predictions toward either end of the backscatter scale.
@@ -37,7 +39,7 @@ def network_input(s2_dn: np.ndarray, s1_db: np.ndarray | None, s2_clip_max: floa
     if s1_db is None:
         return optical.astype(np.float32)
     sar = np.nan_to_num(s1_to_network(s1_db.astype(np.float32)), nan=0.0)
-    return np.concatenate([sar, optical], axis=0).astype(np.float32)
+    return np.concatenate([sar, optical], axis=-3).astype(np.float32)
 
 
 def pad_to(array: np.ndarray, height: int, width: int) -> np.ndarray:

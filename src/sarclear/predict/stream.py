@@ -51,6 +51,25 @@ def batches(items: Sequence[int], size: int) -> list[list[int]]:
     return [[int(v) for v in part] for part in np.array_split(np.asarray(items), count)]
 
 
+def _read_strip(reader: SceneReader, top: int, bottom: int) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+    """S2 model bands (DN), S1 (dB or None) and the validity of rows `top .. bottom`, full width."""
+    inputs = reader.inputs
+    s2 = reader.s2(top, bottom, inputs.model_bands)
+    s1 = reader.s1(top, bottom) if inputs.s1 is not None else None
+    valid = s2_valid(s2, inputs.s2.nodata)
+    if s1 is not None:
+        valid &= s1_valid(s1)
+    return s2, s1, valid
+
+
+def _windows(strip: np.ndarray | None, cols: Sequence[int], tile: int) -> np.ndarray | None:
+    """`(N, C, tile, tile)` windows at columns `cols` of a strip padded to at least one tile."""
+    if strip is None:
+        return None
+    padded = pad_to(strip, tile, tile)
+    return np.stack([padded[:, :tile, c : c + tile] for c in cols])
+
+
 def predicted_rows(
     engine: Engine,
     reader: SceneReader,
@@ -61,7 +80,11 @@ def predicted_rows(
     batch_size: int,
     progress: bool = True,
 ) -> Iterator[RowBlock]:
-    """Blended predictions over the whole scene, top to bottom, in `RowBlock`s."""
+    """Blended predictions over the whole scene, top to bottom, in `RowBlock`s.
+
+    Strips stay in their stored units and dtypes; only a batch of windows is converted to network
+    units at a time, which keeps the float copies small on a 10980 px wide scene.
+    """
     inputs = reader.inputs
     tile, h, w = grid.tile, grid.window_height, grid.window_width
     weights = blend_weights(tile, grid.overlap)[:h, :w]
@@ -70,21 +93,14 @@ def predicted_rows(
     observed_pick = [inputs.model_bands.index(b) for b in inputs.rgb_bands]  # the model reads RGB or all 13 bands
     with tqdm(total=grid.n_windows, unit="window", desc="predict", disable=not progress, dynamic_ncols=True) as bar:
         for index, top in enumerate(grid.row_starts):
-            bottom = min(top + tile, grid.height)
-            s2 = reader.s2(top, bottom, inputs.model_bands)
-            s1 = reader.s1(top, bottom) if inputs.s1 is not None else None
-            valid = s2_valid(s2, inputs.s2.nodata)
-            if s1 is not None:
-                valid &= s1_valid(s1)
-            x = pad_to(network_input(s2, s1, s2_clip_max), tile, tile)
+            s2, s1, valid = _read_strip(reader, top, min(top + tile, grid.height))
             cols = [c for c in grid.col_starts if valid[:, c : c + w].any()]
             bar.update(len(grid.col_starts) - len(cols))
             for batch in batches(cols, batch_size):
-                out = engine(np.stack([x[:, :, c : c + tile] for c in batch]))
-                for c, prediction in zip(batch, out):
+                x = network_input(_windows(s2, batch, tile), _windows(s1, batch, tile), s2_clip_max)  # type: ignore[arg-type]
+                for c, prediction in zip(batch, engine(x)):
                     blender.add(top, c, prediction[pick, :h, :w], weights)
                 bar.update(len(batch))
             end = grid.final_row(index)
             rows = blender.flush(end)
-            n = end - top
-            yield RowBlock(top, end, s2_from_network(rows, s2_clip_max).astype(np.float32), s2[observed_pick, :n], valid[:n])
+            yield RowBlock(top, end, s2_from_network(rows, s2_clip_max).astype(np.float32), s2[observed_pick, : end - top], valid[: end - top])
