@@ -110,6 +110,20 @@ def test_a_scene_smaller_than_one_tile(tmp_path: Path) -> None:
     assert np.abs(got.astype(int) - expected[[3, 2, 1]].astype(int)).max() <= 1
 
 
+def test_an_optical_only_model_needs_no_s1(tmp_path: Path) -> None:
+    _, s2 = write_scene(tmp_path, 40, 50, bands=3)
+    spec = ModelSpec(in_channels=3, use_sar=False, ngf=4, n_down=5, tile_size=32)
+
+    class Identity(nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return x
+
+    out = predict_with_engine(TorchEngine(Identity(), "cpu", "fp32"), spec, None, s2, tmp_path / "out.tif", progress=False)
+    got, _, _ = read(out)
+    expected, _, _ = read(s2)
+    assert np.abs(got.astype(int) - expected.astype(int)).max() <= 1
+
+
 class VVAsRed(nn.Module):
     """Outputs the VV channel in all three bands, to see S1 as it arrives on the S2 grid."""
 
