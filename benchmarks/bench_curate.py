@@ -64,6 +64,7 @@ def _replicate(base: list[dict[str, Path]], root: Path, count: int, link: bool) 
         for modality, path in official_paths(root, roi, 1000 + i // 1000, i).items():
             path.parent.mkdir(parents=True, exist_ok=True)
             (os.link if link else shutil.copyfile)(source[modality], path)
+    os.sync()  # flush the copies now, or their write-back competes with the timed run
 
 
 def _timed(
@@ -120,6 +121,8 @@ def main() -> None:
                 incremental_rerun_s=round(again, 2),
                 incremental_triplets_per_s=round(total / again, 1),
             )
+    # Peak resident memory of this (parent) process over all runs: rows stream, so it stays flat.
+    report["parent_peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     report["load_average_1min"] = round(os.getloadavg()[0], 2)
     print(json.dumps(report))
 

@@ -17,10 +17,10 @@ import numpy as np
 import rasterio
 
 from sarclear.curate import stats
+from sarclear.curate.rules import format_problem
 from sarclear.data import clouds
 from sarclear.data.bands import s2_band_indexes
 from sarclear.data.normalize import DISPLAY_MAX_DN
-from sarclear.data.triplet import S1_DTYPES, S2_DTYPES
 from sarclear.errors import ConfigError, GridMismatchError, RasterError
 from sarclear.io.geotiff import RasterInfo, check_same_grid, read_raster
 
@@ -64,21 +64,6 @@ class MeasureSettings:
                 "dilation_size": clouds.DEFAULT_DILATION_SIZE,
             }
         return out
-
-
-def _format_ok(modality: str, info: RasterInfo) -> str | None:
-    """None when the file has the band count and dtype its modality needs, else why not."""
-    if modality == "s1":
-        if info.count != 2:
-            return f"wrong band count: has {info.count}, expected 2 (VV, VH)"
-        if info.dtype not in S1_DTYPES:
-            return f"wrong data type: {info.dtype}, expected float32 dB"
-        return None
-    if info.count not in (13, 3):
-        return f"wrong band count: has {info.count}, expected 13 (L1C) or 3 (RGB)"
-    if info.dtype not in S2_DTYPES:
-        return f"wrong data type: {info.dtype}, expected uint16 DN"
-    return None
 
 
 def _cloud_stack(dn: np.ndarray, info: RasterInfo) -> np.ndarray:
@@ -147,7 +132,7 @@ def _measure_files(paths: Mapping[str, Path | None], settings: MeasureSettings) 
         record["width"], record["height"] = info.width, info.height
         nonfinite += stats.nonfinite_count(array)
         total += array.size
-        problem = _format_ok(modality, info)
+        problem = format_problem(modality, info.count, info.dtype)
         if problem:
             record["errors"].append(f"{modality}: {problem}")
             continue

@@ -96,14 +96,27 @@ def _present(record: Mapping[str, Any], key: str) -> bool:
     return record.get(key) is not None
 
 
+def format_problem(modality: str, count: int, dtype: str) -> str | None:
+    """None when a file has the band count and dtype its modality needs ('s1', 's2_cloudy', 's2'), else why not."""
+    if modality == "s1":
+        if count != 2:
+            return f"wrong band count: has {count}, expected 2 (VV, VH)"
+        if dtype not in S1_DTYPES:
+            return f"wrong data type: {dtype}, expected float32 dB"
+        return None
+    if count not in (13, 3):
+        return f"wrong band count: has {count}, expected 13 (L1C) or 3 (RGB)"
+    if dtype not in S2_DTYPES:
+        return f"wrong data type: {dtype}, expected uint16 DN"
+    return None
+
+
 def _bad_format(record: Mapping[str, Any]) -> bool:
-    if _present(record, "s1_bands") and (record["s1_bands"] != 2 or record.get("s1_dtype") not in S1_DTYPES):
-        return True
-    for modality in ("s2_cloudy", "s2"):
-        bands = record.get(f"{modality}_bands")
-        if bands is not None and (bands not in (13, 3) or record.get(f"{modality}_dtype") not in S2_DTYPES):
-            return True
-    return False
+    return any(
+        format_problem(m, record[f"{m}_bands"], record.get(f"{m}_dtype", "")) is not None
+        for m in ("s1", "s2_cloudy", "s2")
+        if _present(record, f"{m}_bands")
+    )
 
 
 def _low_contrast(record: Mapping[str, Any], season: str, t: Thresholds) -> bool:

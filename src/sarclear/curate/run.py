@@ -104,13 +104,15 @@ def build_row(t: Triplet, record: dict[str, Any], thresholds: Thresholds) -> dic
     return row
 
 
-def _context() -> Any:
+def _context(cloud_method: str) -> Any:
     """forkserver where available: workers fork from a clean, single-threaded server that imported
-    the measuring module once (no inherited threads, locks or open files, and no per-worker import
-    cost); spawn elsewhere. Either way a script calling `curate` needs `if __name__ == "__main__":`."""
+    the measuring modules once (no inherited threads, locks or open files, and no per-worker import
+    cost: s2cloudless alone takes 2 s to import); spawn elsewhere. Either way a script calling
+    `curate` with several workers needs `if __name__ == "__main__":`."""
     if "forkserver" in mp.get_all_start_methods():
         ctx = mp.get_context("forkserver")
-        ctx.set_forkserver_preload(["sarclear.curate.measure"])
+        preload = ["sarclear.curate.measure"] + (["s2cloudless"] if cloud_method == "s2cloudless" else [])
+        ctx.set_forkserver_preload(preload)
         return ctx
     return mp.get_context("spawn")
 
@@ -129,13 +131,18 @@ class _Measurer:
         if self.workers <= 1 or len(jobs) <= 1:
             return (measure_triplet(paths, self.settings) for paths in jobs)
         if self._pool is None:
-            self._pool = _context().Pool(self.workers)
+            self._pool = _context(self.settings.cloud_method).Pool(self.workers)
         return self._pool.imap(measure_job, [(paths, self._pool_settings) for paths in jobs], chunksize=4)
 
-    def close(self) -> None:
+    def close(self, abort: bool = False) -> None:
+        """Wait for the workers to exit; on `abort` (an error, Ctrl-C) stop them at once."""
         if self._pool is not None:
-            self._pool.close()
+            if abort:
+                self._pool.terminate()
+            else:
+                self._pool.close()
             self._pool.join()
+            self._pool = None
 
 
 def _rows(
@@ -227,8 +234,10 @@ def curate(
         try:
             rows = _rows(triplets, cache, measurer, settings.key(), thresholds, tally, progress)
             manifest = write_manifest(out / "manifest.csv", rows, MANIFEST_COLUMNS, metadata)
-        finally:
-            measurer.close()
+        except BaseException:
+            measurer.close(abort=True)
+            raise
+        measurer.close()
     figures.sigma_histogram(out / "sigma_histogram.png", tally.sigma, thresholds.sigma_for, settings.display_max_dn)
     figures.contact_sheet(out / "rejected_contact_sheet.png", tally.samples, settings.display_max_dn)
     summary = write_summary(out / "summary.md", summary_markdown(tally, thresholds, measurement, root.resolve()))
