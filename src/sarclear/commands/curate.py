@@ -15,7 +15,7 @@ from sarclear.errors import ConfigError
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("root", type=Path, help="SEN12MS-CR root (official or flattened layout); only read, never written")
-    parser.add_argument("--out", type=Path, required=True, help="output folder (not inside ROOT's triplet folders)")
+    parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder (not inside ROOT's triplet folders)")
     parser.add_argument("--workers", type=int, default=None, help="measuring processes (default: all cores)")
     parser.add_argument(
         "--season-sigma",
@@ -43,7 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--max-nonfinite-frac",
         type=float,
         default=rules.DEFAULT_MAX_NONFINITE_FRAC,
-        help="reject above this fraction of NaN/inf values (default %(default)s: any)",
+        help="reject above this fraction of NaN/inf values (default %(default)s: reject any)",
     )
     parser.add_argument(
         "--cloud-method",
