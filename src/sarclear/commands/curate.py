@@ -24,27 +24,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="contrast sigma thresholds per season, merged with the defaults "
         "spring=6.5,summer=10,fall=6.5,winter=3,default=6.5 (default = ROI sets of other names)",
     )
-    parser.add_argument(
-        "--min-sar-std", type=float, default=rules.DEFAULT_MIN_SAR_STD_DB, help="dB; reject VV or VH std below (default %(default)s)"
-    )
-    parser.add_argument(
-        "--max-target-cloud",
-        type=float,
-        default=rules.DEFAULT_MAX_TARGET_CLOUD_PCT,
-        help="percent; reject clear targets with more cloud (default %(default)s)",
-    )
-    parser.add_argument(
-        "--max-nodata-frac",
-        type=float,
-        default=rules.DEFAULT_MAX_NODATA_FRAC,
-        help="reject above this fraction of fill pixels in any file (default %(default)s)",
-    )
-    parser.add_argument(
-        "--max-nonfinite-frac",
-        type=float,
-        default=rules.DEFAULT_MAX_NONFINITE_FRAC,
-        help="reject above this fraction of NaN/inf values (default %(default)s: reject any)",
-    )
+    # Rule thresholds: (flag, default, help). Each is recorded in manifest.json and summary.md.
+    for flag, default, text in (
+        ("--min-sar-std", rules.DEFAULT_MIN_SAR_STD_DB, "dB; reject VV or VH std below"),
+        ("--max-target-cloud", rules.DEFAULT_MAX_TARGET_CLOUD_PCT, "percent; reject clear targets with more cloud"),
+        ("--max-nodata-frac", rules.DEFAULT_MAX_NODATA_FRAC, "reject above this fraction of fill pixels in any file"),
+        ("--max-nonfinite-frac", rules.DEFAULT_MAX_NONFINITE_FRAC, "reject above this fraction of NaN/inf values (0: any)"),
+    ):
+        parser.add_argument(flag, type=float, default=default, help=f"{text} (default %(default)s)")
     parser.add_argument(
         "--cloud-method",
         choices=("s2cloudless", "brightness", "none"),

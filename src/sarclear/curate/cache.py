@@ -93,7 +93,7 @@ class StatsCache:
             self._db.close()
             self._db = None
 
-    def __enter__(self) -> StatsCache:
+    def __enter__(self) -> StatsCache:  # noqa: PYI034 (Python 3.10 has no typing.Self)
         return self
 
     def __exit__(self, *exc: object) -> None:

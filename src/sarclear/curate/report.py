@@ -89,8 +89,10 @@ def summary_markdown(tally: Tally, thresholds: Thresholds, measurement: Mapping[
         "",
         f"Dataset root: `{root}`. Manifest: `manifest.csv` (one row per triplet, kept or not; metadata in `manifest.json`).",
         "",
-        f"**{tally.total} triplets: {tally.kept} kept, {tally.rejected} rejected.** "
-        f"Statistics measured for {tally.measured}, reused from the cache for {tally.cached}.",
+        (
+            f"**{tally.total} triplets: {tally.kept} kept, {tally.rejected} rejected.** "
+            f"Statistics measured for {tally.measured}, reused from the cache for {tally.cached}."
+        ),
         "",
         "## Per season",
         "",

@@ -9,6 +9,7 @@ listed in the manifest's `reasons` column. Every threshold is a field of `Thresh
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -86,7 +87,7 @@ def parse_season_sigma(text: str | None) -> dict[str, float]:
             number = float(value)
         except ValueError:
             number = float("nan")
-        if not sep or not name.strip() or number != number:
+        if not sep or not name.strip() or math.isnan(number):
             raise ConfigError(f"--season-sigma: {item!r} is not season=number (e.g. summer=10,winter=3)")
         merged[name.strip().lower()] = number
     return merged

@@ -15,6 +15,7 @@ import platform
 import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
 
@@ -182,10 +183,8 @@ def _versions() -> dict[str, str | None]:
     out: dict[str, str | None] = {"sarclear": __version__, "python": platform.python_version()}
     out.update(numpy=numpy.__version__, rasterio=rasterio.__version__)
     try:
-        from importlib.metadata import version
-
-        out["s2cloudless"] = version("s2cloudless")
-    except Exception:
+        out["s2cloudless"] = importlib_metadata.version("s2cloudless")
+    except importlib_metadata.PackageNotFoundError:
         out["s2cloudless"] = None
     return out
 

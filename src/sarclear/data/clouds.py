@@ -53,7 +53,7 @@ def s2cloudless_available() -> bool:
     """True when `s2cloudless` (and so LightGBM and its bundled model) can be imported."""
     try:
         import s2cloudless  # noqa: F401
-    except Exception:  # ImportError, or a broken optional dependency (cv2, sentinelhub)
+    except (ImportError, OSError):  # not installed, or a broken dependency (cv2, LightGBM's libgomp)
         return False
     return True
 
