@@ -190,7 +190,7 @@ def test_composite_keeps_clear_pixels_and_fills_masked_ones(tmp_path: Path) -> N
         assert image.size == (80, 64) and image.mode == "RGB"
 
 
-def test_composite_detects_clouds_when_no_mask_is_given(tmp_path: Path) -> None:
+def test_composite_detects_clouds_when_no_mask_is_given(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("sarclear.data.clouds")
     rng = np.random.default_rng(3)
     # typical L1C spectra (DN, B1..B12) of vegetated land and of a thick cloud
@@ -206,6 +206,11 @@ def test_composite_detects_clouds_when_no_mask_is_given(tmp_path: Path) -> None:
     got, _, _ = read(tmp_path / "out.tif")
     assert np.all(got[:, 24:40, 24:40] == 5000)
     np.testing.assert_array_equal(got[:, :4, :4], s2[[3, 2, 1], :4, :4])
+    # detection in narrow column chunks (with context margins) gives the same mask and output
+    monkeypatch.setattr("sarclear.predict.masking.CHUNK", 20)
+    run_identity(s1, s2_path, tmp_path / "out2.tif", model=Constant(), composite=True, write_mask=tmp_path / "m2.tif")
+    np.testing.assert_array_equal(read(tmp_path / "m2.tif")[0], used)
+    np.testing.assert_array_equal(read(tmp_path / "out2.tif")[0], got)
 
 
 class Exploding(nn.Module):

@@ -4,6 +4,8 @@ Detection (`sarclear.data.clouds.cloud_mask`: s2cloudless on the 13 L1C bands, a
 on RGB-only input) smooths and dilates the probability over a few pixels, and the composite's
 feathering reaches further still, so each strip is read with `MARGIN` extra rows above and below
 and cropped afterwards: a strip's mask then equals the mask of the whole scene on those rows.
+Wide strips are cut into chunks of `CHUNK` columns (with the same margin left and right), so the
+detector's working memory does not grow with the scene's width.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from sarclear.predict.reader import SceneReader
 
 #: Context rows around a strip: s2cloudless averaging (4) + dilation (2) + feathering (FEATHER_PX), rounded up.
 MARGIN: int = 32
+#: Columns per detection chunk: s2cloudless holds ~10 float copies of its 13-band input.
+CHUNK: int = 2048
 
 
 class MaskSource:
@@ -30,21 +34,28 @@ class MaskSource:
         self._bands = tuple(range(1, 14)) if inputs.s2.count == 13 else inputs.rgb_bands
 
     def rows(self, r0: int, r1: int) -> tuple[np.ndarray, np.ndarray]:
-        height = self.reader.inputs.s2.height
+        height, width = self.reader.inputs.shape
         m0, m1 = max(0, r0 - MARGIN), min(height, r1 + MARGIN)
-        mask = self._mask(m0, m1)
-        alpha = feather(mask, FEATHER_PX // 2)
-        return mask[r0 - m0 : r1 - m0], alpha[r0 - m0 : r1 - m0]
+        mask = np.zeros((r1 - r0, width), dtype=bool)
+        alpha = np.zeros((r1 - r0, width), dtype=np.float32)
+        for c0 in range(0, width, CHUNK):
+            c1 = min(width, c0 + CHUNK)
+            n0, n1 = max(0, c0 - MARGIN), min(width, c1 + MARGIN)
+            chunk = self._mask(m0, m1, (n0, n1))
+            inner = (slice(r0 - m0, r1 - m0), slice(c0 - n0, c1 - n0))
+            mask[:, c0:c1] = chunk[inner]
+            alpha[:, c0:c1] = feather(chunk, FEATHER_PX // 2)[inner]
+        return mask, alpha
 
-    def _mask(self, m0: int, m1: int) -> np.ndarray:
+    def _mask(self, m0: int, m1: int, cols: tuple[int, int]) -> np.ndarray:
         if self.reader.inputs.mask is not None:
             if self.method is None:
                 self.method = "file"
                 self.log(f"cloud mask: from {self.reader.inputs.mask.path.name} (nonzero = cloud)")
-            return self.reader.mask(m0, m1)
+            return self.reader.mask(m0, m1, cols)
         from sarclear.data.clouds import cloud_mask
 
-        mask, method = cloud_mask(self.reader.s2(m0, m1, self._bands))
+        mask, method = cloud_mask(self.reader.s2(m0, m1, self._bands, cols))
         if self.method is None:
             self.method = method
             self.log(f"cloud mask: detected with {method} on {len(self._bands)} bands")

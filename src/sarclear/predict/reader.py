@@ -55,15 +55,18 @@ class SceneReader:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         self._stack.close()
 
-    def _read(self, src: rasterio.DatasetReader, path: object, bands: tuple[int, ...], r0: int, r1: int) -> np.ndarray:
+    def _read(
+        self, src: rasterio.DatasetReader, path: object, bands: tuple[int, ...], r0: int, r1: int, cols: tuple[int, int] | None = None
+    ) -> np.ndarray:
+        c0, c1 = cols if cols is not None else (0, self.inputs.s2.width)
         try:
-            return src.read(list(bands), window=Window(0, r0, self.inputs.s2.width, r1 - r0))
+            return src.read(list(bands), window=Window(c0, r0, c1 - c0, r1 - r0))
         except RasterioError as exc:
             raise RasterError(str(path), f"corrupt or truncated TIFF, pixels unreadable: {str(exc).splitlines()[0]}") from exc
 
-    def s2(self, r0: int, r1: int, bands: tuple[int, ...]) -> np.ndarray:
-        """`(len(bands), r1 - r0, width)` S2 digital numbers as stored (usually uint16)."""
-        return self._read(self._s2, self.inputs.s2.path, bands, r0, r1)
+    def s2(self, r0: int, r1: int, bands: tuple[int, ...], cols: tuple[int, int] | None = None) -> np.ndarray:
+        """`(len(bands), r1 - r0, width)` S2 digital numbers as stored (usually uint16); `cols` = (c0, c1) narrows it."""
+        return self._read(self._s2, self.inputs.s2.path, bands, r0, r1, cols)
 
     def s1(self, r0: int, r1: int) -> np.ndarray:
         """`(2, r1 - r0, width)` float32 VV, VH in dB, NaN where S1 has no data (or does not reach)."""
@@ -75,8 +78,8 @@ class SceneReader:
             values[values == np.float32(nodata)] = np.nan
         return values
 
-    def mask(self, r0: int, r1: int) -> np.ndarray:
+    def mask(self, r0: int, r1: int, cols: tuple[int, int] | None = None) -> np.ndarray:
         """`(r1 - r0, width)` bool cloud mask from the `--mask` file (nonzero = cloud)."""
         if self._mask is None or self.inputs.mask is None:
             raise RuntimeError("this scene was opened without a mask file")
-        return self._read(self._mask, self.inputs.mask.path, (1,), r0, r1)[0] != 0
+        return self._read(self._mask, self.inputs.mask.path, (1,), r0, r1, cols)[0] != 0
