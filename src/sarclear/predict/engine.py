@@ -4,9 +4,10 @@ An engine is any callable `(N, C, T, T) float32 network units -> (N, out, T, T) 
 tiling, blending and writing around it are tested with a plain module and run unchanged with the
 real checkpoint or its ONNX export.
 
-CPU speed (measured, see docs/predict.md): bfloat16 autocast plus channels_last memory format is
-about 3x faster than float32 on a CPU with AVX-512 BF16 and moves outputs by about 1e-2 network
-units (tens of DN); `precision="auto"` uses it where the CPU supports bf16 natively, fp32 elsewhere.
+CPU speed (measured, see docs/predict.md): weights and activations in bfloat16 with the
+channels_last memory format run about 2x faster than float32 on a CPU with AVX-512 BF16 (and
+faster than bf16 autocast, which re-casts the 54M weights on every call); outputs move by a few DN.
+`precision="auto"` uses bf16 where the hardware runs it natively, fp32 elsewhere.
 """
 
 from __future__ import annotations
@@ -70,7 +71,7 @@ def resolve_precision(precision: str, device: torch.device) -> str:
 
 class TorchEngine:
     """A module in eval mode under `torch.inference_mode`: batch norm folded into the convolutions,
-    optionally bf16 autocast, channels_last on CPU (oneDNN's preferred layout).
+    weights in float32 or bfloat16, channels_last on CPU (oneDNN's preferred layout).
 
     The module is folded in place when `owned` (the caller will not use it again), else a copy is.
     """
@@ -80,15 +81,16 @@ class TorchEngine:
     ) -> None:
         self.device = torch.device(device) if device is not None else default_device()
         self.precision = resolve_precision(precision, self.device)
-        self.module = fold_batchnorm(module, inplace=owned).to(self.device)
+        self.dtype = torch.bfloat16 if self.precision == "bf16" else torch.float32
+        self.module = fold_batchnorm(module, inplace=owned).to(self.device, self.dtype)
         if self.device.type == "cpu":
             self.module = self.module.to(memory_format=torch.channels_last)
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
-        x = torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32)).to(self.device)
+        x = torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32)).to(self.device, self.dtype)
         if self.device.type == "cpu":
             x = x.contiguous(memory_format=torch.channels_last)
-        with torch.inference_mode(), torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16"):
+        with torch.inference_mode():
             y = self.module(x)
         return y.float().cpu().numpy()
 
