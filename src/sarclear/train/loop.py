@@ -36,7 +36,7 @@ from sarclear.train.distributed import (
 )
 from sarclear.train.interrupt import StopRequest
 from sarclear.train.logging import MetricsLog
-from sarclear.train.nets import adam, build_networks, distribute, model_spec
+from sarclear.train.nets import build_networks, distribute, memory_format_for, model_spec, optimizer
 from sarclear.train.precision import resolve_precision
 from sarclear.train.samples import render_grid, write_png
 from sarclear.train.schedule import make_scheduler
@@ -104,10 +104,13 @@ def _train(config: TrainConfig, env: DistEnv, device: torch.device, resume: bool
 
     spec = model_spec(config)
     generator, discriminator = build_networks(spec, ndf=m.ndf, d_layers=m.d_layers, seed=r.seed)
-    generator.to(device)
-    discriminator.to(device)
-    opt_g = adam(generator, lr=o.lr, betas=(o.beta1, o.beta2))
-    opt_d = adam(discriminator, lr=o.lr, betas=(o.beta1, o.beta2))
+    fmt = memory_format_for(device, precision.name)
+    generator.to(device, memory_format=fmt)
+    discriminator.to(device, memory_format=fmt)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # fixed tile size: pick the fastest conv algorithms once
+    opt_g = optimizer(generator, lr=o.lr, betas=(o.beta1, o.beta2))
+    opt_d = optimizer(discriminator, lr=o.lr, betas=(o.beta1, o.beta2))
     sched_g, sched_d = (make_scheduler(opt, epochs=o.epochs, decay_epochs=config.decay_epochs) for opt in (opt_g, opt_d))
     scaler = precision.grad_scaler()
     counters = Counters()
@@ -118,6 +121,8 @@ def _train(config: TrainConfig, env: DistEnv, device: torch.device, resume: bool
     g_train = distribute(generator, env, device, sync_bn=r.sync_bn)
     d_train = distribute(discriminator, env, device, sync_bn=r.sync_bn)
     critic = getattr(d_train, "module", d_train)
+    if r.compile:
+        g_train, d_train, critic = (torch.compile(module) for module in (g_train, d_train, critic))
     if env.is_main:
         out.mkdir(parents=True, exist_ok=True)
         save_config(config, out / "config.yaml")
@@ -157,7 +162,7 @@ def _train(config: TrainConfig, env: DistEnv, device: torch.device, resume: bool
         validated_step = counters.step
         if val_loader is not None:
             result = validate(generator, val_loader, device=device, autocast=precision.autocast, use_sar=m.use_sar,
-                              s2_clip_max=m.s2_clip_max, sample_tiles=r.sample_tiles)
+                              s2_clip_max=m.s2_clip_max, sample_tiles=r.sample_tiles, memory_format=fmt)
             log.log({"step": counters.step, "epoch": counters.epoch, "val_psnr": result.psnr, "val_ssim": result.ssim,
                      "val_identity_psnr": result.identity_psnr, "val_identity_ssim": result.identity_ssim,
                      "elapsed_s": time.perf_counter() - started})
@@ -177,7 +182,8 @@ def _train(config: TrainConfig, env: DistEnv, device: torch.device, resume: bool
             sampler.start = counters.batch * d.batch_size
             for batch in loader:
                 sar, cloudy, clear = (batch[k].to(device, non_blocking=True) for k in ("sar", "cloudy", "clear"))
-                losses = gan_step(build_input(sar, cloudy, m.use_sar), clear, generator=g_train, discriminator=d_train,
+                x, y = build_input(sar, cloudy, m.use_sar).contiguous(memory_format=fmt), clear.contiguous(memory_format=fmt)
+                losses = gan_step(x, y, generator=g_train, discriminator=d_train,
                                   critic=critic, opt_g=opt_g, opt_d=opt_d, scaler=scaler, autocast=precision.autocast,
                                   lambda_l1=o.lambda_l1, gan_mode=o.gan_mode)
                 counters.step += 1

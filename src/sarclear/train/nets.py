@@ -42,10 +42,16 @@ def build_networks(spec: ModelSpec, *, ndf: int, d_layers: int, seed: int) -> tu
     return generator, discriminator
 
 
-def adam(module: nn.Module, *, lr: float, betas: tuple[float, float]) -> torch.optim.Adam:
-    """Adam with the fused kernel (one kernel for all parameters: measured faster on CPU, and the
-    fastest on CUDA); the same update rule as the default implementation."""
-    return torch.optim.Adam(module.parameters(), lr=lr, betas=betas, fused=True)
+def optimizer(module: nn.Module, *, lr: float, betas: tuple[float, float], kind: str = "fused") -> torch.optim.Adam:
+    """Adam; `fused` (the default) updates all parameters in one kernel, the fastest on CPU and CUDA
+    (docs/train.md); `foreach` is torch's default, `single` the per-parameter loop. Same update rule."""
+    options = {"fused": {"fused": True}, "foreach": {"foreach": True}, "single": {"foreach": False}}[kind]
+    return torch.optim.Adam(module.parameters(), lr=lr, betas=betas, **options)
+
+
+def memory_format_for(device: torch.device, precision: str) -> torch.memory_format:
+    """Tensor layout for G and D: NCHW everywhere (see docs/train.md for the measurements)."""
+    return torch.contiguous_format
 
 
 def distribute(module: nn.Module, env: DistEnv, device: torch.device, *, sync_bn: bool) -> nn.Module:

@@ -1,0 +1,110 @@
+"""Speed and memory of full Pix2Pix training steps (G + D forward, backward, Adam) as one JSON line.
+
+    python benchmarks/bench_train.py --size 256 --batch-size 1 --steps 20
+
+Runs the training code itself (`sarclear.train.step.gan_step`, the networks and optimizers of
+`sarclear.train.nets`) on random tensors, so data loading is excluded; the default model is the
+54M-parameter Pix2Pix U-Net + 70x70 PatchGAN. Defaults are what `sarclear train` does; the flags
+switch single optimisations off or on, to measure what each gives (`--baseline`: float32, eager,
+contiguous tensors, the default (foreach) Adam: a plain Pix2Pix step). Step times are wall-clock;
+`images_per_s` uses the median step (robust to a few interruptions). On a machine shared with
+other jobs wall time is meaningless; the process CPU time per step (`cpu_s_per_step_median`,
+best measured with `--threads 1`) is much less affected, and the load average is reported so
+such runs can be spotted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import time
+
+import torch
+
+from sarclear.models.spec import ModelSpec, depth_for_size
+from sarclear.train.nets import build_networks, memory_format_for, optimizer
+from sarclear.train.precision import resolve_precision
+from sarclear.train.step import gan_step
+
+
+def parse() -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--size", type=int, default=256)
+    p.add_argument("--batch-size", type=int, default=1)
+    p.add_argument("--steps", type=int, default=20, help="timed steps (after --warmup untimed ones)")
+    p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--ngf", type=int, default=64)
+    p.add_argument("--ndf", type=int, default=64)
+    p.add_argument("--precision", default="auto", choices=("auto", "32", "bf16", "16"))
+    p.add_argument("--adam", default="fused", choices=("fused", "foreach", "single"), help="Adam implementation")
+    p.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None,
+                   help="NHWC tensors (default: what sarclear train uses on this device)")
+    p.add_argument("--compile", action="store_true", help="torch.compile G and D")
+    p.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's choice)")
+    p.add_argument("--baseline", action="store_true", help="fp32, eager, contiguous, foreach Adam")
+    return p.parse_args()
+
+
+def main() -> None:
+    args = parse()
+    if args.baseline:
+        args.precision, args.adam, args.channels_last, args.compile = "32", "foreach", False, False
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+    precision = resolve_precision(args.precision, device)
+    fmt = memory_format_for(device, precision.name) if args.channels_last is None else (
+        torch.channels_last if args.channels_last else torch.contiguous_format)
+    spec = ModelSpec(ngf=args.ngf, n_down=depth_for_size(args.size), tile_size=args.size)
+    generator, discriminator = build_networks(spec, ndf=args.ndf, d_layers=3, seed=0)
+    generator.to(device, memory_format=fmt)
+    discriminator.to(device, memory_format=fmt)
+    opt_g = optimizer(generator, lr=2e-4, betas=(0.5, 0.999), kind=args.adam)
+    opt_d = optimizer(discriminator, lr=2e-4, betas=(0.5, 0.999), kind=args.adam)
+    g_run = torch.compile(generator) if args.compile else generator
+    d_run = torch.compile(discriminator) if args.compile else discriminator
+    scaler = precision.grad_scaler()
+    x = torch.randn(args.batch_size, spec.in_channels, args.size, args.size, device=device).contiguous(memory_format=fmt)
+    y = torch.rand(args.batch_size, spec.out_channels, args.size, args.size, device=device).mul(2).sub(1)
+    y = y.contiguous(memory_format=fmt)
+
+    cpu_times: list[float] = []
+
+    def step() -> float:
+        start, cpu_start = time.perf_counter(), time.process_time()
+        losses = gan_step(x, y, generator=g_run, discriminator=d_run, critic=d_run, opt_g=opt_g, opt_d=opt_d, scaler=scaler,
+                          autocast=precision.autocast, lambda_l1=100.0, gan_mode="vanilla")
+        losses.tolist()  # waits for the device
+        cpu_times.append(time.process_time() - cpu_start)
+        return time.perf_counter() - start
+
+    load_before = os.getloadavg()[0]
+    warm = [step() for _ in range(args.warmup)]
+    times = [step() for _ in range(args.steps)]
+    median = statistics.median(times)
+    print(json.dumps({
+        "images_per_s": round(args.batch_size / median, 3),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "step_s_median": round(median, 4),
+        "step_s_min": round(min(times), 4),
+        "step_s_mean": round(statistics.fmean(times), 4),
+        "cpu_s_per_step_median": round(statistics.median(cpu_times[args.warmup:]), 4),
+        "first_step_s": round(warm[0], 2) if warm else None,
+        "size": args.size, "batch_size": args.batch_size, "steps": args.steps,
+        "precision": precision.name, "adam": args.adam, "channels_last": fmt == torch.channels_last,
+        "compile": args.compile, "threads": torch.get_num_threads(), "device": str(device),
+        "params_g": sum(p.numel() for p in generator.parameters()),
+        "params_d": sum(p.numel() for p in discriminator.parameters()),
+        "peak_cuda_mb": round(torch.cuda.max_memory_allocated() / 2**20, 1) if device.type == "cuda" else None,
+        "loadavg_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)],
+        "torch": torch.__version__,
+    }))
+
+
+if __name__ == "__main__":
+    main()
