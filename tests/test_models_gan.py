@@ -9,7 +9,12 @@ import torch
 from torch import nn
 
 from sarclear.models.discriminator import PatchDiscriminator, receptive_field
-from sarclear.models.losses import adversarial_loss, discriminator_loss, generator_losses, init_weights
+from sarclear.models.losses import (
+    adversarial_loss,
+    discriminator_loss,
+    generator_losses,
+    init_weights,
+)
 from sarclear.models.spec import ModelSpec
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from sarclear.config import TrainConfig, config_from_dict
-from sarclear.data.layout import official_paths
 from sarclear.data.manifest import CORE_COLUMNS, write_manifest
 from tests.helpers import make_arrays, write_triplet
 
@@ -38,6 +37,3 @@ def tiny_config(manifest: Path, out: Path, **run: object) -> TrainConfig:
         "run": {"precision": "32", "log_every": 1, "sample_tiles": 2, **run},
     })
 
-
-def official(root: Path, roi: str, scene: int, patch: int) -> dict[str, Path]:
-    return official_paths(root, roi, scene, patch)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import subprocess
@@ -16,7 +17,13 @@ import torch
 
 from sarclear.cli import build_parser
 from sarclear.commands.train import resolve_config
-from sarclear.config import TrainConfig, config_to_dict, load_config, save_config, with_overrides
+from sarclear.config import (
+    TrainConfig,
+    config_to_dict,
+    load_config,
+    save_config,
+    with_overrides,
+)
 from sarclear.errors import ConfigError
 from sarclear.train.data import TrainSampler, season_weights
 from sarclear.train.precision import cpu_has_native_bf16, resolve_precision
@@ -70,7 +77,7 @@ def test_lr_schedule_is_constant_then_linear_like_the_reference() -> None:
     factors = [lr_factor(e, epochs=200, decay_epochs=100) for e in range(200)]
     assert factors[:100] == [1.0] * 100
     assert factors[100] == pytest.approx(1 - 1 / 101) and factors[199] == pytest.approx(1 / 101)
-    assert all(a > b for a, b in zip(factors[99:], factors[100:]))
+    assert all(a > b for a, b in itertools.pairwise(factors[99:]))
 
 
 def test_sampler_shards_reseeds_per_epoch_and_resumes_mid_epoch() -> None:
@@ -114,19 +121,21 @@ def test_precision_choice(tmp_path: Path) -> None:
 
 
 def test_sigterm_saves_a_checkpoint_and_exits_130(tmp_path: Path) -> None:
+    """The signal goes to the whole process group (a loader worker included), as a terminal's Ctrl-C
+    or Slurm's SIGTERM does."""
     manifest = write_dataset(tmp_path / "data", train=3, val=0, size=32)
     run = tmp_path / "run"
     proc = subprocess.Popen(
         [sys.executable, "-m", "sarclear", "train", "--manifest", str(manifest), "--out", str(run), "--size", "32",
-         "--ngf", "4", "--ndf", "4", "--workers", "0", "--precision", "32", "--log-every", "1", "--quiet",
+         "--ngf", "4", "--ndf", "4", "--workers", "1", "--precision", "32", "--log-every", "1", "--quiet",
          "--ckpt-every", "100000", "--epochs", "100000"],
-        stderr=subprocess.PIPE, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"},
+        stderr=subprocess.PIPE, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"}, start_new_session=True,
     )
     metrics = run / "metrics.csv"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and (not metrics.is_file() or len(metrics.read_text().splitlines()) < 4):
         time.sleep(0.1)
-    proc.send_signal(signal.SIGTERM)
+    os.killpg(proc.pid, signal.SIGTERM)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
     assert "training interrupted at step" in err and "continue with --resume" in err

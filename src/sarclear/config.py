@@ -9,7 +9,7 @@ A YAML file uses the section names below; an unknown key is an error, not silent
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields, is_dataclass, replace
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any
 
@@ -152,7 +152,7 @@ def validate(config: TrainConfig, source: str = "config") -> None:
         (m.norm in ("batch", "instance"), f"model.norm must be batch or instance, got {m.norm!r}"),
         (m.bands in ("rgb", "all13"), f"model.bands must be rgb or all13, got {m.bands!r}"),
         (m.ngf > 0 and m.ndf > 0 and m.d_layers >= 1, "model.ngf, model.ndf and model.d_layers must be positive"),
-        (m.n_down is None or 5 <= m.n_down <= config_n_down_max(d.size), f"model.n_down must be in 5..log2(size), got {m.n_down}"),
+        (m.n_down is None or 5 <= m.n_down <= d.size.bit_length() - 1, f"model.n_down must be in 5..log2(size), got {m.n_down}"),
         (d.batch_size >= 1 and d.workers >= 0, "data.batch_size must be >= 1 and data.workers >= 0"),
         (o.gan_mode in ("vanilla", "lsgan"), f"optim.gan_mode must be vanilla or lsgan, got {o.gan_mode!r}"),
         (o.epochs >= 1 and 0 <= config.decay_epochs <= o.epochs, f"optim.decay_epochs must be in 0..epochs ({o.epochs}), got {o.decay_epochs}"),
@@ -165,10 +165,6 @@ def validate(config: TrainConfig, source: str = "config") -> None:
     for ok, message in checks:
         if not ok:
             raise ConfigError(f"{source}: {message}")
-
-
-def config_n_down_max(size: int) -> int:
-    return max(size.bit_length() - 1, 5)
 
 
 def load_config(path: str | Path) -> TrainConfig:
@@ -203,10 +199,3 @@ def save_config(config: TrainConfig, path: str | Path) -> Path:
     with atomic_output(path) as tmp:
         tmp.write_text(yaml.safe_dump(config_to_dict(config), sort_keys=False))
     return path
-
-
-def replace_config(config: TrainConfig, **sections: Any) -> TrainConfig:
-    """`dataclasses.replace` for whole sections, validated again."""
-    new = replace(config, **sections)
-    validate(new)
-    return new

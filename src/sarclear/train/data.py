@@ -14,6 +14,7 @@ the batches an uninterrupted run would have seen.
 from __future__ import annotations
 
 import math
+import signal
 from collections import Counter
 from collections.abc import Iterator, Sequence
 
@@ -123,7 +124,15 @@ def make_loader(
         num_workers=workers,
         pin_memory=pin_memory,
         generator=torch.Generator().manual_seed(0),
+        worker_init_fn=ignore_stop_signals,
     )
+
+
+def ignore_stop_signals(worker_id: int) -> None:
+    """Workers ignore Ctrl-C and SIGTERM (sent to the whole process group): the main process
+    finishes its step and writes a checkpoint first, then shuts them down (`train/interrupt.py`)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 def evenly_spaced(samples: Sequence[Sample], limit: int | None) -> list[Sample]:

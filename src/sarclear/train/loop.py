@@ -36,11 +36,24 @@ from sarclear.train.distributed import (
 )
 from sarclear.train.interrupt import StopRequest
 from sarclear.train.logging import MetricsLog
-from sarclear.train.nets import build_networks, distribute, memory_format_for, model_spec, optimizer
+from sarclear.train.nets import (
+    build_networks,
+    distribute,
+    memory_format_for,
+    model_spec,
+    optimizer,
+)
 from sarclear.train.precision import resolve_precision
 from sarclear.train.samples import render_grid, write_png
 from sarclear.train.schedule import make_scheduler
-from sarclear.train.state import capture_rng, find_checkpoint, load_module, load_state, restore_rng, save_checkpoint
+from sarclear.train.state import (
+    capture_rng,
+    find_checkpoint,
+    load_module,
+    load_state,
+    restore_rng,
+    save_checkpoint,
+)
 from sarclear.train.step import LOSS_NAMES, gan_step
 from sarclear.train.validate import validate
 
