@@ -8,6 +8,8 @@ in a child process with the default 54M-parameter generator (random weights: spe
 depend on them). Reported: wall time of the whole command (model load, reading, inference,
 blending, COG with overviews), megapixels/s, the child's peak RSS, and the achieved GFLOP/s
 (windows x FLOPs of one window, counted once with torch.utils.flop_counter.FlopCounterMode).
+A one-window scene is run first; its time is the fixed cost (imports, model load), and
+`steady_mp_per_s` is the rate without it, which a long scene approaches.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ from sarclear.models.spec import ModelSpec
 from sarclear.predict.tiling import WindowGrid
 
 BLOCK = 512
+#: A one-window scene: its run time is the fixed cost every scene pays.
+FIXED_COST_SIZE = 256
 #: Typical L1C DN of vegetated land, B1..B12 (the synthetic scene's mean spectrum).
 LAND = np.array([1300, 1000, 900, 700, 1000, 2000, 2400, 2500, 2700, 800, 15, 1800, 1000], dtype=np.float32)
 
@@ -87,26 +91,34 @@ def main() -> None:
     with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
         folder = Path(tmp)
         checkpoint = save_generator(folder / "generator.safetensors", spec.build(), spec)
-        for size in args.sizes:
+        fixed = None
+        for size in [FIXED_COST_SIZE, *args.sizes]:
             s1, s2 = write_scene(folder, size)
+            out = folder / f"out_{size}.tif"
             command = [sys.executable, "-m", "sarclear", "predict", "--checkpoint", str(checkpoint), "--s1", str(s1), "--s2", str(s2),
-                       "--out", str(folder / f"out_{size}.tif"), "--overlap", str(args.overlap), "--batch-size", str(args.batch_size),
+                       "--out", str(out), "--overlap", str(args.overlap), "--batch-size", str(args.batch_size),
                        "--precision", args.precision, "--quiet"]  # fmt: skip
             load_before = os.getloadavg()[0]
             seconds, cpu_seconds, peak_mb = run_child(command)
+            for path in (s1, s2, out):
+                path.unlink()
+            if fixed is None:  # one window: what every run pays (imports, model load, COG set-up)
+                fixed = seconds
+                continue
             windows = WindowGrid(size, size, spec.tile_size, args.overlap).n_windows
+            megapixels = size * size / 1e6
             print(json.dumps({
-                "size": size, "megapixels": size * size / 1e6, "seconds": round(seconds, 1), "cpu_seconds": round(cpu_seconds, 1),
-                "mp_per_s": round(size * size / 1e6 / seconds, 3), "peak_rss_mb": round(peak_mb),
+                "size": size, "megapixels": megapixels, "seconds": round(seconds, 1), "cpu_seconds": round(cpu_seconds, 1),
+                "mp_per_s": round(megapixels / seconds, 3), "peak_rss_mb": round(peak_mb),
                 "windows": windows, "gflop_per_window": round(gflop, 2), "gflop_per_s": round(windows * gflop / seconds, 1),
+                # the same without the fixed cost of a one-window run (the rate a long scene approaches)
+                "fixed_seconds": round(fixed, 1), "steady_mp_per_s": round(megapixels / max(seconds - fixed, 1e-9), 3),
                 "overlap": args.overlap, "batch_size": args.batch_size, "precision": args.precision, "threads": torch.get_num_threads(),
                 # other processes on the machine compete for the same cores: the 1-minute load average
                 # before and after the run says how much of the machine this figure had, and
                 # cpu_seconds / threads is what the wall time would be with the cores to itself
                 "loadavg_before": round(load_before, 2), "loadavg_after": round(os.getloadavg()[0], 2),
             }), flush=True)  # fmt: skip
-            for path in (s1, s2, folder / f"out_{size}.tif"):
-                path.unlink()
 
 
 if __name__ == "__main__":

@@ -12,11 +12,11 @@ import torch
 pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 
-from sarclear.cli import main  # noqa: E402
-from sarclear.models.checkpoint import load_generator, save_generator  # noqa: E402
-from sarclear.models.spec import ModelSpec  # noqa: E402
-from sarclear.predict.engine import OnnxEngine, load_engine  # noqa: E402
-from tests.test_predict import write_scene  # noqa: E402
+from sarclear.cli import main
+from sarclear.models.checkpoint import load_generator, save_generator
+from sarclear.models.spec import ModelSpec
+from sarclear.predict.engine import OnnxEngine, load_engine
+from tests.test_predict import write_scene
 
 SPEC = ModelSpec(ngf=8, n_down=5, tile_size=32)
 

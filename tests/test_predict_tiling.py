@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -20,7 +22,7 @@ def test_windows_cover_the_scene_without_leaving_it(length: int, tile: int, over
         covered[s : s + tile] = True
     assert covered.all()
     assert starts == sorted(set(starts))
-    assert all(b - a <= tile - overlap for a, b in zip(starts, starts[1:]))
+    assert all(b - a <= tile - overlap for a, b in itertools.pairwise(starts))
 
 
 def test_window_starts_rejects_overlap_not_smaller_than_tile() -> None:
@@ -114,5 +116,5 @@ def test_batches_are_as_even_as_possible() -> None:
 
     assert [len(b) for b in batches(list(range(5)), 4)] == [3, 2]
     assert [len(b) for b in batches(list(range(8)), 4)] == [4, 4]
-    assert sum(batches(list(range(11)), 4), []) == list(range(11))
+    assert [i for b in batches(list(range(11)), 4) for i in b] == list(range(11))
     assert batches([], 4) == []

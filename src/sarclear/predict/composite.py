@@ -17,7 +17,7 @@ FEATHER_PX: int = 8
 def _max_filter_1d(a: np.ndarray, radius: int, axis: int) -> np.ndarray:
     padded = np.pad(a, [(radius, radius) if i == axis else (0, 0) for i in range(a.ndim)], mode="edge")
     n = a.shape[axis]
-    out = np.take(padded, range(0, n), axis=axis)
+    out = np.take(padded, range(n), axis=axis)
     for shift in range(1, 2 * radius + 1):
         np.maximum(out, np.take(padded, range(shift, shift + n), axis=axis), out=out)
     return out
@@ -28,7 +28,7 @@ def _box_mean_1d(a: np.ndarray, radius: int, axis: int) -> np.ndarray:
     csum = np.cumsum(padded, axis=axis, dtype=np.float64)
     n = a.shape[axis]
     upper = np.take(csum, range(2 * radius + 1, 2 * radius + 1 + n), axis=axis)
-    lower = np.take(csum, range(0, n), axis=axis)
+    lower = np.take(csum, range(n), axis=axis)
     return ((upper - lower) / (2 * radius + 1)).astype(np.float32)
 
 

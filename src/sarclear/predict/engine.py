@@ -114,7 +114,7 @@ class OnnxEngine:
         return self.session.run(None, {self.input_name: np.ascontiguousarray(batch, dtype=np.float32)})[0]
 
 
-def _import_onnxruntime():  # noqa: ANN202 (module type)
+def _import_onnxruntime():
     try:
         import onnxruntime
     except ImportError as exc:

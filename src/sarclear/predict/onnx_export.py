@@ -25,7 +25,7 @@ OPSET: int = 17
 EXPORT_TOLERANCE: float = 1e-3
 
 
-def _import_onnx():  # noqa: ANN202
+def _import_onnx():
     try:
         import onnx
     except ImportError as exc:
@@ -69,8 +69,9 @@ def export_onnx(checkpoint: str | Path, out: str | Path, *, opset: int = OPSET, 
 def _check_against_torch(path: Path, generator: torch.nn.Module, example: torch.Tensor) -> float | None:
     """Max |onnxruntime - torch| on `example`; raises if above tolerance, None without onnxruntime."""
     try:
-        from sarclear.predict.engine import OnnxEngine
         import onnxruntime  # noqa: F401
+
+        from sarclear.predict.engine import OnnxEngine
     except ImportError:
         return None
     with torch.inference_mode():

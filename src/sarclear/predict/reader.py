@@ -29,7 +29,7 @@ class SceneReader:
         self._stack = contextlib.ExitStack()
         self._s2 = self._s1 = self._mask = None
 
-    def __enter__(self) -> SceneReader:
+    def __enter__(self) -> SceneReader:  # noqa: PYI034 (Self needs Python 3.11)
         inputs = self.inputs
         self._s2 = self._stack.enter_context(rasterio.open(inputs.s2.path))
         if inputs.s1 is not None:
