@@ -123,7 +123,7 @@ def test_precision_choice(tmp_path: Path) -> None:
 def test_sigterm_saves_a_checkpoint_and_exits_130(tmp_path: Path) -> None:
     """The signal goes to the whole process group (a loader worker included), as a terminal's Ctrl-C
     or Slurm's SIGTERM does."""
-    manifest = write_dataset(tmp_path / "data", train=3, val=0, size=32)
+    manifest = write_dataset(tmp_path / "data", train=1, val=0, size=32)  # 1-step epochs: a worker fork per step
     run = tmp_path / "run"
     proc = subprocess.Popen(
         [sys.executable, "-m", "sarclear", "train", "--manifest", str(manifest), "--out", str(run), "--size", "32",

@@ -14,7 +14,6 @@ the batches an uninterrupted run would have seen.
 from __future__ import annotations
 
 import math
-import signal
 from collections import Counter
 from collections.abc import Iterator, Sequence
 
@@ -27,6 +26,7 @@ from sarclear.data.dataset import TripletDataset
 from sarclear.data.manifest import Sample
 from sarclear.data.triplet import check_triplet
 from sarclear.errors import LayoutError, RasterError, SarclearInputError
+from sarclear.train.interrupt import ignore_stop_signals
 
 
 def check_samples(samples: Sequence[Sample], *, size: int, bands: str, progress: bool = False) -> None:
@@ -127,12 +127,6 @@ def make_loader(
         worker_init_fn=ignore_stop_signals,
     )
 
-
-def ignore_stop_signals(worker_id: int) -> None:
-    """Workers ignore Ctrl-C and SIGTERM (sent to the whole process group): the main process
-    finishes its step and writes a checkpoint first, then shuts them down (`train/interrupt.py`)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 def evenly_spaced(samples: Sequence[Sample], limit: int | None) -> list[Sample]:

@@ -34,7 +34,7 @@ from sarclear.train.distributed import (
     setup,
     teardown,
 )
-from sarclear.train.interrupt import StopRequest
+from sarclear.train.interrupt import StopRequest, stop_signals_blocked
 from sarclear.train.logging import MetricsLog
 from sarclear.train.nets import (
     build_networks,
@@ -193,7 +193,9 @@ def _train(config: TrainConfig, env: DistEnv, device: torch.device, resume: bool
             sampler.set_epoch(counters.epoch)
             train_set.set_epoch(counters.epoch)
             sampler.start = counters.batch * d.batch_size
-            for batch in loader:
+            with stop_signals_blocked():
+                batches = iter(loader)  # forks the workers
+            for batch in batches:
                 sar, cloudy, clear = (batch[k].to(device, non_blocking=True) for k in ("sar", "cloudy", "clear"))
                 x, y = build_input(sar, cloudy, m.use_sar).contiguous(memory_format=fmt), clear.contiguous(memory_format=fmt)
                 losses = gan_step(x, y, generator=g_train, discriminator=d_train,

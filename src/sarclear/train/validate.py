@@ -17,6 +17,7 @@ from torch.utils.data import DataLoader
 
 from sarclear.data.dataset import build_input
 from sarclear.evaluate.metrics import network_metrics
+from sarclear.train.interrupt import stop_signals_blocked
 
 #: The two numbers logged per validation (reflectance scale, data range 1, as the SEN12MS-CR tables).
 KEYS = ("reflectance/psnr", "reflectance/ssim")
@@ -52,7 +53,9 @@ def validate(
     count = 0
     kept: dict[str, list[torch.Tensor]] = {"sar": [], "cloudy": [], "prediction": [], "target": []}
     try:
-        for batch in loader:
+        with stop_signals_blocked():
+            batches = iter(loader)  # forks the workers
+        for batch in batches:
             sar, cloudy, clear = (batch[k].to(device, non_blocking=True) for k in ("sar", "cloudy", "clear"))
             x = build_input(sar, cloudy, use_sar).contiguous(memory_format=memory_format)
             with autocast():
