@@ -14,7 +14,9 @@ from safetensors.torch import load_file
 
 from sarclear.config import config_from_dict, config_to_dict
 from sarclear.train.loop import train
-from tests.test_train_helpers import tiny_config, write_dataset
+from tests.test_train_helpers import one_thread, tiny_config, write_dataset
+
+pytestmark = pytest.mark.usefixtures(one_thread.__name__)
 
 
 def losses(run: Path) -> list[tuple[float, float]]:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
+import torch
 
 from sarclear.config import TrainConfig, config_from_dict
 from sarclear.data.manifest import CORE_COLUMNS, write_manifest
@@ -37,3 +41,12 @@ def tiny_config(manifest: Path, out: Path, **run: object) -> TrainConfig:
         "run": {"precision": "32", "log_every": 1, "sample_tiles": 2, **run},
     })
 
+
+
+@pytest.fixture
+def one_thread() -> Iterator[None]:
+    """Tiny models run fastest on one thread (and OpenMP threads spin badly on a busy machine)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -13,7 +13,9 @@ from sarclear.cli import main
 from sarclear.config import config_from_dict, config_to_dict, load_config
 from sarclear.models.checkpoint import load_generator
 from sarclear.train.loop import train
-from tests.test_train_helpers import tiny_config, write_dataset
+from tests.test_train_helpers import one_thread, tiny_config, write_dataset
+
+pytestmark = pytest.mark.usefixtures(one_thread.__name__)
 
 
 def read_rows(run: Path) -> list[dict[str, str]]:
@@ -24,7 +26,7 @@ def read_rows(run: Path) -> list[dict[str, str]]:
 def test_train_command_writes_checkpoints_metrics_and_samples(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     manifest = write_dataset(tmp_path / "data", train=3, val=2, size=40)
     run = tmp_path / "run"
-    code = main(["train", "--manifest", str(manifest), "--out", str(run), "--size", "32", "--ngf", "4",
+    code = main(["train", "--manifest", str(manifest), "--out", str(run), "--size", "32", "--ngf", "4", "--ndf", "4",
                  "--max-steps", "20", "--workers", "0", "--precision", "32", "--log-every", "5", "--quiet"])
     assert code == 0
     assert capsys.readouterr().out.strip().endswith(f"checkpoints: {run / 'checkpoints' / 'last'} "
