@@ -21,13 +21,14 @@ class DemoBudget:
     train_steps: int  # optimizer steps per model
     ngf: int
     batch_size: int
-    val_tiles: int
     scene_size: int  # px of the full scene given to `predict`
     workers: int
 
 
-FULL = DemoBudget(scenes=4, patches=24, tile=64, train_steps=1500, ngf=32, batch_size=4, val_tiles=16, scene_size=768, workers=2)
-QUICK = DemoBudget(scenes=3, patches=2, tile=32, train_steps=6, ngf=4, batch_size=2, val_tiles=2, scene_size=96, workers=1)
+#: The recipe's file (configs/tiny.yaml's values); a budget's fields override it by flags.
+RECIPE = Path(__file__).with_name("demo.yaml")
+FULL = DemoBudget(scenes=4, patches=16, tile=64, train_steps=800, ngf=32, batch_size=4, scene_size=768, workers=2)
+QUICK = DemoBudget(scenes=3, patches=2, tile=32, train_steps=6, ngf=4, batch_size=2, scene_size=96, workers=1)
 
 
 @dataclass(frozen=True)
@@ -44,10 +45,9 @@ def plan_steps(out: Path, budget: DemoBudget, seed: int = 0) -> list[Step]:
     manifest = curation / "manifest.csv"
     scene = out / "scene"
     train_common = [
-        "--manifest", str(manifest), "--size", str(budget.tile), "--ngf", str(budget.ngf),
+        "--config", str(RECIPE), "--manifest", str(manifest), "--size", str(budget.tile), "--ngf", str(budget.ngf),
         "--batch-size", str(budget.batch_size), "--max-steps", str(budget.train_steps),
-        "--val-tiles", str(budget.val_tiles), "--val-every", str(max(budget.train_steps // 5, 1)),
-        "--workers", str(budget.workers), "--seed", str(seed), "--epochs", "1000",
+        "--val-every", str(max(budget.train_steps // 8, 1)), "--seed", str(seed),
     ]
     return [
         Step("synthesise a SEN12MS-CR-like dataset (summer + winter, thin to opaque clouds, some corrupt tiles)", [
