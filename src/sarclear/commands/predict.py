@@ -26,11 +26,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
     from sarclear.predict import predict_scene
 
     def say(message: str) -> None:
-        if not args.quiet:
-            print(f"sarclear predict: {message}", file=sys.stderr)
+        if not args.quiet:  # tqdm.write keeps a message from landing inside the progress bar's line
+            tqdm.write(f"sarclear predict: {message}", file=sys.stderr)
 
     predict_scene(
         args.checkpoint, args.s1, args.s2, args.out,
