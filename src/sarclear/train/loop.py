@@ -159,8 +159,14 @@ def _train(config: TrainConfig, env: DistEnv, device: torch.device, resume: bool
     saved_step, validated_step = counters.step, -1
     loss_sum, loss_steps, window_start = torch.zeros(3, device=device), 0, time.perf_counter()
 
+    def pause_clock(since: float) -> None:
+        """Keep validation and checkpoint time out of the logged images/s."""
+        nonlocal window_start
+        window_start += time.perf_counter() - since
+
     def checkpoint() -> None:
         nonlocal saved_step
+        since = time.perf_counter()
         rng = all_gather_objects(env, capture_rng())
         if env.is_main:
             state = {**asdict(counters), "world_size": env.world_size, "rng": rng, "precision": precision.name,
@@ -169,10 +175,11 @@ def _train(config: TrainConfig, env: DistEnv, device: torch.device, resume: bool
             save_checkpoint(out / "checkpoints" / "last", generator, discriminator, spec, state)
         barrier(env)
         saved_step = counters.step
+        pause_clock(since)
 
     def run_validation() -> None:
         nonlocal validated_step
-        validated_step = counters.step
+        validated_step, since = counters.step, time.perf_counter()
         if val_loader is not None:
             result = validate(generator, val_loader, device=device, autocast=precision.autocast, use_sar=m.use_sar,
                               s2_clip_max=m.s2_clip_max, sample_tiles=r.sample_tiles, memory_format=fmt)
@@ -186,6 +193,7 @@ def _train(config: TrainConfig, env: DistEnv, device: torch.device, resume: bool
                 counters.best_psnr = result.psnr
                 save_checkpoint(out / "checkpoints" / "best", generator, discriminator, spec, None)
         barrier(env)
+        pause_clock(since)
 
     stop = r.max_steps is not None and counters.step >= r.max_steps
     with StopRequest() as request:
