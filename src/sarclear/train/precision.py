@@ -60,12 +60,21 @@ def cpu_has_native_bf16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
     return any(flag in flags.split() for flag in ("avx512_bf16", "amx_bf16"))
 
 
+def _cuda_native_bf16() -> bool:
+    """bf16 in hardware (compute capability >= 8.0); older GPUs only emulate it, slowly. torch
+    before 2.4 has no `including_emulation` argument and reports hardware support only."""
+    try:
+        return torch.cuda.is_bf16_supported(including_emulation=False)
+    except TypeError:
+        return torch.cuda.is_bf16_supported()
+
+
 def resolve_precision(requested: str, device: torch.device) -> Precision:
     """Turn `auto`/`32`/`bf16`/`16` into a concrete precision for `device`, or fail with a fix."""
     kind = device.type
     if requested == "auto":
         if kind == "cuda":
-            return Precision("bf16" if torch.cuda.is_bf16_supported() else "16", kind)
+            return Precision("bf16" if _cuda_native_bf16() else "16", kind)
         return Precision("bf16" if cpu_has_native_bf16() else "32", kind)
     if requested not in _DTYPES:
         raise ConfigError(f"--precision must be one of auto, 32, bf16, 16, got {requested!r}")
