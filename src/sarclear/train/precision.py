@@ -61,8 +61,8 @@ def cpu_has_native_bf16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
 
 
 def _cuda_native_bf16() -> bool:
-    """bf16 in hardware (compute capability >= 8.0); older GPUs only emulate it, slowly. torch
-    before 2.4 has no `including_emulation` argument and reports hardware support only."""
+    """bf16 in hardware (compute capability >= 8.0); older GPUs only emulate it, slowly. Older
+    torch versions have no `including_emulation` argument."""
     try:
         return torch.cuda.is_bf16_supported(including_emulation=False)
     except TypeError:
