@@ -108,7 +108,7 @@ def measure_triplet(paths: Mapping[str, Path | None], settings: MeasureSettings)
 
     `paths` maps 's1', 's2_cloudy', 's2' to a file or None (missing). Never raises for bad data.
     """
-    with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHEMAX_MB):
+    with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHEMAX_MB * 2**20):  # rasterio takes bytes
         return _measure_files(paths, settings)
 
 
