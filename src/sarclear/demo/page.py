@@ -17,18 +17,26 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from rasterio.enums import Resampling  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
 
-from sarclear.data.normalize import render_8bit  # noqa: E402
-from sarclear.demo.plan import DemoBudget  # noqa: E402
-from sarclear.evaluate.metrics import image_metrics, to_scale  # noqa: E402
-from sarclear.evaluate.tables import SCALE_LABELS, breakdown_table, overall_table  # noqa: E402
-from sarclear.io.atomic import atomic_output  # noqa: E402
-from sarclear.report.html import Html, escape, figure_html, html_page, paragraph, table_html  # noqa: E402
-from sarclear.report.images import figure_png, png_bytes  # noqa: E402
+from sarclear.data.bands import s2_band_indexes
+from sarclear.demo.plan import DemoBudget
+from sarclear.evaluate.figures import optical_rgb
+from sarclear.evaluate.metrics import image_metrics, to_scale
+from sarclear.evaluate.tables import SCALE_LABELS, breakdown_table, overall_table
+from sarclear.io.atomic import atomic_output
+from sarclear.io.geotiff import raster_info, read_decimated
+from sarclear.report.html import (
+    Html,
+    escape,
+    figure_html,
+    html_page,
+    paragraph,
+    table_html,
+)
+from sarclear.report.images import figure_png
 
 QUICKLOOK_PX = 768
 
@@ -50,7 +58,7 @@ def training_curves(runs: Mapping[str, Path]) -> bytes:
         rows = _read_csv(run / "metrics.csv")
         ax_loss.plot(*_floats(rows, "step", "G_l1"), label=name)
         ax_psnr.plot(*_floats(rows, "step", "val_psnr"), marker="o", label=name)
-        steps, identity = _floats(rows, "step", "val_identity_psnr")
+        _, identity = _floats(rows, "step", "val_identity_psnr")
         if identity:
             ax_psnr.axhline(identity[-1], color="grey", linestyle="--", linewidth=1)
     ax_psnr.plot([], [], color="grey", linestyle="--", label="identity (cloudy input)")
@@ -65,27 +73,19 @@ def training_curves(runs: Mapping[str, Path]) -> bytes:
     return data
 
 
-def _read_rgb_dn(path: Path, max_px: int = QUICKLOOK_PX) -> tuple[np.ndarray, int]:
-    """RGB DN of a scene, decimated to at most `max_px` on its long side (rasterio overview read)."""
-    import rasterio
-
-    from sarclear.data.bands import s2_band_indexes
-    from sarclear.io.geotiff import raster_info
-
+def _read_rgb_dn(path: Path, max_px: int = QUICKLOOK_PX) -> np.ndarray:
+    """RGB DN of a scene (bands chosen as `predict` chooses them), decimated to at most `max_px`."""
     indexes, _ = s2_band_indexes(raster_info(path), "rgb")
-    with rasterio.open(path) as src:
-        scale = max(1, int(np.ceil(max(src.width, src.height) / max_px)))
-        shape = (3, src.height // scale, src.width // scale)
-        return src.read(list(indexes), out_shape=shape, resampling=Resampling.average).astype(np.float32), src.width
+    return read_decimated(path, max_px, indexes).astype(np.float32)
 
 
 def scene_panel(cloudy: Path, predicted: Path, truth: Path) -> tuple[bytes, dict[str, dict[str, float]]]:
     """Cloudy input | prediction | ground truth, and whole-scene metrics of input and prediction."""
-    images = {name: _read_rgb_dn(path)[0] for name, path in
+    images = {name: _read_rgb_dn(path) for name, path in
               (("cloudy input", cloudy), ("sarclear prediction", predicted), ("ground truth", truth))}
     fig, axes = plt.subplots(1, 3, figsize=(15, 5.2))
     for ax, (name, dn) in zip(axes, images.items()):
-        ax.imshow(np.moveaxis(render_8bit(dn), 0, -1))
+        ax.imshow(optical_rgb(dn))
         ax.set_title(name)
         ax.axis("off")
     fig.tight_layout()

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import rasterio
 from rasterio.crs import CRS
+from rasterio.enums import Resampling
 from rasterio.errors import RasterioError
 from rasterio.transform import Affine
 from rasterio.windows import Window
@@ -125,6 +126,24 @@ def read_raster(
     return array, info
 
 
+def read_decimated(path: str | Path, max_px: int, bands: Sequence[int] | None = None) -> np.ndarray:
+    """Bands of a raster averaged down to at most `max_px` on its long side, for pictures.
+
+    GDAL serves the read from the file's overviews when it has them (a COG), so a quick-look of a
+    whole scene costs a few megabytes whatever the scene's size.
+    """
+    path = Path(path)
+    with _open(path) as src:
+        scale = min(1.0, max_px / max(src.width, src.height))
+        count = len(bands) if bands is not None else src.count
+        shape = (count, max(1, round(src.height * scale)), max(1, round(src.width * scale)))
+        try:
+            return src.read(indexes=list(bands) if bands is not None else None, out_shape=shape,
+                            resampling=Resampling.average)
+        except RasterioError as exc:
+            raise RasterError(path, f"corrupt or truncated TIFF, pixels unreadable: {_first_line(exc)}") from exc
+
+
 def _check_expectations(
     info: RasterInfo,
     expect_count: int | Sequence[int] | None,
@@ -191,10 +210,9 @@ def write_raster(
         profile.update(tiled=True, blockxsize=blocksize, blockysize=blocksize)
     if compress in {"deflate", "lzw", "zstd"}:
         profile["predictor"] = 3 if np.issubdtype(array.dtype, np.floating) else 2
-    with atomic_output(path) as tmp:
-        with rasterio.open(tmp, "w", **profile) as dst:
-            dst.write(array)
-            if descriptions is not None:
-                for index, text in enumerate(descriptions, start=1):
-                    dst.set_band_description(index, text)
+    with atomic_output(path) as tmp, rasterio.open(tmp, "w", **profile) as dst:
+        dst.write(array)
+        if descriptions is not None:
+            for index, text in enumerate(descriptions, start=1):
+                dst.set_band_description(index, text)
     return path

@@ -13,15 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import rasterio
 from PIL import Image
-from rasterio.enums import Resampling
 
 from sarclear.data.bands import RGB_NAMES
 from sarclear.data.normalize import render_8bit
 from sarclear.io.atomic import atomic_output
 from sarclear.io.cog import BlockRowWriter, gtiff_to_cog, open_work_gtiff, work_path
-from sarclear.io.geotiff import RasterInfo
+from sarclear.io.geotiff import RasterInfo, read_decimated
 
 #: Output nodata: 0 DN, the fill value of Sentinel-2 L1C products and SEN12MS-CR.
 OUTPUT_NODATA: int = 0
@@ -96,10 +94,6 @@ def scene_outputs(
 
 def write_quicklook(cog: Path, path: Path, image_format: str, max_px: int = QUICKLOOK_MAX_PX) -> Path:
     """An 8-bit RGB picture of a DN COG (the `normalize.render_8bit` stretch), at most `max_px` on a side."""
-    with rasterio.open(cog) as src:
-        scale = min(1.0, max_px / max(src.width, src.height))
-        shape = (src.count, max(1, round(src.height * scale)), max(1, round(src.width * scale)))
-        dn = src.read(out_shape=shape, resampling=Resampling.average)
-    rgb = np.moveaxis(render_8bit(dn), 0, -1)
+    rgb = np.moveaxis(render_8bit(read_decimated(cog, max_px)), 0, -1)
     Image.fromarray(np.ascontiguousarray(rgb)).save(path, format=image_format)
     return path
