@@ -32,6 +32,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from sarclear.models.checkpoint import save_generator
 from sarclear.models.spec import ModelSpec
+from sarclear.predict.defaults import DEFAULT_BATCH_SIZE, default_overlap
 from sarclear.predict.tiling import WindowGrid
 
 BLOCK = 512
@@ -81,12 +82,14 @@ def run_child(command: list[str]) -> tuple[float, float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[2048, 8192])
-    parser.add_argument("--overlap", type=int, default=64)
-    parser.add_argument("--batch-size", type=int, default=4)
+    parser.add_argument("--overlap", type=int, help="default: predict's own (an eighth of the tile)")
+    parser.add_argument("--batch-size", type=int, help="default: predict's own")
     parser.add_argument("--precision", default="auto")
     parser.add_argument("--workdir", type=Path, help="where scenes are written (default: a temporary folder)")
     args = parser.parse_args()
     spec = ModelSpec()
+    args.overlap = default_overlap(spec.tile_size) if args.overlap is None else args.overlap
+    args.batch_size = args.batch_size or DEFAULT_BATCH_SIZE
     gflop = window_gflop(spec)
     with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
         folder = Path(tmp)

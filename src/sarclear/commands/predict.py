@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from sarclear.predict.defaults import DEFAULT_BATCH_SIZE
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", required=True, type=Path, help="run folder, generator.safetensors, or an .onnx export")
@@ -17,8 +19,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--write-mask", type=Path, metavar="MASK.tif", help="also write the cloud mask used (1 cloud, 0 clear, 255 nodata)")
     parser.add_argument("--format", choices=("png", "jpeg"), dest="quicklook", help="also write an 8-bit quick-look beside OUT")
     parser.add_argument("--tile", type=int, help="window size in px (default: the checkpoint's training tile size)")
-    parser.add_argument("--overlap", type=int, help="overlap between windows in px (default: a quarter of the tile, 64 at 256)")
-    parser.add_argument("--batch-size", type=int, default=4, help="windows per forward pass (default 4)")
+    parser.add_argument("--overlap", type=int, help="overlap between windows in px (default: an eighth of the tile, 32 at 256)")
+    parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE, help=f"windows per forward pass (default {DEFAULT_BATCH_SIZE})")
     parser.add_argument("--backend", choices=("torch", "onnx"), help="default: onnx for an .onnx checkpoint, else torch")
     parser.add_argument("--device", help="torch device, e.g. cpu, cuda, cuda:1 (default: cuda when present)")
     parser.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto", help="bf16 autocast (auto: where the hardware runs it natively)")

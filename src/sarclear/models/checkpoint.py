@@ -75,10 +75,11 @@ def load_generator(path: str | Path, device: str | torch.device = "cpu") -> tupl
     """Build the generator its spec describes and load its weights, in eval mode on `device`."""
     file = resolve_generator_file(path)
     spec = read_spec(file)
-    generator = spec.build()
+    with torch.device("meta"):  # no random initialisation of 54M weights about to be overwritten
+        generator = spec.build()
     try:
         state = load_file(str(file), device="cpu")
-        generator.load_state_dict(state, strict=True)
+        generator.load_state_dict(state, strict=True, assign=True)
     except (SafetensorError, OSError) as exc:
         raise CheckpointError(f"{file}: not a readable safetensors checkpoint ({exc})") from exc
     except RuntimeError as exc:

@@ -25,6 +25,7 @@ from sarclear.errors import CheckpointError, ConfigError
 from sarclear.models.checkpoint import SPEC_KEY, load_generator
 from sarclear.models.spec import ModelSpec
 from sarclear.predict.fuse import fold_batchnorm
+from sarclear.predict.subpixel import rewrite_narrow_deconvs
 
 PRECISIONS: tuple[str, ...] = ("auto", "fp32", "bf16")
 BACKENDS: tuple[str, ...] = ("torch", "onnx")
@@ -71,7 +72,8 @@ def resolve_precision(precision: str, device: torch.device) -> str:
 
 class TorchEngine:
     """A module in eval mode under `torch.inference_mode`: batch norm folded into the convolutions,
-    weights in float32 or bfloat16, channels_last on CPU (oneDNN's preferred layout).
+    the 3-channel output layer as an ordinary convolution (`subpixel`), weights in float32 or
+    bfloat16, channels_last on CPU (oneDNN's preferred layout).
 
     The module is folded in place when `owned` (the caller will not use it again), else a copy is.
     """
@@ -82,7 +84,9 @@ class TorchEngine:
         self.device = torch.device(device) if device is not None else default_device()
         self.precision = resolve_precision(precision, self.device)
         self.dtype = torch.bfloat16 if self.precision == "bf16" else torch.float32
-        self.module = fold_batchnorm(module, inplace=owned).to(self.device, self.dtype)
+        self.module = fold_batchnorm(module, inplace=owned)
+        rewrite_narrow_deconvs(self.module)
+        self.module = self.module.to(self.device, self.dtype)
         if self.device.type == "cpu":
             self.module = self.module.to(memory_format=torch.channels_last)
 

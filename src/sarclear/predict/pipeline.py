@@ -15,6 +15,7 @@ from sarclear.errors import CheckpointError, ConfigError
 from sarclear.io.cog import gdal_env
 from sarclear.models.spec import ModelSpec
 from sarclear.predict.composite import composite as blend_composite
+from sarclear.predict.defaults import DEFAULT_BATCH_SIZE, default_overlap
 from sarclear.predict.engine import Engine, load_engine
 from sarclear.predict.masking import MaskSource
 from sarclear.predict.reader import SceneReader
@@ -39,7 +40,7 @@ def predict_scene(
     quicklook: str | None = None,
     tile: int | None = None,
     overlap: int | None = None,
-    batch_size: int = 4,
+    batch_size: int = DEFAULT_BATCH_SIZE,
     backend: str | None = None,
     device: str | None = None,
     precision: str = "auto",
@@ -49,8 +50,8 @@ def predict_scene(
     """Remove clouds from the S2 scene `s2` with the S1 scene `s1`; write `out` as a COG and return it.
 
     `checkpoint` is a run folder, a generator file or an `.onnx` export; the model configuration
-    comes from it. `tile` defaults to the checkpoint's training tile size, `overlap` to a quarter
-    of the tile (64 px at 256). `composite` keeps
+    comes from it. `tile` defaults to the checkpoint's training tile size, `overlap` to an eighth
+    of the tile (32 px at 256; `default_overlap`). `composite` keeps
     observed pixels where the sky is clear (mask from `mask`, else detected); `write_mask` writes
     the mask used; `quicklook` ('png' or 'jpeg') adds an 8-bit picture beside `out`.
     """
@@ -76,7 +77,7 @@ def predict_with_engine(
     quicklook: str | None = None,
     tile: int | None = None,
     overlap: int | None = None,
-    batch_size: int = 4,
+    batch_size: int = DEFAULT_BATCH_SIZE,
     progress: bool = True,
     log: Log = lambda _: None,
     model_name: str = "checkpoint",
@@ -86,7 +87,7 @@ def predict_with_engine(
     `model_name` (the checkpoint's path) names the model in error messages.
     """
     tile = tile or spec.tile_size
-    overlap = tile // 4 if overlap is None else overlap
+    overlap = default_overlap(tile) if overlap is None else overlap
     _check_settings(tile, overlap, batch_size, quicklook)
     _check_tile(tile, spec)
     if mask is not None and not composite and write_mask is None:

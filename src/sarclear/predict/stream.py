@@ -4,11 +4,16 @@ For each row of windows the reader returns one full-width strip (`tile` rows), w
 from it in memory and sent through the engine in batches, and the rows no later window covers are
 handed on. Memory is a strip of input plus a band of accumulators, whatever the scene's size.
 Windows without a single valid pixel are skipped (their output is nodata anyway).
+
+The next strip is read in a background thread while the engine runs on this one (GDAL and torch
+both release the GIL), and the read is always finished before a block is handed on, so the caller
+may use the same reader (for cloud masks) without two threads ever sharing a dataset handle.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -91,9 +96,16 @@ def predicted_rows(
     blender = RowBlender(3, grid.width, tile)
     pick = rgb_channels(out_channels)
     observed_pick = [inputs.model_bands.index(b) for b in inputs.rgb_bands]  # the model reads RGB or all 13 bands
-    with tqdm(total=grid.n_windows, unit="window", desc="predict", disable=not progress, dynamic_ncols=True) as bar:
-        for index, top in enumerate(grid.row_starts):
-            s2, s1, valid = _read_strip(reader, top, min(top + tile, grid.height))
+    starts = grid.row_starts
+    with (
+        tqdm(total=grid.n_windows, unit="window", desc="predict", disable=not progress, dynamic_ncols=True) as bar,
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="sarclear-read") as pool,
+    ):
+        pending = pool.submit(_read_strip, reader, starts[0], min(starts[0] + tile, grid.height))
+        for index, top in enumerate(starts):
+            s2, s1, valid = pending.result()
+            if index + 1 < len(starts):
+                pending = pool.submit(_read_strip, reader, starts[index + 1], min(starts[index + 1] + tile, grid.height))
             cols = [c for c in grid.col_starts if valid[:, c : c + w].any()]
             bar.update(len(grid.col_starts) - len(cols))
             for batch in batches(cols, batch_size):
@@ -103,4 +115,6 @@ def predicted_rows(
                 bar.update(len(batch))
             end = grid.final_row(index)
             rows = blender.flush(end)
+            if index + 1 < len(starts):
+                pending.exception()  # wait for the read (its error, if any, is raised at the next strip)
             yield RowBlock(top, end, s2_from_network(rows, s2_clip_max).astype(np.float32), s2[observed_pick, : end - top], valid[: end - top])
