@@ -179,7 +179,8 @@ def write_demo_report(out: Path, *, timings: Sequence[tuple[str, float]], budget
     scene_rows = [[name] + [f"{s[m]:.3f}" for m in ("psnr", "ssim", "sam", "mae")] for name, s in scene_scores.items()]
     sections: list[tuple[str, object]] = [
         ("What the numbers say", [_verdict_table(claims), paragraph(
-            f"Synthetic data: {budget.tile} px tiles; each model trained {budget.train_steps} steps "
+            f"Synthetic data: {budget.tile} px tiles; each model trained {budget.epochs} epochs, lr constant then "
+            "decaying linearly to 0 over the last half "
             f"(batch {budget.batch_size}, ngf {budget.ngf}) on CPU. These figures show the method works on data "
             "whose answer is known; they are not SEN12MS-CR results.", note=True)]),
         ("Whole scene", [figure_html(picture, "predict on a larger synthetic scene: cloudy input, prediction "

@@ -18,7 +18,8 @@ class DemoBudget:
     scenes: int  # per season; >= 3 so that train, val and test are all present
     patches: int  # tiles per scene
     tile: int  # px
-    train_steps: int  # optimizer steps per model
+    epochs: int  # per model; the lr decays linearly to 0 over the last half (the Pix2Pix schedule)
+    val_every: int  # optimizer steps between validations
     ngf: int
     batch_size: int
     scene_size: int  # px of the full scene given to `predict`
@@ -27,8 +28,8 @@ class DemoBudget:
 
 #: The recipe's file (configs/tiny.yaml's values); a budget's fields override it by flags.
 RECIPE = Path(__file__).with_name("demo.yaml")
-FULL = DemoBudget(scenes=4, patches=16, tile=64, train_steps=800, ngf=32, batch_size=4, scene_size=768, workers=2)
-QUICK = DemoBudget(scenes=3, patches=2, tile=32, train_steps=6, ngf=4, batch_size=2, scene_size=96, workers=1)
+FULL = DemoBudget(scenes=4, patches=16, tile=64, epochs=50, val_every=100, ngf=32, batch_size=4, scene_size=768, workers=2)
+QUICK = DemoBudget(scenes=3, patches=2, tile=32, epochs=3, val_every=3, ngf=4, batch_size=2, scene_size=96, workers=1)
 
 
 @dataclass(frozen=True)
@@ -46,8 +47,8 @@ def plan_steps(out: Path, budget: DemoBudget, seed: int = 0) -> list[Step]:
     scene = out / "scene"
     train_common = [
         "--config", str(RECIPE), "--manifest", str(manifest), "--size", str(budget.tile), "--ngf", str(budget.ngf),
-        "--batch-size", str(budget.batch_size), "--max-steps", str(budget.train_steps),
-        "--val-every", str(max(budget.train_steps // 8, 1)), "--seed", str(seed),
+        "--batch-size", str(budget.batch_size), "--epochs", str(budget.epochs),
+        "--val-every", str(budget.val_every), "--seed", str(seed),
     ]
     return [
         Step("synthesise a SEN12MS-CR-like dataset (summer + winter, thin to opaque clouds, some corrupt tiles)", [

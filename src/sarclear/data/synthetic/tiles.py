@@ -4,7 +4,7 @@ Each (season, scene) is one landscape; its patches are adjacent windows of it on
 (10 m pixels), so tiles of a scene join up like the genuine ones. Scene numbers are official ones,
 so the exact-match split logic of `layout.py` is exercised: scene index 0 of every season takes
 that season's first official TEST scene, index 1 its first VAL scene, the others TRAIN scene
-numbers that are in neither list. With `scenes < 3` there is therefore no train split.
+numbers that are in neither list (from 6 scenes on, index 2 is a second TEST scene). With `scenes < 3` there is therefore no train split.
 
 A `bad_fraction` share of tiles carries exactly one defect, named by the curation reason code it
 must trigger, and `synthetic_truth.csv` records it together with the true cloud cover, so the
@@ -74,13 +74,23 @@ class SyntheticTile:
     cloud_cover_pct: float  # share of the cloudy image with cloud opacity > 0.5, percent
 
 
+#: Scenes per season from which a second test scene is drawn (see `scene_numbers`).
+SECOND_TEST_FROM: int = 6
+
+
 def scene_numbers(season: str, count: int) -> list[int]:
-    """Official scene numbers for `count` scenes: [first test, first val, train, train, ...]."""
+    """Official scene numbers for `count` scenes: [first test, first val, train, train, ...].
+
+    From `SECOND_TEST_FROM` scenes on, index 2 is the season's second official test scene (where
+    it has one), so a larger dataset is scored on two landscapes per season instead of one.
+    """
     test = sorted(int(s) for s in TEST_SCENES[season])
     val = sorted(int(s) for s in VAL_SCENES[season])
     reserved = set(test) | set(val)
     train = (n for n in range(1, 10_000) if n not in reserved)
     numbers = [test[0], val[0]][:count]
+    if count >= SECOND_TEST_FROM and len(test) > 1:
+        numbers.append(test[1])
     numbers += [next(train) for _ in range(count - len(numbers))]
     return numbers
 
