@@ -28,7 +28,7 @@ class DemoBudget:
 
 #: The recipe's file (configs/tiny.yaml's values); a budget's fields override it by flags.
 RECIPE = Path(__file__).with_name("demo.yaml")
-FULL = DemoBudget(scenes=4, patches=16, tile=64, epochs=50, val_every=100, ngf=32, batch_size=4, scene_size=768, workers=2)
+FULL = DemoBudget(scenes=8, patches=24, tile=64, epochs=40, val_every=250, ngf=16, batch_size=4, scene_size=768, workers=2)
 QUICK = DemoBudget(scenes=3, patches=2, tile=32, epochs=3, val_every=3, ngf=4, batch_size=2, scene_size=96, workers=1)
 
 

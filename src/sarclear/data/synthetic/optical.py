@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sarclear.data.synthetic.landcover import LandcoverMap
+from sarclear.data.synthetic.landcover import LandCover, LandcoverMap
 
 #: Band order B1 B2 B3 B4 B5 B6 B7 B8 B8A B9 B10 B11 B12 (SEN12MS-CR); surface reflectance x 10000.
 _GROWING = np.array(
@@ -57,6 +57,27 @@ N_BANDS = 13
 _PIXEL_NOISE = np.array([0.01, 0.08, 0.03, 0.03, 0.03, 0.03, 0.06, 0.02], np.float32)
 
 
+#: Per-band response to a field's vigour (+-0.5 around the mean): a denser canopy absorbs more red
+#: and blue and reflects more NIR (greener); wetter bare soil is darker in every band. The same
+#: vigour raises the field's backscatter (`sar.py`: more biomass, or a higher dielectric constant),
+#: so within a class as across classes, brighter radar goes with darker red: the physical link
+#: that lets SAR say what colour a field under a cloud has.
+_CANOPY_RESPONSE = np.array([-0.6, -0.6, 0.2, -0.8, 0.1, 0.4, 0.5, 0.5, 0.5, 0.5, 0.0, -0.5, -0.6], np.float32)
+_SOIL_RESPONSE = np.full(13, -0.6, np.float32)
+_CANOPY = (LandCover.FOREST, LandCover.CROP_GREEN, LandCover.CROP_RIPE, LandCover.GRASS)
+
+
+def vigour_gain(land: LandcoverMap, dormancy: float) -> np.ndarray:
+    """`(13, H, W)` multiplicative gain from each field's vigour; 1 for water and built surfaces.
+    Dormant canopies respond half as much (less green biomass)."""
+    v = (land.vigour - 0.5)[None]
+    canopy = np.isin(land.classes, _CANOPY)[None]
+    soil = (land.classes == LandCover.BARE)[None]
+    response = np.where(canopy, (1.0 - 0.5 * dormancy) * _CANOPY_RESPONSE[:, None, None], 0.0)
+    response = np.where(soil, _SOIL_RESPONSE[:, None, None], response)
+    return (1.0 + response * v).astype(np.float32)
+
+
 def render_ground(
     land: LandcoverMap,
     dormancy: float,
@@ -67,13 +88,14 @@ def render_ground(
 ) -> np.ndarray:
     """`(13, H, W)` float32 TOA DN of the cloud-free ground.
 
-    `texture` is a unit-variance field (+-5 % brightness), each field's `vigour` scales it by
-    +-10 % (the SAR renderer uses the same vigour), `snow` is an optional `(H, W)` snow fraction.
+    `texture` is a unit-variance field (+-5 % brightness), each field's `vigour` changes its
+    spectrum (`vigour_gain`; the SAR renderer uses the same vigour), `snow` is an optional `(H, W)`
+    snow fraction.
     """
     table = (1 - dormancy) * _GROWING + dormancy * _DORMANT
-    gain = 1.0 + 0.2 * (land.vigour - 0.5) + 0.05 * texture
+    gain = 1.0 + 0.05 * texture
     gain = gain * (1.0 + _PIXEL_NOISE[land.classes] * rng.standard_normal(land.classes.shape, np.float32))
-    surface = np.moveaxis(table[land.classes], -1, 0) * gain[None]
+    surface = np.moveaxis(table[land.classes], -1, 0) * gain[None] * vigour_gain(land, dormancy)
     if snow is not None:
         surface = surface * (1.0 - snow[None]) + _SNOW[:, None, None] * snow[None]
     path = PATH_DN * illumination
