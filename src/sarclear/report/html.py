@@ -36,7 +36,7 @@ table.images{width:100%;table-layout:fixed}
 table.images td{border:none;padding:2px;text-align:center;font-size:12px;background:#fff}
 table.images img{width:100%;max-width:256px;height:auto;border:1px solid #d5dae0;box-sizing:border-box}
 table.images th{background:none;border:none;text-align:center;font-size:13px}
-img{display:block;margin:0 auto}
+img{display:block;margin:0 auto;max-width:100%;height:auto}
 figure{margin:8px 0}figcaption{font-size:13px;color:#555}
 .note{font-size:13px;color:#555}
 code{background:#eef1f5;padding:0 3px;border-radius:3px}
