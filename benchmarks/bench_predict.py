@@ -1,6 +1,6 @@
 """Speed and memory of `sarclear predict` on synthetic whole scenes, one JSON line per scene size.
 
-    python benchmarks/bench_predict.py [--sizes 2048 8192] [--overlap 64] [--batch-size 4] [--precision auto]
+    python benchmarks/bench_predict.py [--sizes 2048 8192] [--overlap PX] [--batch-size N] [--precision auto]
 
 For each size a synthetic 13-band L1C scene and its S1 scene are written (block row by block row,
 so making an 8192 x 8192 scene needs no more memory than a 2048 one), then `sarclear predict` runs
