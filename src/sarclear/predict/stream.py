@@ -13,7 +13,7 @@ may use the same reader (for cloud masks) without two threads ever sharing a dat
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -101,11 +101,16 @@ def predicted_rows(
         tqdm(total=grid.n_windows, unit="window", desc="predict", disable=not progress, dynamic_ncols=True) as bar,
         ThreadPoolExecutor(max_workers=1, thread_name_prefix="sarclear-read") as pool,
     ):
-        pending = pool.submit(_read_strip, reader, starts[0], min(starts[0] + tile, grid.height))
+
+        def read(index: int) -> Future[tuple[np.ndarray, np.ndarray | None, np.ndarray]]:
+            """Start reading window row `index`'s strip in the background."""
+            return pool.submit(_read_strip, reader, starts[index], min(starts[index] + tile, grid.height))
+
+        pending = read(0)
         for index, top in enumerate(starts):
             s2, s1, valid = pending.result()
             if index + 1 < len(starts):
-                pending = pool.submit(_read_strip, reader, starts[index + 1], min(starts[index + 1] + tile, grid.height))
+                pending = read(index + 1)
             cols = [c for c in grid.col_starts if valid[:, c : c + w].any()]
             bar.update(len(grid.col_starts) - len(cols))
             for batch in batches(cols, batch_size):
