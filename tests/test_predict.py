@@ -24,6 +24,7 @@ from sarclear.models.checkpoint import save_generator
 from sarclear.models.spec import ModelSpec
 from sarclear.predict import predict_with_engine
 from sarclear.predict.engine import TorchEngine
+from sarclear.predict.reader import SceneReader
 
 CRS = "EPSG:32631"
 TRANSFORM = from_origin(600000.0, 5100000.0, 10.0, 10.0)
@@ -293,6 +294,29 @@ def test_cli_bad_inputs_exit_2_with_one_line_and_no_output(tmp_path: Path, check
         assert not out.exists()
     assert _cli("--checkpoint", tmp_path / "nope", "--s1", s1, "--s2", s2, "--out", out) == 2
     assert "checkpoint not found" in _error_line(capsys)
+
+
+def test_unreadable_strip_in_the_background_read_is_a_one_line_error_and_no_output(
+    tmp_path: Path, checkpoint: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A strip that fails to read while the model runs on the previous one (the prefetch thread)
+    surfaces as the same one-line error, exit 2, and no output file."""
+    s1, s2 = write_scene(tmp_path, 100, 40)  # 4 rows of 32 px windows
+    calls = []
+    original = SceneReader.s2
+
+    def failing_s2(self: SceneReader, r0: int, r1: int, bands: tuple[int, ...], cols: tuple[int, int] | None = None) -> np.ndarray:
+        calls.append(r0)
+        if len(calls) == 3:
+            raise RasterError(str(self.inputs.s2.path), "corrupt or truncated TIFF, pixels unreadable: injected")
+        return original(self, r0, r1, bands, cols)
+
+    monkeypatch.setattr(SceneReader, "s2", failing_s2)
+    out = tmp_path / "out.tif"
+    assert _cli("--checkpoint", checkpoint, "--s1", s1, "--s2", s2, "--out", out) == 2
+    assert "s2.tif: corrupt or truncated TIFF, pixels unreadable: injected" in _error_line(capsys)
+    assert len(calls) == 3 and not out.exists()
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["s1.tif", "s2.tif"]  # no work or temporary file left
 
 
 def test_cli_all13_checkpoint_needs_13_bands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
