@@ -6,7 +6,8 @@ Runs the training code itself (`sarclear.train.step.gan_step`, the networks and 
 `sarclear.train.nets`) on random tensors, so data loading is excluded; the default model is the
 54M-parameter Pix2Pix U-Net + 70x70 PatchGAN. Defaults are what `sarclear train` does; the flags
 switch single optimisations off or on, to measure what each gives (`--baseline`: float32, eager,
-contiguous tensors, the default (foreach) Adam: a plain Pix2Pix step). Step times are wall-clock;
+contiguous tensors, the default (foreach) Adam, every convolution through PyTorch's own
+`nn.Conv2d`/`nn.ConvTranspose2d`: a plain Pix2Pix step). Step times are wall-clock;
 `images_per_s` uses the median step (robust to a few interruptions). On a machine shared with
 other jobs wall time is meaningless; the process CPU time per step (`cpu_s_per_step_median`,
 best measured with `--threads 1`) is much less affected, and the load average is reported so
@@ -25,7 +26,12 @@ import time
 import torch
 
 from sarclear.models.spec import ModelSpec, depth_for_size
-from sarclear.train.nets import build_networks, memory_format_for, optimizer
+from sarclear.train.nets import (
+    build_networks,
+    memory_format_for,
+    optimizer,
+    use_fast_convolutions,
+)
 from sarclear.train.precision import resolve_precision
 from sarclear.train.step import gan_step
 
@@ -43,6 +49,8 @@ def parse() -> argparse.Namespace:
     p.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None,
                    help="NHWC tensors (default: what sarclear train uses on this device)")
     p.add_argument("--compile", action="store_true", help="torch.compile G and D")
+    p.add_argument("--matmul-conv", action=argparse.BooleanOptionalAction, default=True,
+                   help="G's convolutions over <= 64 px as matrix products, as sarclear train does on a CPU")
     p.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's choice)")
     p.add_argument("--baseline", action="store_true", help="fp32, eager, contiguous, foreach Adam")
     return p.parse_args()
@@ -51,7 +59,7 @@ def parse() -> argparse.Namespace:
 def main() -> None:
     args = parse()
     if args.baseline:
-        args.precision, args.adam, args.channels_last, args.compile = "32", "foreach", False, False
+        args.precision, args.adam, args.channels_last, args.compile, args.matmul_conv = "32", "foreach", False, False, False
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -64,6 +72,7 @@ def main() -> None:
     generator, discriminator = build_networks(spec, ndf=args.ndf, d_layers=3, seed=0)
     generator.to(device, memory_format=fmt)
     discriminator.to(device, memory_format=fmt)
+    matmul_layers = use_fast_convolutions(generator, device) if args.matmul_conv else 0
     opt_g = optimizer(generator, lr=2e-4, betas=(0.5, 0.999), kind=args.adam)
     opt_d = optimizer(discriminator, lr=2e-4, betas=(0.5, 0.999), kind=args.adam)
     g_run = torch.compile(generator) if args.compile else generator
@@ -97,7 +106,7 @@ def main() -> None:
         "first_step_s": round(warm[0], 2) if warm else None,
         "size": args.size, "batch_size": args.batch_size, "steps": args.steps,
         "precision": precision.name, "adam": args.adam, "channels_last": fmt == torch.channels_last,
-        "compile": args.compile, "threads": torch.get_num_threads(), "device": str(device),
+        "compile": args.compile, "matmul_conv_layers": matmul_layers, "threads": torch.get_num_threads(), "device": str(device),
         "params_g": sum(p.numel() for p in generator.parameters()),
         "params_d": sum(p.numel() for p in discriminator.parameters()),
         "peak_cuda_mb": round(torch.cuda.max_memory_allocated() / 2**20, 1) if device.type == "cuda" else None,

@@ -42,6 +42,7 @@ from sarclear.train.nets import (
     memory_format_for,
     model_spec,
     optimizer,
+    use_fast_convolutions,
 )
 from sarclear.train.precision import resolve_precision
 from sarclear.train.samples import render_grid, write_png
@@ -120,6 +121,7 @@ def _train(config: TrainConfig, env: DistEnv, device: torch.device, resume: bool
     fmt = memory_format_for(device, precision.name)
     generator.to(device, memory_format=fmt)
     discriminator.to(device, memory_format=fmt)
+    use_fast_convolutions(generator, device)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # fixed tile size: pick the fastest conv algorithms once
     opt_g = optimizer(generator, lr=o.lr, betas=(o.beta1, o.beta2))
