@@ -28,6 +28,7 @@ import torch
 from sarclear.models.spec import ModelSpec, depth_for_size
 from sarclear.train.nets import (
     build_networks,
+    discriminator_memory_format,
     memory_format_for,
     optimizer,
     use_fast_convolutions,
@@ -47,7 +48,9 @@ def parse() -> argparse.Namespace:
     p.add_argument("--precision", default="auto", choices=("auto", "32", "bf16", "16"))
     p.add_argument("--adam", default="fused", choices=("fused", "foreach", "single"), help="Adam implementation")
     p.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None,
-                   help="NHWC tensors (default: what sarclear train uses on this device)")
+                   help="NHWC G and batches (default: what sarclear train uses on this device)")
+    p.add_argument("--d-channels-last", action=argparse.BooleanOptionalAction, default=None,
+                   help="NHWC discriminator (default: what sarclear train uses on this device)")
     p.add_argument("--compile", action="store_true", help="torch.compile G and D")
     p.add_argument("--matmul-conv", action=argparse.BooleanOptionalAction, default=True,
                    help="G's convolutions over <= 64 px as matrix products, as sarclear train does on a CPU")
@@ -59,7 +62,8 @@ def parse() -> argparse.Namespace:
 def main() -> None:
     args = parse()
     if args.baseline:
-        args.precision, args.adam, args.channels_last, args.compile, args.matmul_conv = "32", "foreach", False, False, False
+        args.precision, args.adam, args.compile, args.matmul_conv = "32", "foreach", False, False
+        args.channels_last = args.d_channels_last = False
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -70,8 +74,10 @@ def main() -> None:
         torch.channels_last if args.channels_last else torch.contiguous_format)
     spec = ModelSpec(ngf=args.ngf, n_down=depth_for_size(args.size), tile_size=args.size)
     generator, discriminator = build_networks(spec, ndf=args.ndf, d_layers=3, seed=0)
+    d_fmt = discriminator_memory_format(device) if args.d_channels_last is None else (
+        torch.channels_last if args.d_channels_last else torch.contiguous_format)
     generator.to(device, memory_format=fmt)
-    discriminator.to(device, memory_format=fmt)
+    discriminator.to(device, memory_format=d_fmt)
     matmul_layers = use_fast_convolutions(generator, device) if args.matmul_conv else 0
     opt_g = optimizer(generator, lr=2e-4, betas=(0.5, 0.999), kind=args.adam)
     opt_d = optimizer(discriminator, lr=2e-4, betas=(0.5, 0.999), kind=args.adam)
@@ -106,6 +112,7 @@ def main() -> None:
         "first_step_s": round(warm[0], 2) if warm else None,
         "size": args.size, "batch_size": args.batch_size, "steps": args.steps,
         "precision": precision.name, "adam": args.adam, "channels_last": fmt == torch.channels_last,
+        "d_channels_last": d_fmt == torch.channels_last,
         "compile": args.compile, "matmul_conv_layers": matmul_layers, "threads": torch.get_num_threads(), "device": str(device),
         "params_g": sum(p.numel() for p in generator.parameters()),
         "params_d": sum(p.numel() for p in discriminator.parameters()),

@@ -51,8 +51,15 @@ def optimizer(module: nn.Module, *, lr: float, betas: tuple[float, float], kind:
 
 
 def memory_format_for(device: torch.device, precision: str) -> torch.memory_format:
-    """Tensor layout for G and D: NCHW everywhere (see docs/train.md for the measurements)."""
+    """Tensor layout for G and the batches: NCHW everywhere (see docs/train.md for the measurements)."""
     return torch.contiguous_format
+
+
+def discriminator_memory_format(device: torch.device) -> torch.memory_format:
+    """Channels-last (NHWC) for D on a CPU: oneDNN runs NHWC natively and spares the per-call
+    copies into its blocked layout (measured 6-8 % faster D passes, bf16 and float32; docs/train.md).
+    The input is converted by the first convolution. GPUs keep NCHW (not measured here)."""
+    return torch.channels_last if device.type == "cpu" else torch.contiguous_format
 
 
 def use_fast_convolutions(generator: nn.Module, device: torch.device) -> int:
