@@ -26,6 +26,7 @@ import time
 import torch
 
 from sarclear.models.spec import ModelSpec, depth_for_size
+from sarclear.train.allocator import keep_freed_memory
 from sarclear.train.nets import (
     build_networks,
     discriminator_memory_format,
@@ -54,6 +55,8 @@ def parse() -> argparse.Namespace:
     p.add_argument("--compile", action="store_true", help="torch.compile G and D")
     p.add_argument("--matmul-conv", action=argparse.BooleanOptionalAction, default=True,
                    help="G's convolutions over <= 64 px as matrix products, as sarclear train does on a CPU")
+    p.add_argument("--keep-freed-memory", action=argparse.BooleanOptionalAction, default=True,
+                   help="glibc keeps freed memory (no page faults each step), as sarclear train does on a CPU")
     p.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's choice)")
     p.add_argument("--baseline", action="store_true", help="fp32, eager, contiguous, foreach Adam")
     return p.parse_args()
@@ -63,10 +66,11 @@ def main() -> None:
     args = parse()
     if args.baseline:
         args.precision, args.adam, args.compile, args.matmul_conv = "32", "foreach", False, False
-        args.channels_last = args.d_channels_last = False
+        args.channels_last = args.d_channels_last = args.keep_freed_memory = False
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    kept = keep_freed_memory() if args.keep_freed_memory and device.type == "cpu" else False
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
     precision = resolve_precision(args.precision, device)
@@ -113,7 +117,8 @@ def main() -> None:
         "size": args.size, "batch_size": args.batch_size, "steps": args.steps,
         "precision": precision.name, "adam": args.adam, "channels_last": fmt == torch.channels_last,
         "d_channels_last": d_fmt == torch.channels_last,
-        "compile": args.compile, "matmul_conv_layers": matmul_layers, "threads": torch.get_num_threads(), "device": str(device),
+        "compile": args.compile, "matmul_conv_layers": matmul_layers,
+        "keep_freed_memory": kept, "threads": torch.get_num_threads(), "device": str(device),
         "params_g": sum(p.numel() for p in generator.parameters()),
         "params_d": sum(p.numel() for p in discriminator.parameters()),
         "peak_cuda_mb": round(torch.cuda.max_memory_allocated() / 2**20, 1) if device.type == "cuda" else None,

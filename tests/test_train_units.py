@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import platform
 import signal
 import subprocess
 import sys
@@ -25,6 +26,7 @@ from sarclear.config import (
     with_overrides,
 )
 from sarclear.errors import ConfigError
+from sarclear.train.allocator import keep_freed_memory
 from sarclear.train.data import TrainSampler, season_weights
 from sarclear.train.precision import cpu_has_native_bf16, resolve_precision
 from sarclear.train.schedule import lr_factor
@@ -142,3 +144,8 @@ def test_sigterm_saves_a_checkpoint_and_exits_130(tmp_path: Path) -> None:
     state = torch.load(run / "checkpoints" / "last" / "state.pt", weights_only=True)
     logged = [line.split(",")[0] for line in metrics.read_text().splitlines()[1:]]
     assert state["step"] >= 3 and str(state["step"]) == logged[-1]
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="mallopt is glibc's")
+def test_glibc_accepts_the_allocator_thresholds() -> None:
+    assert keep_freed_memory() is True

@@ -24,6 +24,7 @@ from sarclear.data.manifest import read_manifest, select
 from sarclear.errors import CheckpointError, ConfigError, SarclearInputError
 from sarclear.models.checkpoint import read_spec
 from sarclear.train import data as train_data
+from sarclear.train.allocator import keep_freed_memory
 from sarclear.train.distributed import (
     DistEnv,
     all_gather_objects,
@@ -117,6 +118,8 @@ def _train(config: TrainConfig, env: DistEnv, device: torch.device, resume: bool
     train_data.require_rows(train_rows, "train", config.manifest)
     _check_inputs(train_rows + val_rows, env, d.size, m.bands, progress and env.is_main)
 
+    if device.type == "cpu":
+        keep_freed_memory()  # no fresh (page-faulting) memory for the same buffers every step
     spec = model_spec(config)
     generator, discriminator = build_networks(spec, ndf=m.ndf, d_layers=m.d_layers, seed=r.seed)
     fmt = memory_format_for(device, precision.name)
