@@ -29,6 +29,7 @@ from sarclear.models.spec import ModelSpec, depth_for_size
 from sarclear.train.allocator import keep_freed_memory
 from sarclear.train.nets import (
     build_networks,
+    discriminator_memory_format,
     memory_format_for,
     optimizer,
     use_fast_convolutions,
@@ -49,8 +50,8 @@ def parse() -> argparse.Namespace:
     p.add_argument("--adam", default="fused", choices=("fused", "foreach", "single"), help="Adam implementation")
     p.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None,
                    help="NHWC G and batches (default: what sarclear train uses on this device)")
-    p.add_argument("--d-channels-last", action="store_true",
-                   help="NHWC discriminator only (an experiment: docs/train.md; not what sarclear train does)")
+    p.add_argument("--d-channels-last", action=argparse.BooleanOptionalAction, default=None,
+                   help="NHWC discriminator (default: what sarclear train uses on this device)")
     p.add_argument("--compile", action="store_true", help="torch.compile G and D")
     p.add_argument("--matmul-conv", action=argparse.BooleanOptionalAction, default=True,
                    help="G's convolutions over <= 64 px as matrix products, as sarclear train does on a CPU")
@@ -77,7 +78,8 @@ def main() -> None:
         torch.channels_last if args.channels_last else torch.contiguous_format)
     spec = ModelSpec(ngf=args.ngf, n_down=depth_for_size(args.size), tile_size=args.size)
     generator, discriminator = build_networks(spec, ndf=args.ndf, d_layers=3, seed=0)
-    d_fmt = torch.channels_last if args.d_channels_last else fmt
+    d_fmt = discriminator_memory_format(device) if args.d_channels_last is None else (
+        torch.channels_last if args.d_channels_last else torch.contiguous_format)
     generator.to(device, memory_format=fmt)
     discriminator.to(device, memory_format=d_fmt)
     matmul_layers = use_fast_convolutions(generator, device) if args.matmul_conv else 0

@@ -24,10 +24,10 @@ BENCH = Path(__file__).with_name("bench_train.py")
 VARIANTS: list[tuple[str, list[str]]] = [
     ("baseline: fp32, eager, NCHW, foreach Adam, nn.Conv2d", ["--baseline"]),
     ("baseline + glibc keeps freed memory", ["--precision", "32", "--adam", "foreach", "--no-channels-last",
-                                             "--no-matmul-conv"]),
+                                             "--no-d-channels-last", "--no-matmul-conv"]),
     ("default (sarclear train)", []),
     ("default without matmul for small images", ["--no-matmul-conv"]),
-    ("default with channels-last D", ["--d-channels-last"]),
+    ("default without channels-last D", ["--no-d-channels-last"]),
     ("default without keeping freed memory", ["--no-keep-freed-memory"]),
     ("default with foreach Adam", ["--adam", "foreach"]),
     ("default in float32", ["--precision", "32"]),

@@ -1,11 +1,16 @@
-"""The CPU speed-up of `sarclear train` (matrix products for small images) change how fast a step runs, not what it learns."""
+"""The CPU speed-ups of `sarclear train` change how fast a step runs, not what it learns."""
 
 from __future__ import annotations
 
 import torch
 
 from sarclear.models.spec import ModelSpec
-from sarclear.train.nets import build_networks, optimizer, use_fast_convolutions
+from sarclear.train.nets import (
+    build_networks,
+    discriminator_memory_format,
+    optimizer,
+    use_fast_convolutions,
+)
 from sarclear.train.precision import Precision
 from sarclear.train.step import gan_step
 
@@ -16,6 +21,7 @@ def _train(fast: bool, steps: int = 3) -> tuple[torch.nn.Module, torch.nn.Module
     generator, discriminator = build_networks(ModelSpec(ngf=8, n_down=6, tile_size=64), ndf=8, d_layers=3, seed=0)
     if fast:
         assert use_fast_convolutions(generator, cpu) > 0
+        discriminator.to(memory_format=discriminator_memory_format(cpu))
     opt_g = optimizer(generator, lr=2e-4, betas=(0.5, 0.999))
     opt_d = optimizer(discriminator, lr=2e-4, betas=(0.5, 0.999))
     precision = Precision("32", "cpu")

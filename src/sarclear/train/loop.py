@@ -39,6 +39,7 @@ from sarclear.train.interrupt import StopRequest, stop_signals_blocked
 from sarclear.train.logging import MetricsLog
 from sarclear.train.nets import (
     build_networks,
+    discriminator_memory_format,
     distribute,
     memory_format_for,
     model_spec,
@@ -123,7 +124,7 @@ def _train(config: TrainConfig, env: DistEnv, device: torch.device, resume: bool
     generator, discriminator = build_networks(spec, ndf=m.ndf, d_layers=m.d_layers, seed=r.seed)
     fmt = memory_format_for(device, precision.name)
     generator.to(device, memory_format=fmt)
-    discriminator.to(device, memory_format=fmt)
+    discriminator.to(device, memory_format=discriminator_memory_format(device))
     use_fast_convolutions(generator, device)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # fixed tile size: pick the fastest conv algorithms once
