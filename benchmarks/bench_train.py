@@ -6,8 +6,9 @@ Runs the training code itself (`sarclear.train.step.gan_step`, the networks and 
 `sarclear.train.nets`) on random tensors, so data loading is excluded; the default model is the
 54M-parameter Pix2Pix U-Net + 70x70 PatchGAN. Defaults are what `sarclear train` does; the flags
 switch single optimisations off or on, to measure what each gives (`--baseline`: float32, eager,
-contiguous tensors, the default (foreach) Adam, every convolution through PyTorch's own
-`nn.Conv2d`/`nn.ConvTranspose2d`: a plain Pix2Pix step). Step times are wall-clock;
+NCHW tensors, the default (foreach) Adam, every convolution through PyTorch's own
+`nn.Conv2d`/`nn.ConvTranspose2d`, glibc's default allocator settings: a plain Pix2Pix step;
+`bench_train_ablation.py` runs the variants side by side). Step times are wall-clock;
 `images_per_s` uses the median step (robust to a few interruptions). On a machine shared with
 other jobs wall time is meaningless; the process CPU time per step (`cpu_s_per_step_median`,
 best measured with `--threads 1`) is much less affected, and the load average is reported so
