@@ -6,7 +6,7 @@ convolution engine, first copies the weights into its blocked layout on every ca
 backward, and for a transposed convolution that copy is a slow transposition: profiled with
 `ONEDNN_VERBOSE=1` on 2 Zen 4 cores in bf16, each 1024 -> 512 transposed convolution spent 23-28 ms
 reordering its weights for a forward pass that then took 0.7-2.6 ms. The same layer written as
-`im2col` + one matrix multiplication (`F.unfold` / `F.fold` around `torch.matmul`, which reads the
+`im2col` + one matrix multiplication (`F.unfold` / `F.fold` around `torch.mm`, which reads the
 weights where they are) trains 2-3x faster (docs/train.md has the per-layer figures).
 
 The result is the same function: same weights, same products, float32 accumulation in the matrix
@@ -23,8 +23,8 @@ import torch.nn.functional as F
 from torch import nn
 
 #: Use the matrix product when a layer's product has at most this many columns (batch x pixels:
-#: output pixels of a convolution, input pixels of a transposed one). Measured per layer, bf16 and
-#: float32, batch 1: clearly faster up to 8 x 8 = 64, even at 16 x 16, slower beyond.
+#: output pixels of a convolution, input pixels of a transposed one). Measured at batch 1, bf16:
+#: clearly faster up to 8 x 8 = 64; at 16 x 16 no faster within a full training step.
 MAX_COLUMNS: int = 64
 
 
