@@ -38,6 +38,13 @@ from sarclear.train.nets import (
 from sarclear.train.precision import resolve_precision
 from sarclear.train.step import gan_step
 
+#: What `--baseline` switches off: float32, eager, NCHW, foreach Adam, PyTorch's own convolutions,
+#: glibc's default allocator settings.
+BASELINE: dict[str, object] = {
+    "precision": "32", "adam": "foreach", "compile": False, "matmul_conv": False,
+    "channels_last": False, "d_channels_last": False, "keep_freed_memory": False,
+}
+
 
 def parse() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -59,15 +66,17 @@ def parse() -> argparse.Namespace:
     p.add_argument("--keep-freed-memory", action=argparse.BooleanOptionalAction, default=True,
                    help="glibc keeps freed memory (no page faults each step), as sarclear train does on a CPU")
     p.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's choice)")
-    p.add_argument("--baseline", action="store_true", help="fp32, eager, contiguous, foreach Adam")
-    return p.parse_args()
+    p.add_argument("--baseline", action="store_true",
+                   help="start from a plain Pix2Pix step (BASELINE); flags given beside it still apply")
+    args = p.parse_args()
+    if args.baseline:  # the plain step becomes the defaults, so e.g. `--baseline --keep-freed-memory` works
+        p.set_defaults(**BASELINE)
+        args = p.parse_args()
+    return args
 
 
 def main() -> None:
     args = parse()
-    if args.baseline:
-        args.precision, args.adam, args.compile, args.matmul_conv = "32", "foreach", False, False
-        args.channels_last = args.d_channels_last = args.keep_freed_memory = False
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")

@@ -23,8 +23,7 @@ BENCH = Path(__file__).with_name("bench_train.py")
 #: (label, bench_train.py flags). The first is the reference of the speed-up column.
 VARIANTS: list[tuple[str, list[str]]] = [
     ("baseline: fp32, eager, NCHW, foreach Adam, nn.Conv2d", ["--baseline"]),
-    ("baseline + glibc keeps freed memory", ["--precision", "32", "--adam", "foreach", "--no-channels-last",
-                                             "--no-d-channels-last", "--no-matmul-conv"]),
+    ("baseline + glibc keeps freed memory", ["--baseline", "--keep-freed-memory"]),
     ("default (sarclear train)", []),
     ("default without matmul for small images", ["--no-matmul-conv"]),
     ("default without channels-last D", ["--no-d-channels-last"]),
