@@ -1,6 +1,8 @@
 """SAFE products (folder and zip, L1C and L2A) read as one file per band, on genuine Sentinel-2 pixels.
 
 The fixtures in tests/data/real-scenes/safe/ are built by make_safe.py beside them (see SOURCE.md).
+The last tests predict through them with the identity model of test_real_scenes.py (it returns the
+cloudy RGB it is given), so the expected output is exact: B4, B3, B2 on the 10 m grid, offset removed.
 """
 
 from __future__ import annotations
@@ -13,9 +15,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
+import torch
 
+from sarclear.cli import main
 from sarclear.errors import RasterError, SarclearInputError
 from sarclear.io.safe import NATIVE_RESOLUTION_M, is_safe_product, read_safe
+from sarclear.models.checkpoint import save_generator
+from tests.test_real_scenes import OPTICAL_SPEC, SPEC, predict_identity, read_out
 
 SAFE_DIR = Path(__file__).parent / "data" / "real-scenes" / "safe"
 L1C_SAFE = SAFE_DIR / "S2A_MSIL1C_20180701T000000_N0400_R000_T31PGN_20220125T000000.SAFE"
@@ -250,3 +256,42 @@ def test_is_safe_product_says_no_to_other_inputs(tmp_path: Path) -> None:
     assert not is_safe_product(S1_FOR_L1C)
     assert not is_safe_product(tmp_path / "absent.SAFE")
     assert all(is_safe_product(path) for path in (L1C_SAFE, L2A_SAFE, L2A_ZIP))
+
+
+class TestPredictFromSafe:
+    def test_l1c_safe_predicts_onto_its_10m_grid_with_the_offset_removed(self, tmp_path: Path) -> None:
+        out = tmp_path / "clear.tif"
+        lines = predict_identity(S1_FOR_L1C, L1C_SAFE, out)
+        rgb, transform, crs, tags = read_out(out)
+        bands = read_safe(L1C_SAFE).bands
+        expected = [read_band(bands[name]) for name in ("B4", "B3", "B2")]
+        assert rgb.shape == (3, 96, 96) and transform == expected[0][1] and crs.to_epsg() == 32631
+        for channel, (pixels, _) in zip(rgb, expected, strict=True):
+            np.testing.assert_array_equal(channel, pixels.astype(np.int32) - 1000)
+        assert tags["SARCLEAR_S2_LEVEL"] == "L1C" and tags["SARCLEAR_S2_OFFSET_REMOVED_DN"] == "1000"
+        assert "RADIO_ADD_OFFSET" in tags["SARCLEAR_S2_OFFSET_SOURCE"]
+        assert any("offset 1000 DN removed" in line for line in lines)
+
+    def test_l2a_zip_predicts_like_the_unzipped_safe(self, tmp_path: Path) -> None:
+        predict_identity(None, L2A_SAFE, tmp_path / "folder.tif", spec=OPTICAL_SPEC)
+        predict_identity(None, L2A_ZIP, tmp_path / "zip.tif", spec=OPTICAL_SPEC)
+        from_folder, transform, _, tags = read_out(tmp_path / "folder.tif")
+        from_zip, zip_transform, _, _ = read_out(tmp_path / "zip.tif")
+        np.testing.assert_array_equal(from_zip, from_folder)
+        assert zip_transform == transform and from_zip.shape == (3, 96, 96)
+        assert tags["SARCLEAR_S2_LEVEL"] == "L2A" and tags["SARCLEAR_S2_OFFSET_REMOVED_DN"] == "1000"
+
+    def test_cli_truncated_zip_is_one_line_exit_2_and_leaves_nothing(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        torch.manual_seed(0)
+        checkpoint = tmp_path / "generator.safetensors"
+        save_generator(checkpoint, SPEC.build(), SPEC)
+        archive = tmp_path / L2A_ZIP.name
+        archive.write_bytes(L2A_ZIP.read_bytes()[:4096])
+        out_dir = tmp_path / "out"
+        code = main(["predict", "--checkpoint", str(checkpoint), "--s1", str(S1_FOR_L1C), "--s2", str(archive),
+                     "--out", str(out_dir / "clear.tif"), "--quiet"])
+        err = capsys.readouterr().err.strip().splitlines()
+        assert code == 2 and len(err) == 1 and archive.name in err[0] and "not a readable zip" in err[0]
+        assert not out_dir.exists() or not list(out_dir.iterdir())
