@@ -10,13 +10,13 @@ reads (Sentinel-2 Products Specification Document, S2-PDGS-TAS-DI-PSD, "SAFE_COM
     <name>.SAFE/GRANULE/L1C_<tile>_<...>/IMG_DATA/<tile>_<date>_B01.jp2   tile geocoding
     (L2A: MTD_MSIL2A.xml, IMG_DATA/R10m|R20m|R60m/<tile>_<date>_B02_10m.jp2)
 
-- L1C: a 96 x 96 px crop of the SEN12MS-CR cloudy scene in `/work/shared/data/real-scenes/
+- L1C: a 96 x 96 px crop of the SEN12MS-CR cloudy scene in `shared/data/real-scenes/
   sen12mscr-no-target/` (13 bands, EPSG:32631, 2018, no offset). SEN12MS-CR stores every band
   resampled to 10 m; the 20 m and 60 m bands are written at their native resolution by
   block-averaging (2 x 2, 6 x 6). +1000 DN is added to every pixel and the MTD says
   processing baseline 04.00 with `RADIO_ADD_OFFSET` = -1000, as every L1C since 25 January 2022.
   The matching S1 crop (same grid) is written beside it, so a test can predict on the SAFE.
-- L2A: a 96 x 96 px (10 m) crop of the Major-TOM cell 0U_199R in `/work/shared/data/real-scenes/
+- L2A: a 96 x 96 px (10 m) crop of the Major-TOM cell 0U_199R in `shared/data/real-scenes/
   major-tom-l2a/` (product S2A_MSIL2A_20220706T085611_N0400_R007_T33NZA_20220706T153419, 12 bands,
   EPSG:32633), whose pixels already carry the N0400 `BOA_ADD_OFFSET` of -1000. Each band's native
   file is the genuine crop; the coarser copies ESA also ships (R20m B02, R60m B05, ...) are
@@ -30,12 +30,14 @@ sources do not give (the L1C product's date, orbits, datatake) are placeholders,
 JP2 files are lossless (JP2OpenJPEG, QUALITY=100, REVERSIBLE=YES) and the zip has fixed
 timestamps, so running the script again gives the same bytes.
 
-Run from the repository root:  .venv/bin/python tests/data/real-scenes/make_safe.py
+Run from the repository root:  .venv/bin/python tests/data/real-scenes/make_safe.py [SHARED_REAL_SCENES]
+(default: ../shared/data/real-scenes beside the repository, as for make_crops.py).
 """
 
 from __future__ import annotations
 
 import shutil
+import sys
 import xml.etree.ElementTree as ET
 import zipfile
 from pathlib import Path
@@ -45,11 +47,12 @@ import rasterio
 from affine import Affine
 from rasterio.windows import Window
 
-SHARED = Path("/work/shared/data/real-scenes")
-SEN12_S2 = SHARED / "sen12mscr-no-target" / "ROIs1868_summer_s2_cloudy_19_p30.tif"
-SEN12_S1 = SHARED / "sen12mscr-no-target" / "ROIs1868_summer_s1_19_p30.tif"
-MAJOR_TOM = SHARED / "major-tom-l2a" / "0U" / "0U_199R" / "S2A_MSIL2A_20220706T085611_N0400_R007_T33NZA_20220706T153419"
-OUT = Path(__file__).parent / "safe"
+HERE = Path(__file__).resolve().parent
+DEFAULT_SOURCE = HERE.parents[2].parent / "shared" / "data" / "real-scenes"
+SEN12_S2 = Path("sen12mscr-no-target") / "ROIs1868_summer_s2_cloudy_19_p30.tif"
+SEN12_S1 = Path("sen12mscr-no-target") / "ROIs1868_summer_s1_19_p30.tif"
+MAJOR_TOM = Path("major-tom-l2a/0U/0U_199R/S2A_MSIL2A_20220706T085611_N0400_R007_T33NZA_20220706T153419")
+OUT = HERE / "safe"
 
 #: The 13 bands in the order of the MTD's `band_id` 0 ... 12, with native resolution in metres
 #: (PSD, Spectral_Information_List).
@@ -197,10 +200,10 @@ def write_xml(tree: ET.ElementTree, path: Path) -> None:
     tree.write(path, encoding="UTF-8", xml_declaration=True)
 
 
-def make_l1c(out: Path) -> Path:
+def make_l1c(source: Path, out: Path) -> Path:
     """The L1C SAFE (baseline 04.00, +1000 DN) and the S1 crop on its grid."""
     window = Window(48, 48, CROP_PX, CROP_PX)  # the cloud edge: cumulus upper left, forest and fields
-    with rasterio.open(SEN12_S2) as src:
+    with rasterio.open(source / SEN12_S2) as src:
         stack = src.read(window=window)
         crs, transform = src.crs, src.window_transform(window)
     safe = out / f"{L1C_NAME}.SAFE"
@@ -218,7 +221,7 @@ def make_l1c(out: Path) -> Path:
               safe / "MTD_MSIL1C.xml")
     write_xml(tile_mtd("L1C", L1C_TILE, crs.to_epsg(), transform, CROP_PX), safe / granule / "MTD_TL.xml")
 
-    with rasterio.open(SEN12_S1) as src:
+    with rasterio.open(source / SEN12_S1) as src:
         s1 = src.read(window=window)
         profile = {"driver": "GTiff", "width": CROP_PX, "height": CROP_PX, "count": 2, "dtype": "float32",
                    "crs": src.crs, "transform": src.window_transform(window), "compress": "deflate"}
@@ -228,7 +231,7 @@ def make_l1c(out: Path) -> Path:
     return safe
 
 
-def make_l2a(out: Path) -> Path:
+def make_l2a(source: Path, out: Path) -> Path:
     """The L2A SAFE (N0400; pixels carry the offset as delivered) with R10m / R20m / R60m folders."""
     start = 480  # a multiple of 6: the crop starts on a 60 m pixel
     native: dict[str, np.ndarray] = {}
@@ -238,7 +241,7 @@ def make_l2a(out: Path) -> Path:
             continue  # L2A has no cirrus band
         factor = resolution // 10
         window = Window(start // factor, start // factor, CROP_PX // factor, CROP_PX // factor)
-        with rasterio.open(MAJOR_TOM / f"{band}.tif") as src:
+        with rasterio.open(source / MAJOR_TOM / f"{band}.tif") as src:
             native[band] = src.read(1, window=window)
             if resolution == 10:
                 crs, transform = src.crs, src.window_transform(window)
@@ -279,18 +282,18 @@ def zip_safe(safe: Path, zip_path: Path) -> None:
                 archive.writestr(info, path.read_bytes(), compresslevel=9)
 
 
-def main() -> None:
+def main(source: Path = DEFAULT_SOURCE) -> None:
     if OUT.exists():
         shutil.rmtree(OUT / f"{L1C_NAME}.SAFE", ignore_errors=True)
         shutil.rmtree(OUT / f"{L2A_NAME}.SAFE", ignore_errors=True)
     OUT.mkdir(parents=True, exist_ok=True)
     with rasterio.Env(GDAL_PAM_ENABLED="NO"):  # no .aux.xml side files inside the products
-        make_l1c(OUT)
-        l2a = make_l2a(OUT)
+        make_l1c(source, OUT)
+        l2a = make_l2a(source, OUT)
     zip_safe(l2a, OUT / f"{L2A_NAME}.zip")
     total = sum(path.stat().st_size for path in OUT.rglob("*") if path.is_file())
     print(f"wrote {OUT} ({total / 1024:.0f} KiB)")
 
 
 if __name__ == "__main__":
-    main()
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT_SOURCE)
