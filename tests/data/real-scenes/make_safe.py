@@ -21,7 +21,7 @@ reads (Sentinel-2 Products Specification Document, S2-PDGS-TAS-DI-PSD, "SAFE_COM
   EPSG:32633), whose pixels already carry the N0400 `BOA_ADD_OFFSET` of -1000. Each band's native
   file is the genuine crop; the coarser copies ESA also ships (R20m B02, R60m B05, ...) are
   block-averaged from it (R20m B01 is the 60 m band repeated 3 x 3), so a reader must pick the
-  finest. Also written as `<name>.zip` (the `.SAFE` folder inside), as downloads come.
+  finest genuine one. Also written as `<name>.zip` (the `.SAFE` folder inside), as downloads come.
 
 The georeference of each crop is kept as it is in the source (not snapped onto the 60 m tile
 grid), so the SAFE lines up with the rest of the scene. Names, dates and identifiers that the
