@@ -200,6 +200,14 @@ def write_xml(tree: ET.ElementTree, path: Path) -> None:
     tree.write(path, encoding="UTF-8", xml_declaration=True)
 
 
+def write_metadata(safe: Path, level: str, granule: str, image_files: list[str], sensing: str,
+                   crs: rasterio.crs.CRS, transform: Affine) -> None:
+    """The product MTD (baseline 04.00) and the granule's MTD_TL.xml of a SAFE whose bands are written."""
+    name, tile = safe.stem, granule.split("_")[1]
+    write_xml(product_mtd(level, name, "04.00", granule, image_files, sensing), safe / f"MTD_MSI{level}.xml")
+    write_xml(tile_mtd(level, tile, crs.to_epsg(), transform, CROP_PX), safe / "GRANULE" / granule / "MTD_TL.xml")
+
+
 def make_l1c(source: Path, out: Path) -> Path:
     """The L1C SAFE (baseline 04.00, +1000 DN) and the S1 crop on its grid."""
     window = Window(48, 48, CROP_PX, CROP_PX)  # the cloud edge: cumulus upper left, forest and fields
@@ -217,9 +225,7 @@ def make_l1c(source: Path, out: Path) -> Path:
         stem = f"{granule}/IMG_DATA/{L1C_TILE}_{L1C_DATE}_{band}"
         write_jp2(safe / f"{stem}.jp2", pixels, crs, scaled(transform, resolution))
         image_files.append(stem)
-    write_xml(product_mtd("L1C", L1C_NAME, "04.00", L1C_GRANULE, image_files, "2018-07-01T00:00:00.000Z"),
-              safe / "MTD_MSIL1C.xml")
-    write_xml(tile_mtd("L1C", L1C_TILE, crs.to_epsg(), transform, CROP_PX), safe / granule / "MTD_TL.xml")
+    write_metadata(safe, "L1C", L1C_GRANULE, image_files, "2018-07-01T00:00:00.000Z", crs, transform)
 
     with rasterio.open(source / SEN12_S1) as src:
         s1 = src.read(window=window)
@@ -261,9 +267,7 @@ def make_l2a(source: Path, out: Path) -> Path:
             stem = f"{granule}/IMG_DATA/R{resolution}m/{L2A_TILE}_{L2A_DATE}_{band}_{resolution}m"
             write_jp2(safe / f"{stem}.jp2", pixels, crs, scaled(transform, resolution))
             image_files.append(stem)
-    write_xml(product_mtd("L2A", L2A_NAME, "04.00", L2A_GRANULE, image_files, "2022-07-06T08:56:11.024Z"),
-              safe / "MTD_MSIL2A.xml")
-    write_xml(tile_mtd("L2A", L2A_TILE, crs.to_epsg(), transform, CROP_PX), safe / granule / "MTD_TL.xml")
+    write_metadata(safe, "L2A", L2A_GRANULE, image_files, "2022-07-06T08:56:11.024Z", crs, transform)
     return safe
 
 
