@@ -11,8 +11,19 @@ from sarclear.predict.defaults import DEFAULT_BATCH_SIZE
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", required=True, type=Path, help="run folder, generator.safetensors, or an .onnx export")
-    parser.add_argument("--s1", type=Path, help="Sentinel-1 scene: VV, VH in dB (reprojected onto the S2 grid if needed)")
-    parser.add_argument("--s2", required=True, type=Path, help="cloudy Sentinel-2 L1C scene: 13-band stack or RGB, DN")
+    parser.add_argument(
+        "--s1", type=Path, nargs="+", metavar="S1",
+        help="Sentinel-1 VV, VH in dB: a 2-band file, a folder holding VV and VH files, or the two files (reprojected onto the S2 grid if needed)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--s2", required=True, type=Path,
+        help="cloudy Sentinel-2 scene (DN): a 13-band or RGB GeoTIFF, a folder of per-band files (B04.tif ...), or a SAFE product (.SAFE folder or .zip)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--s2-offset", type=float, metavar="DN",
+        help="radiometric offset to remove (1000 for products of processing baseline 04.00 and later, since 25 Jan 2022); "
+        "default: read from the SAFE metadata or the product name",
+    )  # fmt: skip
     parser.add_argument("--out", required=True, type=Path, help="output Cloud-Optimized GeoTIFF (RGB uint16 DN, B4 B3 B2)")
     parser.add_argument("--composite", action="store_true", help="keep observed pixels under clear sky, the model only under cloud")
     parser.add_argument("--mask", type=Path, help="cloud mask on the S2 grid (nonzero = cloud) instead of detecting clouds")
@@ -40,6 +51,6 @@ def run(args: argparse.Namespace) -> int:
         args.checkpoint, args.s1, args.s2, args.out,
         composite=args.composite, mask=args.mask, write_mask=args.write_mask, quicklook=args.quicklook,
         tile=args.tile, overlap=args.overlap, batch_size=args.batch_size, backend=args.backend,
-        device=args.device, precision=args.precision, progress=not args.quiet, log=say,
+        device=args.device, precision=args.precision, s2_offset=args.s2_offset, progress=not args.quiet, log=say,
     )  # fmt: skip
     return 0

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from rasterio.windows import Window
 
-from sarclear.data.bands import s2_band_indexes
+from sarclear.data.bands import S2_BAND_COUNTS, s2_band_indexes
 from sarclear.data.valid import valid_pixels
 from sarclear.errors import RasterError
 from sarclear.io.geotiff import RasterInfo, check_same_grid, raster_info, read_raster
@@ -53,8 +53,8 @@ def check_triplet(s1_path: Path, cloudy_path: Path, clear_path: Path) -> tuple[R
     s2 = []
     for path in (cloudy_path, clear_path):
         info = raster_info(path)
-        if info.count not in (13, 3):
-            raise RasterError(path, f"wrong band count: has {info.count}, expected 13 (S2 L1C) or 3 (RGB)")
+        if info.count not in S2_BAND_COUNTS:
+            raise RasterError(path, f"wrong band count: has {info.count}, expected 13 (S2 L1C), 12 (L2A) or 3 (RGB)")
         if info.dtype not in S2_DTYPES:
             raise RasterError(path, f"wrong data type: {info.dtype}, expected uint16 reflectance x 10000")
         s2.append(info)

@@ -32,9 +32,9 @@ class SceneReader:
 
     def __enter__(self) -> SceneReader:  # noqa: PYI034 (Self needs Python 3.11)
         inputs = self.inputs
-        self._s2 = self._stack.enter_context(rasterio.open(inputs.s2.path))
+        self._s2 = self._stack.enter_context(rasterio.open(inputs.s2.dataset))
         if inputs.s1 is not None:
-            s1 = self._stack.enter_context(rasterio.open(inputs.s1.path))
+            s1 = self._stack.enter_context(rasterio.open(inputs.s1.dataset))
             if inputs.s1_warp:
                 s1 = self._stack.enter_context(
                     WarpedVRT(
@@ -50,7 +50,7 @@ class SceneReader:
                 )
             self._s1 = s1
         if inputs.mask is not None:
-            self._mask = self._stack.enter_context(rasterio.open(inputs.mask.path))
+            self._mask = self._stack.enter_context(rasterio.open(inputs.mask.dataset))
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:

@@ -8,8 +8,8 @@ another grid. Decisions that are not errors (which bands are RGB, reprojecting S
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +21,7 @@ from rasterio.windows import Window
 from sarclear.data.bands import S1_BANDS, _normalise_name, s2_band_indexes
 from sarclear.errors import ConfigError, GridMismatchError, RasterError
 from sarclear.io.geotiff import RasterInfo, check_same_grid, raster_info
+from sarclear.io.sources import S2Radiometry, describe_s2, s1_pair_dataset
 
 Log = Callable[[str], None]
 
@@ -32,6 +33,10 @@ LINEAR_SHARE: float = 0.8
 REFLECTANCE_P99_MAX: float = 2.0
 #: Pixels sampled per check: a 3 x 3 grid of 128 px windows, enough for a robust share, cheap on any scene.
 SAMPLE_GRID, SAMPLE_SIZE = 3, 128
+#: An S2 scene whose darkest sampled valid pixels (this percentile of the per-pixel RGB minimum) lie above
+#: this DN, with no offset removed, probably carries the +1000 DN offset of baseline 04.00: even clear
+#: water and shadow read below ~600 DN in RGB without it.
+OFFSET_SUSPECT_DN, OFFSET_SUSPECT_PERCENTILE = 1000.0, 0.5
 
 
 @dataclass(frozen=True)
@@ -45,6 +50,7 @@ class SceneInputs:
     s1_bands: tuple[int, int]
     s1_warp: bool
     mask: RasterInfo | None
+    radiometry: S2Radiometry = field(default_factory=lambda: S2Radiometry("GeoTIFF", None, "unknown", 0.0, "none"))
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -53,15 +59,21 @@ class SceneInputs:
 
 def inspect_scene(
     s2_path: str | Path,
-    s1_path: str | Path | None,
+    s1_path: str | Path | Sequence[str | Path] | None,
     *,
     use_sar: bool,
     bands: str,
     mask_path: str | Path | None = None,
+    s2_offset: float | None = None,
     log: Log = lambda _: None,
 ) -> SceneInputs:
-    """Check the files against the model (`use_sar`, `bands` from its spec) and choose what to read."""
-    s2 = raster_info(s2_path)
+    """Check the files against the model (`use_sar`, `bands` from its spec) and choose what to read.
+
+    `s2_path` may be a raster file, a folder of per-band files or a SAFE product; `s1_path` a 2-band
+    file, a folder holding VV and VH files, or the two files. `s2_offset` (DN) overrides the
+    radiometric offset found in the product (see `io.sources`).
+    """
+    s2, radiometry = open_s2(s2_path, s2_offset, log)
     rgb_bands, how = s2_band_indexes(s2, "rgb")
     log(f"{s2.path.name}: {how}")
     model_bands: tuple[int, ...] = rgb_bands
@@ -70,23 +82,77 @@ def inspect_scene(
             raise RasterError(s2.path, f"has {s2.count} band(s) but the checkpoint's model was trained on all 13 L1C bands; give the 13-band stack")
         model_bands = tuple(range(1, 14))
     _check_s2_scale(s2, rgb_bands)
+    _check_offset(s2, rgb_bands, radiometry, log)
     s1, s1_bands, warp = None, (1, 2), False
     if use_sar:
         if s1_path is None:
             raise ConfigError("--s1 is required: the checkpoint's model uses Sentinel-1 SAR as input")
-        s1 = raster_info(s1_path)
+        s1 = open_s1(s1_path)
         s1_bands = _s1_band_indexes(s1)
         _check_s1_units(s1, s1_bands)
         warp = _needs_warp(s1, s2, log)
     elif s1_path is not None:
-        log(f"{Path(s1_path).name}: ignored, the checkpoint's model is optical-only")
+        given = [s1_path] if isinstance(s1_path, (str, Path)) else list(s1_path)
+        log(f"{', '.join(Path(p).name for p in given)}: ignored, the checkpoint's model is optical-only")
     mask = None
     if mask_path is not None:
         mask = raster_info(mask_path)
         if mask.count != 1:
             raise RasterError(mask.path, f"a cloud mask needs 1 band (nonzero = cloud), has {mask.count}")
         check_same_grid([s2, mask])
-    return SceneInputs(s2, model_bands, rgb_bands, s1, s1_bands, warp, mask)
+    return SceneInputs(s2, model_bands, rgb_bands, s1, s1_bands, warp, mask, radiometry)
+
+
+def open_s2(path: str | Path, offset: float | None, log: Log) -> tuple[RasterInfo, S2Radiometry]:
+    """The S2 input as one raster (a product's bands stacked on the 10 m grid), its level and offset logged."""
+    path = Path(path)
+    header = raster_info(path) if not path.is_dir() and path.suffix.lower() not in (".zip", ".safe") else None
+    if header is not None:
+        name, radiometry = describe_s2(path, offset=offset, descriptions=header.descriptions, count=header.count)
+    else:
+        if not path.exists():
+            raise RasterError(path, "not found")
+        name, radiometry = describe_s2(path, offset=offset)
+    info = header if header is not None and name == str(path) else raster_info(path, source=name)
+    if radiometry.kind != "GeoTIFF":
+        log(f"{path.name}: {radiometry.kind}, {info.count} bands ({', '.join(d or '?' for d in info.descriptions)}) stacked on the finest grid, bilinear")
+    log(f"{path.name}: processing level {radiometry.level or 'unknown'} ({radiometry.level_source})")
+    if radiometry.offset:
+        log(f"{path.name}: radiometric offset {radiometry.offset:g} DN removed ({radiometry.offset_source})")
+    else:
+        log(f"{path.name}: no radiometric offset removed ({radiometry.offset_source})")
+    return info, radiometry
+
+
+def open_s1(path: str | Path | Sequence[str | Path]) -> RasterInfo:
+    """S1 as one raster: a 2-band file, a folder with VV and VH files, or the two files given together."""
+    if isinstance(path, (str, Path)):
+        return raster_info(path)
+    paths = [Path(p) for p in path]
+    if len(paths) == 1:
+        return raster_info(paths[0])
+    if len(paths) != 2:
+        raise ConfigError(f"--s1 takes one file or folder, or two files (VV and VH); got {len(paths)}")
+    for p in paths:
+        if not p.is_file():
+            raise RasterError(p, "file not found")
+    return raster_info(paths[0], source=s1_pair_dataset(paths))
+
+
+def _check_offset(s2: RasterInfo, rgb_bands: tuple[int, ...], radiometry: S2Radiometry, log: Log) -> None:
+    """Warn when no offset was removed but the scene's darkest pixels all sit above 1000 DN."""
+    if radiometry.offset or np.issubdtype(np.dtype(s2.dtype), np.floating):
+        return
+    values = sample_pixels(s2, rgb_bands, keep_shape=True)
+    if values.size == 0:
+        return
+    darkest = values.min(axis=0)
+    darkest = darkest[darkest > 0]
+    if darkest.size and float(np.percentile(darkest, OFFSET_SUSPECT_PERCENTILE)) > OFFSET_SUSPECT_DN:
+        log(
+            f"WARNING: {s2.path.name}: its darkest pixels are all above {OFFSET_SUSPECT_DN:g} DN and no radiometric offset was declared; "
+            "products of processing baseline 04.00 and later (since 25 January 2022) add 1000 DN: if this is one, pass --s2-offset 1000"
+        )
 
 
 def _s1_band_indexes(s1: RasterInfo) -> tuple[int, int]:
@@ -99,20 +165,26 @@ def _s1_band_indexes(s1: RasterInfo) -> tuple[int, int]:
     return 1, 2
 
 
-def sample_pixels(info: RasterInfo, bands: tuple[int, ...]) -> np.ndarray:
-    """Finite, non-nodata values from a 3 x 3 grid of small windows spread over the raster."""
+def sample_pixels(info: RasterInfo, bands: tuple[int, ...], *, keep_shape: bool = False) -> np.ndarray:
+    """Finite, non-nodata values from a 3 x 3 grid of small windows spread over the raster.
+
+    `keep_shape` returns `(len(bands), n_pixels)` instead, every pixel kept, for per-pixel tests.
+    """
     h, w = info.shape
     size_y, size_x = min(SAMPLE_SIZE, h), min(SAMPLE_SIZE, w)
     tops = np.linspace(0, h - size_y, SAMPLE_GRID).astype(int)
     lefts = np.linspace(0, w - size_x, SAMPLE_GRID).astype(int)
     parts = []
     try:
-        with rasterio.open(info.path) as src:
+        with rasterio.open(info.dataset) as src:
             for top in tops:
                 for left in lefts:
-                    parts.append(src.read(list(bands), window=Window(int(left), int(top), size_x, size_y)).ravel())
+                    window = src.read(list(bands), window=Window(int(left), int(top), size_x, size_y))
+                    parts.append(window.reshape(len(bands), -1) if keep_shape else window.ravel())
     except rasterio.errors.RasterioError as exc:
         raise RasterError(info.path, f"corrupt or truncated TIFF, pixels unreadable: {str(exc).splitlines()[0]}") from exc
+    if keep_shape:
+        return np.concatenate(parts, axis=1).astype(np.float64)
     values = np.concatenate(parts).astype(np.float64)
     keep = np.isfinite(values)
     if info.nodata is not None and np.isfinite(info.nodata):

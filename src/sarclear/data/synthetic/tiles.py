@@ -32,6 +32,7 @@ from sarclear.data.layout import (
     official_split,
 )
 from sarclear.data.normalize import render_8bit
+from sarclear.data.provenance import SYNTHETIC_TAG
 from sarclear.data.synthetic.landcover import LandscapeParams, draw_landscape
 from sarclear.data.synthetic.noise import sub_seed
 from sarclear.data.synthetic.scene import (
@@ -148,9 +149,10 @@ def _plan_defects(rng: np.random.Generator, count: int, bad_fraction: float) -> 
 
 def _write_tile(root: Path, tile: SyntheticTile, arrays: dict[str, np.ndarray], crs: str, transform: Affine) -> None:
     paths = official_paths(root, tile.roi, tile.scene, tile.patch)
-    write_raster(paths["s1"], arrays["s1"], crs=crs, transform=transform, descriptions=S1_BANDS)
+    tags = {SYNTHETIC_TAG: "1"}
+    write_raster(paths["s1"], arrays["s1"], crs=crs, transform=transform, descriptions=S1_BANDS, tags=tags)
     for key in ("s2_cloudy", "s2"):
-        write_raster(paths[key], arrays[key], crs=crs, transform=transform, descriptions=S2_BANDS)
+        write_raster(paths[key], arrays[key], crs=crs, transform=transform, descriptions=S2_BANDS, tags=tags)
 
 
 def generate_dataset(
