@@ -12,9 +12,10 @@ this one afterwards.
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from types import FrameType
 
 #: What a shell reports for a process ended by SIGTERM (128 + 15); the CLI exits with it.
@@ -25,8 +26,19 @@ class Terminated(KeyboardInterrupt):
     """SIGTERM received: raised in the main thread, unwinds like Ctrl-C."""
 
 
-def _raise_terminated(signum: int, frame: FrameType | None) -> None:
-    raise Terminated(f"signal {signum}")
+def _handler(owner: int) -> Callable[[int, FrameType | None], None]:
+    """The handler for the process `owner`. A forked child (a DataLoader or curate pool worker)
+    inherits it but is not the command: there SIGTERM keeps its default action, so the child ends
+    quietly as before instead of printing a `KeyboardInterrupt` traceback."""
+
+    def handle(signum: int, frame: FrameType | None) -> None:
+        if os.getpid() != owner:
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+            return
+        raise Terminated(f"signal {signum}")
+
+    return handle
 
 
 @contextlib.contextmanager
@@ -35,7 +47,7 @@ def terminate_on_sigterm() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    previous = signal.signal(signal.SIGTERM, _handler(os.getpid()))
     try:
         yield
     finally:
