@@ -302,3 +302,22 @@ def test_check_prints_a_geographic_pixel_in_degrees(tmp_path: Path, capsys) -> N
     assert main(["check", str(paths["s1"]), str(paths["s2_cloudy"]), str(paths["s2"])]) == 0
     first = capsys.readouterr().out.splitlines()[0]
     assert "EPSG:4326, pixel 8.983e-05° (~10 m)," in first
+
+
+def test_two_scene_synthetic_set_trains(tmp_path: Path, capsys) -> None:
+    """`synth --scenes 2` used to give test and val scenes only, so `train` found no row to train on."""
+    from sarclear.data.layout import official_paths
+    from sarclear.data.synthetic import read_truth
+
+    data = tmp_path / "synth"
+    assert main(["synth", str(data), "--scenes", "2", "--patches", "2", "--size", "32", "--seasons", "summer",
+                 "--bad-fraction", "0", "--quiet"]) == 0
+    tiles = read_truth(data)
+    assert sorted({t.split for t in tiles}) == ["test", "train"]
+    rows = [{"sample_id": t.sample_id, "scene": t.scene, "patch": t.patch, "kept": True,
+             **{f"{m}_path": p for m, p in official_paths(data, t.roi, t.scene, t.patch).items()}} for t in tiles]
+    manifest = write_manifest(tmp_path / "manifest.csv", rows, CORE_COLUMNS)
+    run = tmp_path / "run"
+    assert main(["train", "--manifest", str(manifest), "--out", str(run), "--size", "32", "--ngf", "4", "--ndf", "4",
+                 "--max-steps", "1", "--workers", "0", "--precision", "32", "--quiet"]) == 0
+    assert (run / "checkpoints" / "last" / "generator.safetensors").is_file()
