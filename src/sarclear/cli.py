@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "train": "train the SAR-optical Pix2Pix model on a manifest (torchrun for multi-GPU)",
     "evaluate": "PSNR/SSIM/SAM/MAE/RMSE of a checkpoint or baseline, per season and cloud cover",
     "predict": "remove clouds from a whole S2 scene with its S1 scene: georeferenced GeoTIFF out",
+    "adapt": "fit a model to one scene's own clear pixels (SAR-guided) and inpaint its clouds: no pretrained model",
     "check": "validate an S1 / cloudy S2 / clear S2 triplet (bands, dtype, grid, every pixel) and describe it",
     "export-onnx": "export a checkpoint's generator to ONNX",
     "demo": "the whole method on built-in synthetic data, end to end, in minutes on a CPU",
