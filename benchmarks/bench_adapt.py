@@ -8,7 +8,13 @@ Cases (all genuine Sentinel data, see /work/shared/data/real-scenes/SOURCE.md):
 each with a *real cloud shape* laid over the clear image: a window of the s2cloudless test scene's
 reference mask (`cl_mask`), and that scene's own cloudy pixels pasted inside it (so the identity
 baseline sees real cloud tops). The clear image is the truth. Per-band files are stacked into RGB
-GeoTIFFs (B4 B3 B2, all 10 m bands, so no resampling is needed).
+GeoTIFFs (B4 B3 B2, all 10 m bands, so no resampling is needed). One more case has real clouds:
+
+* `sen12mscr-fall`: the genuine SEN12MS-CR test triplet ROIs1970_fall 139 p839 (tests/data), real
+  cumulus over half the tile and haze elsewhere. s2cloudless marks 97 % of it cloudy (too cloudy to
+  learn from), so its mask is an *oracle*: the pixels whose RGB mean exceeds the clear target's by
+  more than `ORACLE_DN`, dilated by 2 px. Its truth was taken on another date.
+  (The winter triplet is dark thin haze over the whole tile: no mask separates cloud from clear.)
 
 Methods, all scored inside the cloud mask with `sarclear.evaluate.metrics.dn_metrics` (PSNR on the
 reflectance scale, SSIM on the 8-bit display scale, DN [0, 3000] -> [0, 255]):
@@ -37,6 +43,9 @@ REAL = Path("/work/shared/data/real-scenes")
 SSL4EO = REAL / "ssl4eo-s12"
 BEN = REAL / "bigearthnet-v1"
 CLOUDS = REAL / "s2cloudless-scene" / "input_arrays.npz"
+FALL = Path(__file__).resolve().parents[1] / "tests" / "data" / "sen12mscr-real"
+#: Oracle cloud mask of the genuine fall triplet: cloudy RGB brighter than the target by this many DN.
+ORACLE_DN = 300
 #: Cloud windows are taken where the reference mask covers this share of the window.
 CLOUD_SHARE = (0.25, 0.55)
 
@@ -100,7 +109,24 @@ def prepare_cases(work: Path, seed: int) -> list[dict]:
         s1 = np.stack([_read(next(folder.glob(f"*_{p}.tif")))[0] for p in ("VV", "VH")])
         truth = np.stack([b[0] for b in bands])
         cases.append(_write_case(work / f"ben-{k}", truth, s1, bands[0][1], cloud, cloudy))
+    cases.append(_fall_case(work))
     return cases
+
+
+def _fall_case(work: Path) -> dict:
+    from sarclear.data.clouds import dilate
+
+    def rgb(pattern: str) -> tuple[np.ndarray, dict]:
+        path = next(FALL.glob(pattern))
+        with rasterio.open(path) as src:
+            return src.read([4, 3, 2]), {"crs": src.crs, "transform": src.transform}
+
+    cloudy, meta = rgb("ROIs1970_fall_s2_cloudy/*/*.tif")
+    truth, _ = rgb("ROIs1970_fall_s2/*/*.tif")
+    with rasterio.open(next(FALL.glob("ROIs1970_fall_s1/*/*.tif"))) as src:
+        s1 = src.read()
+    cloud = dilate((cloudy.astype(np.float32) - truth).mean(axis=0) > ORACLE_DN, 2)
+    return _write_case(work / "sen12mscr-fall", truth, s1, meta, cloud, cloudy)
 
 
 def _load(path: str) -> np.ndarray:
@@ -155,6 +181,19 @@ def summarise(rows: list[dict], methods: list[str]) -> dict:
     return out
 
 
+def markdown_table(rows: list[dict], methods: list[str]) -> str:
+    """Per case and mean: PSNR (dB) / 8-bit SSIM inside the cloud mask, and seconds, per method."""
+    head = "| case | cloud | " + " | ".join(methods) + " |\n|" + " --- |" * (len(methods) + 2) + "\n"
+    lines = []
+    for r in rows:
+        cells = [f"{r['methods'][m]['psnr_cloud']:.2f} / {r['methods'][m]['ssim8_cloud']:.3f} ({r['methods'][m]['seconds']:.0f} s)" for m in methods]
+        lines.append(f"| {r['case']} | {r['cloud_share']:.0%} | " + " | ".join(cells) + " |")
+    mean = summarise(rows, methods)
+    cells = [f"**{mean[m]['psnr_cloud']:.2f} / {mean[m]['ssim8_cloud']:.3f}** ({mean[m]['seconds']:.0f} s)" for m in methods]
+    lines.append("| **mean** | | " + " | ".join(cells) + " |")
+    return head + "\n".join(lines) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", type=Path, default=Path("/tmp/bench-adapt"), help="folder for the cases and outputs")
@@ -168,6 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lr", type=float)
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1: on a shared 2-core machine one thread runs faster)")
     parser.add_argument("--json", type=Path, help="also write the JSON here")
+    parser.add_argument("--markdown", type=Path, help="also write the docs table (markdown) here")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     cases = prepare_cases(args.work, args.seed)
@@ -189,6 +229,8 @@ def main(argv: list[str] | None = None) -> int:
     print(text)
     if args.json:
         args.json.write_text(text + "\n")
+    if args.markdown:
+        args.markdown.write_text(markdown_table(rows, methods))
     return 0
 
 

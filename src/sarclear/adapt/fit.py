@@ -32,7 +32,7 @@ OUTPUT_GAIN: float = 0.1
 #: The learning rate decays from `lr` to `lr * FINAL_LR_SHARE` (cosine).
 FINAL_LR_SHARE: float = 0.05
 #: A fresh model: narrow (CPU minutes), no dropout (one scene, no need for Pix2Pix's noise).
-DEFAULT_NGF: int = 32
+DEFAULT_NGF: int = 16
 DEFAULT_CROP: int = 64
 DEFAULT_BATCH: int = 8
 DEFAULT_LR: float = 1e-3

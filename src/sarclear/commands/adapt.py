@@ -22,7 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mask", type=Path, help="cloud mask on the S2 grid (nonzero = cloud) instead of detecting clouds")
     parser.add_argument("--keep-model", type=Path, metavar="DIR", help="keep the fitted checkpoint, its input and mask in DIR (for predict / evaluate)")
     parser.add_argument("--seed", type=int, default=0, help="random seed: same seed, steps and threads give the same output (default 0)")
-    parser.add_argument("--ngf", type=int, help="width of a fresh model (default 32)")
+    parser.add_argument("--ngf", type=int, help="width of a fresh model (default 16)")
     parser.add_argument("--crop", type=int, help="training crop of a fresh model in px, a power of two >= 32 (default 64)")
     parser.add_argument("--batch-size", type=int, help="crops per step (default 8)")
     parser.add_argument("--lr", type=float, help="Adam learning rate, decayed to 5 %% of it (default 1e-3)")
