@@ -29,6 +29,7 @@ import argparse
 import json
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -206,6 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int)
     parser.add_argument("--lr", type=float)
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1: on a shared 2-core machine one thread runs faster)")
+    parser.add_argument("--jobs", type=int, default=1, help="cases fitted in parallel processes (default 1)")
     parser.add_argument("--json", type=Path, help="also write the JSON here")
     parser.add_argument("--markdown", type=Path, help="also write the docs table (markdown) here")
     args = parser.parse_args(argv)
@@ -216,12 +218,14 @@ def main(argv: list[str] | None = None) -> int:
         cases = [c for c in cases if c["name"] in wanted]
     methods = args.methods.split(",")
     fit_options = {k: v for k, v in {"ngf": args.ngf, "crop": args.crop, "batch_size": args.batch_size, "lr": args.lr}.items() if v is not None}
-    rows = []
-    for case in cases:
-        rows.append(run_case(case, args.work, args.steps, args.seed, methods, fit_options))
-        print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+    with ProcessPoolExecutor(max_workers=args.jobs, initializer=torch.set_num_threads, initargs=(args.threads,)) as pool:
+        futures = [pool.submit(run_case, case, args.work, args.steps, args.seed, methods, fit_options) for case in cases]
+        rows = []
+        for future in futures:
+            rows.append(future.result())
+            print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
     result = {
-        "benchmark": "adapt", "steps": args.steps, "seed": args.seed, "threads": torch.get_num_threads(), "fit_options": fit_options,
+        "benchmark": "adapt", "steps": args.steps, "seed": args.seed, "threads": args.threads, "jobs": args.jobs, "fit_options": fit_options,
         "metric_notes": "inside the cloud mask: PSNR reflectance scale (data range 1), SSIM 8-bit display scale (DN 0-3000 -> 0-255)",
         "mean": summarise(rows, methods), "cases": rows,
     }  # fmt: skip

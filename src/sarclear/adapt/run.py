@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from sarclear.adapt.fit import DEFAULT_BATCH, DEFAULT_CROP, DEFAULT_LR, DEFAULT_NGF, FitReport, fit, new_spec, start_at_fill
+from sarclear.adapt.fit import DEFAULT_BATCH, DEFAULT_CROP, DEFAULT_LR, DEFAULT_NGF, SSIM_WEIGHT, FitReport, fit, new_spec, start_at_fill
 from sarclear.adapt.scene import SHADOW_DILATION_PX, AdaptScene, check_clear_enough, load_scene, pad_scene
 from sarclear.data.normalize import S2_CLIP_MAX_DN, s2_from_network
 from sarclear.errors import ConfigError
@@ -97,6 +97,7 @@ def adapt_scene(
     crop: int = DEFAULT_CROP,
     batch_size: int = DEFAULT_BATCH,
     lr: float = DEFAULT_LR,
+    ssim_weight: float = SSIM_WEIGHT,
     shadow_dilation: int | None = None,
     progress: bool = True,
     log: Log | None = None,
@@ -128,7 +129,7 @@ def adapt_scene(
         generator = spec.build()
         start_at_fill(generator, scene.fill)
     report = fit(pad_scene(scene, spec.tile_size), generator, spec, steps=steps, minutes=minutes, seed=seed,
-                 batch_size=batch_size, lr=lr, progress=progress, log=log)  # fmt: skip
+                 batch_size=batch_size, lr=lr, ssim_weight=ssim_weight, progress=progress, log=log)  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="sarclear-adapt-") as tmp:
         folder = keep if keep is not None else Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)

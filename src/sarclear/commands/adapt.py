@@ -26,6 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--crop", type=int, help="training crop of a fresh model in px, a power of two >= 32 (default 64)")
     parser.add_argument("--batch-size", type=int, help="crops per step (default 8)")
     parser.add_argument("--lr", type=float, help="Adam learning rate, decayed to 5 %% of it (default 1e-3)")
+    parser.add_argument("--ssim-weight", type=float, help="weight of a 1 - SSIM term beside L1 (default 0: off)")
     parser.add_argument("--dilate", type=int, help="extra cloud-mask dilation in px, to cover shadow and halo (default 6 for a detected mask, 0 with --mask)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar or messages")
 
@@ -46,7 +47,8 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("--s1 is required (the fit uses SAR as guidance); give --no-sar for an optical-only fit")
     if args.crop is not None and (args.crop < 32 or args.crop & (args.crop - 1)):
         raise ConfigError(f"--crop {args.crop}: must be a power of two >= 32")
-    optional = {"ngf": args.ngf, "crop": args.crop, "batch_size": args.batch_size, "lr": args.lr, "shadow_dilation": args.dilate}
+    optional = {"ngf": args.ngf, "crop": args.crop, "batch_size": args.batch_size, "lr": args.lr, "ssim_weight": args.ssim_weight,
+                "shadow_dilation": args.dilate}
     minutes = args.minutes if args.minutes is not None or args.steps is not None else DEFAULT_MINUTES
     result = adapt_scene(
         args.s2, None if args.no_sar else args.s1, args.out, checkpoint=args.checkpoint, steps=args.steps, minutes=minutes,
