@@ -36,8 +36,7 @@ DEFAULT_NGF: int = 16
 DEFAULT_CROP: int = 64
 DEFAULT_BATCH: int = 8
 DEFAULT_LR: float = 1e-3
-#: Weight of the SSIM term beside L1 (`--ssim-weight`; off by default: at 0.5 it moved 8-bit SSIM by
-#: +0.01 on one benchmark case and -0.02 on another, docs/adapt.md).
+#: Weight of the SSIM term beside L1 (`--ssim-weight`); off by default, docs/adapt.md says why.
 SSIM_WEIGHT: float = 0.0
 #: The display stretch, DN [0, 3000], in network units (DN [0, 10000] -> [-1, 1]).
 SSIM_RANGE: float = 0.6

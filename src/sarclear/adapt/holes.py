@@ -3,17 +3,17 @@
 A hole is a crop-sized window of the scene's mask taken at a random place, flipped and rotated at
 random, then laid over a *different* (mostly clear) crop: the holes have the sizes, edges and
 clumping of this scene's clouds, which is what the network will have to fill. Windows with almost
-no cloud teach little and are redrawn a few times; nearly full ones are kept (up to 90 %), since
-clouds larger than a window must be filled from the radar alone. A scene whose mask never gives a
-usable window (nearly clear) falls back to elliptic blobs.
+no cloud, or almost nothing else, teach little; they are redrawn a few times (docs/adapt.md says
+what a larger upper share did), and a scene whose mask never gives a usable window (nearly clear)
+falls back to elliptic blobs.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-#: A window is a usable hole when this share of it is cloud (enough to learn from; up to nearly all).
-HOLE_SHARE: tuple[float, float] = (0.05, 0.9)
+#: A window is a usable hole when this share of it is cloud (enough to learn from, enough context).
+HOLE_SHARE: tuple[float, float] = (0.05, 0.6)
 #: Windows drawn before falling back to blobs.
 TRIES: int = 8
 
