@@ -17,10 +17,10 @@ import numpy as np
 
 from sarclear.data.clouds import dilate
 from sarclear.data.normalize import S2_CLIP_MAX_DN, s1_to_network, s2_to_network
+from sarclear.data.valid import valid_pixels
 from sarclear.errors import SarclearInputError
 from sarclear.io.cog import gdal_env
 from sarclear.predict.masking import MaskSource
-from sarclear.predict.prepare import s1_valid, s2_valid
 from sarclear.predict.reader import SceneReader
 from sarclear.predict.scene import SceneInputs, inspect_scene
 
@@ -85,12 +85,9 @@ def load_scene(
     height, width = inputs.shape
     with gdal_env(), SceneReader(inputs) as reader:
         dn = reader.s2(0, height, inputs.rgb_bands)
-        valid = s2_valid(dn, inputs.s2.nodata)
-        sar = None
-        if use_sar:
-            db = reader.s1(0, height)
-            valid &= s1_valid(db)
-            sar = np.nan_to_num(s1_to_network(db), nan=0.0).astype(np.float32)
+        db = reader.s1(0, height) if use_sar else None
+        valid = valid_pixels(dn, db, s2_nodata=inputs.s2.nodata)  # the rule predict's stream uses
+        sar = None if db is None else np.nan_to_num(s1_to_network(db), nan=0.0).astype(np.float32)
         source = MaskSource(reader, log)
         cloud = np.concatenate([source.rows(r0, min(height, r0 + MASK_STRIP_ROWS))[0] for r0 in range(0, height, MASK_STRIP_ROWS)])
     cloud = dilate(cloud, shadow_dilation) & valid
