@@ -78,10 +78,11 @@ def load_scene(
     mask: str | Path | None = None,
     s2_clip_max: float = S2_CLIP_MAX_DN,
     shadow_dilation: int = SHADOW_DILATION_PX,
+    s2_offset: float | None = None,
     log: Log = lambda _: None,
 ) -> AdaptScene:
     """Check and read the whole scene (RGB and, if `use_sar`, S1 on the S2 grid) with its cloud mask."""
-    inputs = inspect_scene(s2, s1, use_sar=use_sar, bands="rgb", mask_path=mask, log=log)
+    inputs = inspect_scene(s2, s1, use_sar=use_sar, bands="rgb", mask_path=mask, s2_offset=s2_offset, log=log)
     height, width = inputs.shape
     with gdal_env(), SceneReader(inputs) as reader:
         dn = reader.s2(0, height, inputs.rgb_bands)

@@ -11,8 +11,12 @@ DEFAULT_MINUTES = 2.0
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--s1", type=Path, help="Sentinel-1 scene: VV, VH in dB (reprojected onto the S2 grid if needed)")
-    parser.add_argument("--s2", required=True, type=Path, help="cloudy Sentinel-2 scene: 13-band L1C stack or RGB, DN")
+    parser.add_argument("--s1", type=Path, nargs="+", metavar="S1",
+                        help="Sentinel-1 VV, VH in dB: a 2-band file, a folder with VV and VH files, or the two files (reprojected onto the S2 grid if needed)")
+    parser.add_argument("--s2", required=True, type=Path,
+                        help="cloudy Sentinel-2 scene (DN): a 13-band or RGB GeoTIFF, a folder of per-band files, or a SAFE product (.SAFE or .zip)")
+    parser.add_argument("--s2-offset", type=float, metavar="DN",
+                        help="radiometric offset to remove (1000 for baseline 04.00 and later); default: from the SAFE metadata or product name")
     parser.add_argument("--out", required=True, type=Path, help="output Cloud-Optimized GeoTIFF (RGB uint16 DN, B4 B3 B2), on the S2 grid")
     parser.add_argument("--checkpoint", type=Path, help="start from this trained model (fine-tune) instead of a fresh small one")
     budget = parser.add_mutually_exclusive_group()
@@ -52,7 +56,8 @@ def run(args: argparse.Namespace) -> int:
     minutes = args.minutes if args.minutes is not None or args.steps is not None else DEFAULT_MINUTES
     result = adapt_scene(
         args.s2, None if args.no_sar else args.s1, args.out, checkpoint=args.checkpoint, steps=args.steps, minutes=minutes,
-        use_sar=not args.no_sar, mask=args.mask, keep_model=args.keep_model, seed=args.seed, progress=not args.quiet, log=say,
+        use_sar=not args.no_sar, mask=args.mask, keep_model=args.keep_model, seed=args.seed, s2_offset=args.s2_offset,
+        progress=not args.quiet, log=say,
         **{k: v for k, v in optional.items() if v is not None},
     )  # fmt: skip
     say(f"{result.fit.steps} steps in {result.fit.seconds:.0f} s; wrote {result.out}")
