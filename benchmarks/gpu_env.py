@@ -1,0 +1,97 @@
+"""The machine a GPU check ran on, as one JSON line: Python, torch, CUDA, cuDNN, NCCL, the GPU,
+the driver, the CPUs, and which optional packages import.
+
+    python benchmarks/gpu_env.py
+
+Runs without CUDA too (the GPU fields are then null). Which precision `auto` resolves to is
+included, because that is what `sarclear train` and `sarclear predict` will use on this machine.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+
+
+def version_of(module: str) -> str | None:
+    """The module's version when it imports, else None (rasterio, s2cloudless, ... may be absent)."""
+    try:
+        return str(getattr(importlib.import_module(module), "__version__", "unknown"))
+    except Exception:  # a missing module, or one whose own dependencies are missing
+        return None
+
+
+def nvidia_smi() -> str | None:
+    if shutil.which("nvidia-smi") is None:
+        return None
+    query = "--query-gpu=name,driver_version,memory.total,clocks.max.sm,power.limit"
+    try:
+        done = subprocess.run(["nvidia-smi", query, "--format=csv,noheader"], capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.stdout.strip() or None
+
+
+def gpu_fields() -> dict[str, object]:
+    import torch
+
+    if not torch.cuda.is_available():
+        return {"cuda_available": False}
+    from sarclear.native_bf16 import cuda_has_native_bf16
+
+    device = torch.device("cuda", 0)
+    props = torch.cuda.get_device_properties(device)
+    return {
+        "cuda_available": True,
+        "gpu_count": torch.cuda.device_count(),
+        "gpu": props.name,
+        "compute_capability": list(torch.cuda.get_device_capability(device)),
+        "gpu_memory_gib": round(props.total_memory / 2**30, 1),
+        "multiprocessors": props.multi_processor_count,
+        "native_bf16": cuda_has_native_bf16(device),
+        "nccl": ".".join(map(str, torch.cuda.nccl.version())) if hasattr(torch.cuda, "nccl") else None,
+        "nvidia_smi": nvidia_smi(),
+    }
+
+
+def main() -> None:
+    import torch
+
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    fields: dict[str, object] = {
+        "python": platform.python_version(),
+        "python_executable": sys.executable,
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "cpus_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        "torch": torch.__version__,
+        "torch_cuda": torch.version.cuda,
+        "cudnn": torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None,
+        **gpu_fields(),
+        "numpy": version_of("numpy"),
+        "rasterio": version_of("rasterio"),
+        "gdal": None,
+        "s2cloudless": version_of("s2cloudless"),
+        "lightgbm": version_of("lightgbm"),
+        "onnxruntime": version_of("onnxruntime"),
+        "torchmetrics": version_of("torchmetrics"),
+        "pytest": version_of("pytest"),
+    }
+    if fields["rasterio"]:
+        import rasterio
+
+        fields["gdal"] = rasterio.__gdal_version__
+        from sarclear.predict.engine import resolve_precision as predict_precision
+        from sarclear.train.precision import resolve_precision as train_precision
+
+        fields["auto_precision"] = {"train": train_precision("auto", device).name, "predict": predict_precision("auto", device)}
+    print(json.dumps(fields))
+
+
+if __name__ == "__main__":
+    main()
