@@ -3,8 +3,8 @@ the driver, the CPUs, and which optional packages import.
 
     python benchmarks/gpu_env.py
 
-Runs without CUDA too (the GPU fields are then null). Which precision `auto` resolves to is
-included, because that is what `sarclear train` and `sarclear predict` will use on this machine.
+Runs without CUDA too (the GPU fields are then absent). Whether the device runs bf16 natively is
+included: `auto` precision in `sarclear train` and `sarclear predict` follows it.
 """
 
 from __future__ import annotations
@@ -42,8 +42,6 @@ def gpu_fields() -> dict[str, object]:
 
     if not torch.cuda.is_available():
         return {"cuda_available": False}
-    from sarclear.native_bf16 import cuda_has_native_bf16
-
     device = torch.device("cuda", 0)
     props = torch.cuda.get_device_properties(device)
     return {
@@ -53,7 +51,6 @@ def gpu_fields() -> dict[str, object]:
         "compute_capability": list(torch.cuda.get_device_capability(device)),
         "gpu_memory_gib": round(props.total_memory / 2**30, 1),
         "multiprocessors": props.multi_processor_count,
-        "native_bf16": cuda_has_native_bf16(device),
         "nccl": ".".join(map(str, torch.cuda.nccl.version())) if hasattr(torch.cuda, "nccl") else None,
         "nvidia_smi": nvidia_smi(),
     }
@@ -61,6 +58,8 @@ def gpu_fields() -> dict[str, object]:
 
 def main() -> None:
     import torch
+
+    from sarclear.native_bf16 import has_native_bf16
 
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     fields: dict[str, object] = {
@@ -72,6 +71,8 @@ def main() -> None:
         "torch": torch.__version__,
         "torch_cuda": torch.version.cuda,
         "cudnn": torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None,
+        "device": str(device),
+        "device_native_bf16": has_native_bf16(device),  # what `auto` precision follows (sarclear/native_bf16.py)
         **gpu_fields(),
         "numpy": version_of("numpy"),
         "rasterio": version_of("rasterio"),
@@ -86,10 +87,6 @@ def main() -> None:
         import rasterio
 
         fields["gdal"] = rasterio.__gdal_version__
-        from sarclear.predict.engine import resolve_precision as predict_precision
-        from sarclear.train.precision import resolve_precision as train_precision
-
-        fields["auto_precision"] = {"train": train_precision("auto", device).name, "predict": predict_precision("auto", device)}
     print(json.dumps(fields))
 
 
