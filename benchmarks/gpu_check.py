@@ -27,6 +27,7 @@ import math
 import os
 import platform
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -252,15 +253,18 @@ def headline(summary: dict[str, Any]) -> dict[str, Any]:
 
 
 def main() -> None:
-    args = parse()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so `finally` kills the parts still running
+    check(parse())
+
+
+def check(args: argparse.Namespace) -> None:
     print(f"[gpu-check] python {platform.python_version()} ({sys.executable})", flush=True)
     out = args.out or Path(os.environ.get("OUT") or ROOT / "gpu-check-out")
     out.mkdir(parents=True, exist_ok=True)
     work = args.workdir or Path(tempfile.mkdtemp(prefix="sarclear-gpu-check-"))
     temporary = args.workdir is None
     work.mkdir(parents=True, exist_ok=True)
-    site = work / "site"
-    child_env = {"PYTHONPATH": os.pathsep.join([str(site), str(ROOT / "src"), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep),
+    child_env = {"PYTHONPATH": os.pathsep.join([str(work / "site"), str(ROOT / "src"), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep),
                  "PYTHONUNBUFFERED": "1"}  # fmt: skip
     found = probe(child_env)
     cuda = found["cuda"]
@@ -273,9 +277,23 @@ def main() -> None:
         "peak_tflops_used": args.peak_tflops, "workdir": str(work),
     }  # fmt: skip
     runner = Runner(out / "gpu_check.json", out / "gpu_check.log", work / "logs", budget, summary)
+    runner.have = dict(found)
+    try:
+        run_parts(args, runner, summary, work, child_env, cuda, tiny, sizes)
+    finally:
+        runner.close()
+        if temporary:
+            shutil.rmtree(work, ignore_errors=True)
+    print(json.dumps({k: summary[k] for k in ("ok", "passed", "failed", "skipped", "seconds", "headline")}, indent=1), flush=True)
+    raise SystemExit(0 if summary["ok"] else 1)
+
+
+def run_parts(args: argparse.Namespace, runner: Runner, summary: dict[str, Any], work: Path, child_env: dict[str, str], cuda: bool,
+              tiny: bool, sizes: Sizes) -> None:  # fmt: skip
+    """Every part, in order of importance; fills `summary` (the runner writes it after each part)."""
     wanted = [w for w in (args.parts or "").split(",") if w]
     selected = (lambda name: any(name.startswith(w) for w in wanted)) if wanted else (lambda name: True)
-    runner.have = dict(found)
+    site = work / "site"
     started = time.monotonic()
 
     def run(name: str, argv: list[str], **kw: Any) -> dict[str, Any] | None:
@@ -294,7 +312,7 @@ def main() -> None:
     needs_s2c = needs_s2cloudless(BENCH / "gpu_needs_s2cloudless.txt")
     run("tests_cuda", [sys.executable, "-m", "pytest", "-q", "-rfE", "-p", "no:cacheprovider", "-m", "cuda", "tests"],
         timeout=150, needs=("cuda", "rasterio"), judge=judge_pytest(needs_s2c, runner.have["s2cloudless"]))  # fmt: skip
-    if tiny:
+    if tiny and selected("tests_cpu"):
         runner.skip("tests_cpu", "--tiny: the test suite is what runs this mode")
     elif selected("tests_cpu"):  # the CPU tests, CUDA hidden, beside the data preparation and training runs
         runner.start("tests_cpu", [sys.executable, "-m", "pytest", "-q", "-rfE", "-p", "no:cacheprovider", "-m", "not cuda", "tests"],
@@ -367,10 +385,6 @@ def main() -> None:
     summary["seconds"] = round(time.monotonic() - started, 1)
     summary["ok"] = not summary["failed"]
     runner.write()
-    if temporary:
-        shutil.rmtree(work, ignore_errors=True)
-    print(json.dumps({k: summary[k] for k in ("ok", "passed", "failed", "skipped", "seconds", "headline")}, indent=1), flush=True)
-    raise SystemExit(0 if summary["ok"] else 1)
 
 
 if __name__ == "__main__":

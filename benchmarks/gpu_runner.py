@@ -59,6 +59,7 @@ class Runner:
         self.parts: dict[str, dict[str, Any]] = summary.setdefault("parts", {})
         self.have: dict[str, bool] = {}
         self.background: dict[str, tuple[Any, ...]] = {}  # name -> what `_finish` needs
+        self.live: dict[int, subprocess.Popen] = {}  # every started part's process group, until it ends
         logs.mkdir(parents=True, exist_ok=True)
         self.write()
 
@@ -92,7 +93,18 @@ class Runner:
         proc = subprocess.Popen(list(argv), stdout=handle, stderr=subprocess.STDOUT, env=full_env, cwd=cwd,
                                 start_new_session=True, text=True)  # fmt: skip
         handle.close()
+        self.live[proc.pid] = proc
         return proc, log
+
+    def close(self) -> None:
+        """Kill what still runs (a check stopped from outside must not leave parts on the GPU):
+        each part runs in its own session, so nothing else would end it."""
+        for pid in list(self.live):
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.live.pop(pid).wait()
 
     def run(self, name: str, argv: Sequence[str], *, timeout: float, needs: Sequence[str] = (), env: Mapping[str, str] | None = None,
             cwd: Path = Path.cwd(), judge: Judge | None = None, informative: bool = False) -> dict[str, Any]:  # fmt: skip
@@ -129,6 +141,7 @@ class Runner:
             timed_out = True
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+        self.live.pop(proc.pid, None)
         seconds = time.monotonic() - started
         output = log.read_text(errors="replace")
         record: dict[str, Any] = {"status": "passed", "seconds": round(seconds, 1), "rc": proc.returncode, "timeout_s": round(limit),

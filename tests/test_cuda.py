@@ -117,9 +117,9 @@ def one_rank_nccl_group(tmp_path: Path):
 
 @pytest.mark.usefixtures(one_rank_nccl_group.__name__)
 def test_sync_batchnorm_generator_computes_what_batchnorm_does() -> None:
-    """One rank: SyncBatchNorm's statistics are the batch's own, so forward, gradients and running
-    statistics must equal plain batch norm's. Checks the conversion of sarclear's U-Net and that
-    its NCCL reductions run."""
+    """Every batch norm of sarclear's U-Net becomes a SyncBatchNorm that computes what it did:
+    forward, gradients, running statistics. With one rank SyncBatchNorm takes batch norm's own path
+    (there is nothing to reduce); the reduction across GPUs needs two of them."""
     torch.manual_seed(0)
     plain = SPEC.build().cuda().train()
     synced = nn.SyncBatchNorm.convert_sync_batchnorm(copy.deepcopy(plain)).train()

@@ -92,3 +92,11 @@ def test_headline_compares_each_variant_with_the_plain_step_at_its_batch_size() 
     assert head["best_b1"]["seed_recipe_hours"] == pytest.approx(200 * 4464 / 200.0 / 3600, abs=0.01)
     assert head["speedup_vs_fp32_eager_same_batch"] == {"bf16_nhwc_b1": 4.0, "bf16_b32": 4.0}
     assert head["best_any_batch"]["variant"] == "bf16_b32"
+
+
+def test_closing_the_runner_kills_parts_still_running(tmp_path: Path) -> None:
+    check = runner(tmp_path, budget=60)
+    check.start("background", [sys.executable, "-c", "import time; time.sleep(60)"], timeout=60)
+    proc = check.background["background"][0]
+    check.close()
+    assert proc.poll() is not None  # killed, not left running beside the next command
