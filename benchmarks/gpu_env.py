@@ -37,6 +37,17 @@ def nvidia_smi() -> str | None:
     return done.stdout.strip() or None
 
 
+def nccl_version() -> str | None:
+    """NCCL's version as torch reports it (a tuple in recent releases, an int in older ones)."""
+    import torch
+
+    try:
+        version = torch.cuda.nccl.version()
+    except Exception:  # a build without NCCL
+        return None
+    return ".".join(map(str, version)) if isinstance(version, tuple) else str(version)
+
+
 def gpu_fields() -> dict[str, object]:
     import torch
 
@@ -51,7 +62,7 @@ def gpu_fields() -> dict[str, object]:
         "compute_capability": list(torch.cuda.get_device_capability(device)),
         "gpu_memory_gib": round(props.total_memory / 2**30, 1),
         "multiprocessors": props.multi_processor_count,
-        "nccl": ".".join(map(str, torch.cuda.nccl.version())) if hasattr(torch.cuda, "nccl") else None,
+        "nccl": nccl_version(),
         "nvidia_smi": nvidia_smi(),
     }
 
