@@ -52,8 +52,10 @@ def pytest_counts(text: str) -> dict[str, Any]:
 class Runner:
     """Runs parts in order within `budget_s` seconds, writing `summary` to `json_path` after each."""
 
-    def __init__(self, json_path: Path, log_path: Path, logs: Path, budget_s: float, summary: dict[str, Any]) -> None:
+    def __init__(self, json_path: Path, log_path: Path, logs: Path, budget_s: float, summary: dict[str, Any],
+                 timeout_scale: float = 1.0) -> None:  # fmt: skip
         self.json_path, self.log_path, self.logs = json_path, log_path, logs
+        self.timeout_scale = timeout_scale  # every part's limit times this (slow, shared CPU machines)
         self.deadline = time.monotonic() + budget_s
         self.summary = summary
         self.parts: dict[str, dict[str, Any]] = summary.setdefault("parts", {})
@@ -111,7 +113,7 @@ class Runner:
         """Run one part to its end (or its limit); `judge(record, output)` returns a problem or None."""
         if (blocked := self._blocked(name, needs, informative)) is not None:
             return blocked
-        limit = min(timeout, self.left())
+        limit = min(timeout * self.timeout_scale, self.left())
         print(f"[gpu-check] {name}: running (limit {limit:.0f} s): {shlex.join(argv)}", flush=True)
         proc, log = self._start(name, argv, env, cwd)
         return self._finish(name, proc, time.monotonic(), limit, log, judge, informative, argv)
@@ -121,7 +123,7 @@ class Runner:
         """Start a part in the background (CPU work beside GPU parts that are not timed); `join` ends it."""
         if self._blocked(name, needs, informative) is not None:
             return
-        limit = min(timeout, self.left())
+        limit = min(timeout * self.timeout_scale, self.left())
         print(f"[gpu-check] {name}: started in the background (limit {limit:.0f} s): {shlex.join(argv)}", flush=True)
         proc, log = self._start(name, argv, env, cwd)
         self.background[name] = (proc, time.monotonic(), limit, log, judge, informative, list(argv))
