@@ -9,20 +9,21 @@ included: `auto` precision in `sarclear train` and `sarclear predict` follows it
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import platform
 import shutil
 import subprocess
 import sys
+from importlib import metadata
 
 
-def version_of(module: str) -> str | None:
-    """The module's version when it imports, else None (rasterio, s2cloudless, ... may be absent)."""
+def version_of(distribution: str) -> str | None:
+    """The installed version, from the package metadata (importing each would cost seconds; whether
+    rasterio and s2cloudless actually import is what gpu_check.py's probe finds out)."""
     try:
-        return str(getattr(importlib.import_module(module), "__version__", "unknown"))
-    except Exception:  # a missing module, or one whose own dependencies are missing
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
         return None
 
 
@@ -89,15 +90,19 @@ def main() -> None:
         "rasterio": version_of("rasterio"),
         "gdal": None,
         "s2cloudless": version_of("s2cloudless"),
+        "sentinelhub": version_of("sentinelhub"),
         "lightgbm": version_of("lightgbm"),
         "onnxruntime": version_of("onnxruntime"),
         "torchmetrics": version_of("torchmetrics"),
         "pytest": version_of("pytest"),
     }
     if fields["rasterio"]:
-        import rasterio
+        try:
+            import rasterio
 
-        fields["gdal"] = rasterio.__gdal_version__
+            fields["gdal"] = rasterio.__gdal_version__
+        except ImportError as exc:  # installed but broken (e.g. a wheel for another Python)
+            fields["gdal"] = f"rasterio does not import: {exc}"
     print(json.dumps(fields))
 
 
