@@ -1,6 +1,7 @@
 """Speed and memory of `sarclear predict` on synthetic whole scenes, one JSON line per scene size.
 
     python benchmarks/bench_predict.py [--sizes 2048 8192] [--overlap PX] [--batch-size N] [--precision auto]
+                                       [--inputs geotiff band-folder offset-folder]
 
 For each size a synthetic 13-band L1C scene and its S1 scene are written (block row by block row,
 so making an 8192 x 8192 scene needs no more memory than a 2048 one), then `sarclear predict` runs
@@ -10,6 +11,12 @@ blending, COG with overviews), megapixels/s, the child's peak RSS, and the achie
 (windows x FLOPs of one window, counted once with torch.utils.flop_counter.FlopCounterMode).
 A one-window scene is run first; its time is the fixed cost (imports, model load), and
 `steady_mp_per_s` is the rate without it, which a long scene approaches.
+
+`--inputs` runs the same scene in other input formats, one after the other in the same run:
+`geotiff` (the 13-band stack), `band-folder` (one GeoTIFF per band at its native 10 / 20 / 60 m,
+as SSL4EO-S12 or Major-TOM hold them, read through the stacking VRT of `io.sources`) and
+`offset-folder` (the same folder with +1000 DN and an `_N0400_` product name, so the radiometric
+offset is removed on read).
 
 `--scenes DIR` keeps the written scenes in DIR and reuses them on the next run (`--write-only`
 just writes them), so a timed GPU run need not spend its minutes writing a 10980 x 10980 scene.
@@ -22,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -64,6 +72,31 @@ def write_scene(folder: Path, size: int, seed: int = 0) -> tuple[Path, Path]:
             s1.write(np.stack([vv, vv - 7]).astype(np.float32), window=Window(0, top, size, rows))
             s2.write((LAND[:, None, None] * (0.6 + field) * noise).astype(np.uint16), window=Window(0, top, size, rows))
     return s1_path, s2_path
+
+
+#: Native resolution (multiple of 10 m) of each band, B1..B12 in SEN12MS-CR order.
+NATIVE_STEP = (6, 1, 1, 1, 2, 2, 2, 1, 2, 6, 6, 2, 2)
+BAND_NAMES = ("B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B09", "B10", "B11", "B12")
+
+
+def write_band_folder(s2_path: Path, folder: Path, offset: int = 0) -> Path:
+    """One GeoTIFF per band of the stack at `s2_path`, at its native resolution (every k-th pixel), plus `offset` DN."""
+    folder.mkdir()
+    with rasterio.open(s2_path) as src:
+        for index, (name, step) in enumerate(zip(BAND_NAMES, NATIVE_STEP, strict=True), start=1):
+            width, height = -(-src.width // step), -(-src.height // step)
+            t = src.transform
+            profile = {"driver": "GTiff", "width": width, "height": height, "count": 1, "dtype": "uint16", "crs": src.crs,
+                       "transform": from_origin(t.c, t.f, t.a * step, -t.e * step), "tiled": True, "blockxsize": BLOCK,
+                       "blockysize": BLOCK, "compress": "deflate", "zlevel": 1, "BIGTIFF": "IF_SAFER"}  # fmt: skip
+            with rasterio.open(folder / f"{name}.tif", "w", **profile) as dst:
+                for top in range(0, src.height, BLOCK * step):
+                    rows = min(BLOCK * step, src.height - top)
+                    data = src.read(index, window=Window(0, top, src.width, rows))[::step, ::step]
+                    if offset:
+                        data = np.where(data > 0, data.astype(np.int32) + offset, 0).astype(np.uint16)
+                    dst.write(data, 1, window=Window(0, top // step, data.shape[1], data.shape[0]))
+    return folder
 
 
 def window_gflop(spec: ModelSpec) -> float:
@@ -115,6 +148,8 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, help="default: predict's own")
     parser.add_argument("--precision", default="auto")
     parser.add_argument("--workdir", type=Path, help="where scenes are written (default: a temporary folder)")
+    parser.add_argument("--inputs", nargs="+", choices=("geotiff", "band-folder", "offset-folder"), default=["geotiff"],
+                        help="input formats of the same scene, run one after the other (default: geotiff)")
     parser.add_argument("--scenes", type=Path, help="keep the scenes in this folder and reuse them on the next run")
     parser.add_argument("--write-only", action="store_true", help="write the scenes into --scenes, predict nothing")
     parser.add_argument("--device", help="predict's --device (default: cuda when present, else cpu)")
@@ -136,37 +171,56 @@ def main() -> None:
         fixed = None
         for size in [FIXED_COST_SIZE, *args.sizes]:
             s1, s2 = scene_paths(args.scenes or folder, size)
-            out = folder / f"out_{size}.tif"
-            peak_file = folder / "peak_cuda_mb"
-            command = [sys.executable, "-c", CHILD, str(peak_file), "predict", "--checkpoint", str(checkpoint), "--s1", str(s1),
-                       "--s2", str(s2), "--out", str(out), "--overlap", str(args.overlap), "--batch-size", str(args.batch_size),
-                       "--precision", args.precision, "--quiet", *(["--device", args.device] if args.device else [])]  # fmt: skip
-            load_before = os.getloadavg()[0]
-            seconds, cpu_seconds, peak_mb = run_child(command)
-            peak_cuda_mb = float(peak_file.read_text()) if peak_file.is_file() else None
-            for path in (out,) if args.scenes else (s1, s2, out):
-                path.unlink()
-            if fixed is None:  # one window: what every run pays (imports, model load, COG set-up)
-                fixed = seconds
-                continue
-            windows = WindowGrid(size, size, spec.tile_size, args.overlap).n_windows
-            megapixels = size * size / 1e6
-            print(json.dumps({
-                "size": size, "megapixels": megapixels, "seconds": round(seconds, 1), "cpu_seconds": round(cpu_seconds, 1),
-                "mp_per_s": round(megapixels / seconds, 3), "peak_rss_mb": round(peak_mb),
-                "windows": windows, "gflop_per_window": round(gflop, 2), "gflop_per_s": round(windows * gflop / seconds, 1),
-                # the same without the fixed cost of a one-window run (the rate a long scene approaches)
-                "fixed_seconds": round(fixed, 1),
-                "steady_mp_per_s": round(megapixels / (seconds - fixed), 3) if seconds > fixed else None,
-                "overlap": args.overlap, "batch_size": args.batch_size, "precision": args.precision, "threads": torch.get_num_threads(),
-                "device": args.device or ("cuda" if torch.cuda.is_available() else "cpu"), "ngf": args.ngf,
-                "peak_cuda_mb": round(peak_cuda_mb, 1) if peak_cuda_mb else None,
-                # other processes on the machine compete for the same cores: the 1-minute load average
-                # before and after the run says how much of the machine this figure had, and
-                # cpu_seconds / threads is what the wall time would be with the cores to itself
-                "loadavg_before": round(load_before, 2), "loadavg_after": round(os.getloadavg()[0], 2),
-            }), flush=True)  # fmt: skip
+            for kind in args.inputs if fixed is not None else ["geotiff"]:
+                load_before = os.getloadavg()[0]
+                seconds, cpu_seconds, peak_mb, peak_cuda_mb = predict_once(kind, s1, s2, folder, checkpoint, args)
+                if fixed is None:  # one window: what every run pays (imports, model load, COG set-up)
+                    fixed = seconds
+                    continue
+                windows = WindowGrid(size, size, spec.tile_size, args.overlap).n_windows
+                megapixels = size * size / 1e6
+                print(json.dumps({
+                    "size": size, "input": kind, "megapixels": megapixels, "seconds": round(seconds, 1),
+                    "cpu_seconds": round(cpu_seconds, 1), "mp_per_s": round(megapixels / seconds, 3), "peak_rss_mb": round(peak_mb),
+                    "windows": windows, "gflop_per_window": round(gflop, 2), "gflop_per_s": round(windows * gflop / seconds, 1),
+                    # the same without the fixed cost of a one-window run (the rate a long scene approaches)
+                    "fixed_seconds": round(fixed, 1),
+                    "steady_mp_per_s": round(megapixels / (seconds - fixed), 3) if seconds > fixed else None,
+                    "overlap": args.overlap, "batch_size": args.batch_size, "precision": args.precision,
+                    "threads": torch.get_num_threads(), "device": args.device or ("cuda" if torch.cuda.is_available() else "cpu"),
+                    "ngf": args.ngf, "peak_cuda_mb": round(peak_cuda_mb, 1) if peak_cuda_mb else None,
+                    # other processes on the machine compete for the same cores: the 1-minute load average
+                    # before and after the run says how much of the machine this figure had, and
+                    # cpu_seconds / threads is what the wall time would be with the cores to itself
+                    "loadavg_before": round(load_before, 2), "loadavg_after": round(os.getloadavg()[0], 2),
+                }), flush=True)  # fmt: skip
+            if args.scenes is None:
+                for path in (s1, s2):
+                    path.unlink()
 
+
+def predict_once(
+    kind: str, s1: Path, s2: Path, folder: Path, checkpoint: Path, args: argparse.Namespace
+) -> tuple[float, float, float, float | None]:
+    """`sarclear predict` on the scene (`s1`, `s2`) given in the input format `kind`: `run_child`'s
+    figures and the child's peak CUDA memory in MB (None without CUDA)."""
+    s2_input = s2
+    if kind != "geotiff":
+        name = "S2A_MSIL1C_20230101T000000_N0509_R001_T31TCJ_20230101T120000" if kind == "offset-folder" else "bands"
+        s2_input = write_band_folder(s2, folder / name, offset=1000 if kind == "offset-folder" else 0)
+    out, peak_file = folder / "out.tif", folder / "peak_cuda_mb"
+    command = [sys.executable, "-c", CHILD, str(peak_file), "predict", "--checkpoint", str(checkpoint), "--s1", str(s1),
+               "--s2", str(s2_input), "--out", str(out), "--overlap", str(args.overlap), "--batch-size", str(args.batch_size),
+               "--precision", args.precision, "--quiet", *(["--device", args.device] if args.device else [])]  # fmt: skip
+    try:
+        seconds, cpu_seconds, peak_mb = run_child(command)
+        peak_cuda_mb = float(peak_file.read_text()) if peak_file.is_file() else None
+        return seconds, cpu_seconds, peak_mb, peak_cuda_mb or None
+    finally:
+        out.unlink(missing_ok=True)
+        peak_file.unlink(missing_ok=True)
+        if s2_input != s2:
+            shutil.rmtree(s2_input)
 
 if __name__ == "__main__":
     main()

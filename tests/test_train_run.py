@@ -35,6 +35,8 @@ def test_train_command_writes_checkpoints_metrics_and_samples(tmp_path: Path, ca
         assert (run / "checkpoints" / "last" / name).is_file()
     generator, spec = load_generator(run)
     assert (spec.ngf, spec.n_down, spec.tile_size, spec.in_channels) == (4, 5, 32, 5)
+    assert (spec.training_data, spec.s2_level) == ("real", "L1C")  # hand-made tiles carry no synthetic tag
+    assert spec.training_summary.startswith("3 real L1C triplets from manifest.csv")
     assert generator(torch.zeros(1, 5, 32, 32)).shape == (1, 3, 32, 32)
 
     rows = read_rows(run)

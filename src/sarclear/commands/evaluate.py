@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from sarclear.data.manifest import SPLITS
@@ -58,6 +59,7 @@ def run(args: argparse.Namespace) -> int:
         workers=max(0, args.workers),
         gallery_per_category=max(0, args.gallery),
         progress=not args.quiet,
+        log=lambda line: print(f"sarclear evaluate: {line}", file=sys.stderr),
     )
     print(f"{summary['n_tiles']} tiles of split {summary['split']}, methods: {', '.join(summary['methods'])}\n")
     print(overall_markdown(summary["results"]))

@@ -6,13 +6,25 @@ import argparse
 import sys
 from pathlib import Path
 
+from sarclear.errors import ConfigError
 from sarclear.predict.defaults import DEFAULT_BATCH_SIZE
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", required=True, type=Path, help="run folder, generator.safetensors, or an .onnx export")
-    parser.add_argument("--s1", type=Path, help="Sentinel-1 scene: VV, VH in dB (reprojected onto the S2 grid if needed)")
-    parser.add_argument("--s2", required=True, type=Path, help="cloudy Sentinel-2 L1C scene: 13-band stack or RGB, DN")
+    parser.add_argument(
+        "--s1", type=Path, nargs="+", metavar="S1",
+        help="Sentinel-1 VV, VH in dB: a 2-band file, a folder holding VV and VH files, or the two files (reprojected onto the S2 grid if needed)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--s2", required=True, type=Path,
+        help="cloudy Sentinel-2 scene (DN): a 13-band or RGB GeoTIFF, a folder of per-band files (B04.tif ...), or a SAFE product (.SAFE folder or .zip)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--s2-offset", type=float, metavar="DN",
+        help="radiometric offset to remove (1000 for products of processing baseline 04.00 and later, since 25 Jan 2022); "
+        "default: read from the SAFE metadata or the product name",
+    )  # fmt: skip
     parser.add_argument("--out", required=True, type=Path, help="output Cloud-Optimized GeoTIFF (RGB uint16 DN, B4 B3 B2)")
     parser.add_argument("--composite", action="store_true", help="keep observed pixels under clear sky, the model only under cloud")
     parser.add_argument("--mask", type=Path, help="cloud mask on the S2 grid (nonzero = cloud) instead of detecting clouds")
@@ -27,6 +39,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress bar or messages")
 
 
+#: Suffixes of picture formats: `--out` is always a GeoTIFF, a picture is asked for with `--format`.
+PICTURE_SUFFIXES: dict[str, str] = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg"}
+
+
+def check_out_name(out: Path) -> None:
+    """Refuse `--out x.png`: the output is a georeferenced GeoTIFF, the 8-bit quick-look is `--format`.
+
+    Without this, GDAL would write a GeoTIFF under a .png name that no picture viewer opens.
+    """
+    from sarclear.predict.writer import quicklook_path
+
+    fmt = PICTURE_SUFFIXES.get(out.suffix.lower())
+    if fmt is not None:
+        tif = out.with_suffix(".tif")
+        raise ConfigError(
+            f"{out}: --out is the GeoTIFF output; for a {fmt.upper()} picture give --out {tif.name} --format {fmt} "
+            f"(it writes {quicklook_path(tif, fmt).name} beside the GeoTIFF)"
+        )
+
+
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
@@ -36,10 +68,11 @@ def run(args: argparse.Namespace) -> int:
         if not args.quiet:  # tqdm.write keeps a message from landing inside the progress bar's line
             tqdm.write(f"sarclear predict: {message}", file=sys.stderr)
 
+    check_out_name(args.out)
     predict_scene(
         args.checkpoint, args.s1, args.s2, args.out,
         composite=args.composite, mask=args.mask, write_mask=args.write_mask, quicklook=args.quicklook,
         tile=args.tile, overlap=args.overlap, batch_size=args.batch_size, backend=args.backend,
-        device=args.device, precision=args.precision, progress=not args.quiet, log=say,
+        device=args.device, precision=args.precision, s2_offset=args.s2_offset, progress=not args.quiet, log=say,
     )  # fmt: skip
     return 0

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from sarclear.data.bands import S2_BAND_COUNTS
 from sarclear.data.triplet import S1_DTYPES, S2_DTYPES
 from sarclear.errors import ConfigError
 
@@ -105,8 +106,8 @@ def format_problem(modality: str, count: int, dtype: str) -> str | None:
         if dtype not in S1_DTYPES:
             return f"wrong data type: {dtype}, expected float32 dB"
         return None
-    if count not in (13, 3):
-        return f"wrong band count: has {count}, expected 13 (L1C) or 3 (RGB)"
+    if count not in S2_BAND_COUNTS:
+        return f"wrong band count: has {count}, expected 13 (L1C), 12 (L2A) or 3 (RGB)"
     if dtype not in S2_DTYPES:
         return f"wrong data type: {dtype}, expected uint16 DN"
     return None

@@ -10,6 +10,9 @@ S2_BANDS: tuple[str, ...] = ("B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8", "B8
 #: RGB as 1-based raster indexes of a 13-band stack: B4 (red), B3 (green), B2 (blue).
 S2_RGB_INDEXES: tuple[int, int, int] = (4, 3, 2)
 S1_BANDS: tuple[str, str] = ("VV", "VH")
+#: Band counts an S2 input may have: the 13-band L1C stack, a 12-band L2A stack (no B10, as the
+#: product readers in `io/` stack L2A products, with band descriptions), or RGB.
+S2_BAND_COUNTS: tuple[int, ...] = (13, 12, 3)
 RGB_NAMES: tuple[str, str, str] = ("B4", "B3", "B2")
 
 _ALIASES = {"red": "B4", "green": "B3", "blue": "B2", "b04": "B4", "b03": "B3", "b02": "B2"}
@@ -48,5 +51,5 @@ def s2_band_indexes(info: RasterInfo, mode: str = "rgb") -> tuple[tuple[int, ...
         return S2_RGB_INDEXES, "RGB = bands 4, 3, 2 of a 13-band L1C stack (no band descriptions)"
     if info.count == 3:
         return (1, 2, 3), "RGB = bands 1, 2, 3 of a 3-band file (no band descriptions)"
-    raise RasterError(info.path, f"wrong band count: has {info.count}, expected 13 (L1C stack) or 3 (RGB)")
+    raise RasterError(info.path, f"wrong band count: has {info.count}, expected 13 (L1C stack), 3 (RGB), or bands described B4, B3, B2")
 

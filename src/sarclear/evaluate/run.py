@@ -16,7 +16,7 @@ import json
 import math
 import sys
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, TextIO
@@ -28,6 +28,8 @@ from tqdm import tqdm
 from sarclear import __version__
 from sarclear.data import clouds
 from sarclear.data.manifest import Sample, read_manifest, select
+from sarclear.data.provenance import warn_on_mismatch
+from sarclear.data.worker_errors import ErrorSafeLoader
 from sarclear.errors import ConfigError, LayoutError
 from sarclear.evaluate.aggregate import CLOUD_BINS, Aggregator, bin_label, cloud_bin
 from sarclear.evaluate.figures import psnr_vs_cloud_plot
@@ -38,6 +40,8 @@ from sarclear.evaluate.report_html import render_html
 from sarclear.evaluate.report_md import render_markdown
 from sarclear.evaluate.samples import EvalDataset, collate
 from sarclear.io.atomic import atomic_output
+from sarclear.io.geotiff import raster_info
+from sarclear.io.sources import describe_s2
 
 METRICS_FILE, PER_IMAGE_FILE, REPORT_MD, REPORT_HTML = "metrics.json", "per_image.csv", "report.md", "report.html"
 PLOT_FILE = "psnr_vs_cloud_cover.png"
@@ -120,9 +124,9 @@ def _stream(
             first = dataset.samples[int(batch["index"][0])]
             check_inputs(methods, *batch["clear"].shape[1:], where=first.s2_cloudy_path)
             _, target_dn, preds = predict_batch(batch, methods, device, clip)
-            mask = batch["cloud_mask"].to(device)
+            mask, valid = batch["cloud_mask"].to(device), batch["valid_mask"].to(device)
             scores = {
-                name: {key: value.cpu().tolist() for key, value in dn_metrics(pred, target_dn, mask).items()}
+                name: {key: value.cpu().tolist() for key, value in dn_metrics(pred, target_dn, mask, valid).items()}
                 for name, pred in preds.items()
             }
             state.add_batch(batch, scores, writer)
@@ -156,6 +160,22 @@ def _write_text(path: Path, text: str) -> None:
         tmp.write_text(text, encoding="utf-8")
 
 
+def _provenance_warnings(methods: Sequence[Method], samples: Sequence[Sample], log: Callable[[str], None]) -> list[str]:
+    """What each checkpoint was trained on against the first tile scored (`data.provenance`)."""
+    if not samples:
+        return []
+    first = samples[0].s2_cloudy_path
+    info = raster_info(first)
+    level = describe_s2(first, descriptions=info.descriptions, count=info.count)[1].level
+    found: list[str] = []
+    for method in methods:
+        if method.spec is not None:
+            found += [f"{method.name}: {w}" for w in warn_on_mismatch(method.spec.training_data, method.spec.s2_level, info, level, lambda _: None)]
+    for line in found:
+        log(line)
+    return found
+
+
 def evaluate(
     manifest: str | Path,
     out: str | Path,
@@ -170,17 +190,20 @@ def evaluate(
     workers: int = 0,
     gallery_per_category: int = 2,
     progress: bool = True,
+    log: Callable[[str], None] = lambda _: None,
 ) -> dict[str, Any]:
     """Score every method on one manifest split; write OUT/metrics.json, per_image.csv, report.md/html.
 
-    Returns the metrics.json content: `protocol`, `methods`, `results[method][breakdown]...`.
+    Returns the metrics.json content: `protocol`, `methods`, `results[method][breakdown]...`,
+    `warnings` (a synthetic-data model scored on real data, a level mismatch; also sent to `log`).
     """
     manifest, out = Path(manifest), Path(out)
     torch_device = resolve_device(device)
     methods = load_methods(checkpoint, compare, baselines, torch_device)
     bands, clip = data_conventions(methods)
     dataset = EvalDataset(_samples(manifest, split, max_tiles), bands=bands, s2_clip_max=clip)
-    loader = DataLoader(dataset, batch_size=max(1, batch_size), shuffle=False, num_workers=workers,
+    warnings = _provenance_warnings(methods, dataset.samples, log)
+    loader = ErrorSafeLoader(dataset, batch_size=max(1, batch_size), shuffle=False, num_workers=workers,
                         collate_fn=collate, pin_memory=torch_device.type == "cuda")
     with atomic_output(out / PER_IMAGE_FILE) as tmp, tmp.open("w", newline="") as handle:
         state = _stream(loader, dataset, methods, torch_device, clip, handle, progress, gallery_per_category)
@@ -195,6 +218,7 @@ def evaluate(
         "methods": {m.name: m.describe() for m in methods},
         "protocol": _protocol(bands, state),
         "results": state.aggregator.results(),
+        "warnings": warnings,
     }
     with atomic_output(out / METRICS_FILE) as tmp:
         tmp.write_text(json.dumps(summary, indent=2) + "\n")

@@ -63,6 +63,7 @@ def open_work_gtiff(
     transform: Affine,
     nodata: float | None = None,
     descriptions: Sequence[str] | None = None,
+    tags: dict[str, str] | None = None,
 ) -> Iterator[BlockRowWriter]:
     """A `BlockRowWriter` over a new tiled work GeoTIFF at `path`; the file is removed on error."""
     profile: dict[str, Any] = {
@@ -87,6 +88,8 @@ def open_work_gtiff(
         with gdal_env(), rasterio.open(path, "w", **profile) as dst:
             for index, text in enumerate(descriptions or (), start=1):
                 dst.set_band_description(index, text)
+            if tags:
+                dst.update_tags(**tags)
             writer = BlockRowWriter(dst, BLOCKSIZE)
             yield writer
             writer.close()

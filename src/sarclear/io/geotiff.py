@@ -1,7 +1,9 @@
 """Read and write GeoTIFFs with their georeference, failing with one line that names the file.
 
 Everything goes through rasterio so that any GDAL-readable raster works and CRS/transform are never
-dropped. Reads return `(array, RasterInfo)` so the grid travels with the pixels.
+dropped. Reads return `(array, RasterInfo)` so the grid travels with the pixels. A path may also be
+a product (a folder of per-band files, a SAFE, a VV/VH folder): `io.sources` turns it into one
+dataset (a VRT on the 10 m grid), and `RasterInfo.source` is what rasterio opens for it.
 """
 
 from __future__ import annotations
@@ -37,20 +39,29 @@ class RasterInfo:
     nodata: float | None
     descriptions: tuple[str | None, ...]
     profile: dict[str, Any] = field(repr=False, compare=False)
+    #: What rasterio opens: the file's path, or a VRT XML stacking a product's band files.
+    source: str = field(default="", repr=False, compare=False)
+
+    @property
+    def dataset(self) -> str:
+        """The name to pass to `rasterio.open` for these pixels."""
+        return self.source or str(self.path)
 
     @property
     def shape(self) -> tuple[int, int]:
         return (self.height, self.width)
 
 
-def _open(path: str | Path) -> rasterio.DatasetReader:
+def _open(path: str | Path, source: str | None = None) -> rasterio.DatasetReader:
+    """Open `path` (or the dataset `source` stands for it), failing with one line that names `path`."""
+    from sarclear.io.sources import dataset_name
+
     path = Path(path)
     if not path.exists():
         raise RasterError(path, "file not found")
-    if path.is_dir():
-        raise RasterError(path, "is a directory, expected a GeoTIFF file")
+    name = source or dataset_name(path)
     try:
-        return rasterio.open(path)
+        return rasterio.open(name)
     except RasterioError as exc:
         raise RasterError(path, f"not a readable raster (corrupt or truncated TIFF?): {_first_line(exc)}") from exc
 
@@ -64,6 +75,7 @@ def _first_line(exc: BaseException) -> str:
 
 def _info(src: rasterio.DatasetReader, path: Path) -> RasterInfo:
     return RasterInfo(
+        source=src.name if src.name != str(path) else "",
         path=path,
         count=src.count,
         dtype=src.dtypes[0],
@@ -77,10 +89,13 @@ def _info(src: rasterio.DatasetReader, path: Path) -> RasterInfo:
     )
 
 
-def raster_info(path: str | Path) -> RasterInfo:
-    """Open the header only (cheap): band count, dtype, grid, nodata, band descriptions."""
+def raster_info(path: str | Path, *, source: str | None = None) -> RasterInfo:
+    """Open the header only (cheap): band count, dtype, grid, nodata, band descriptions.
+
+    `source` (a VRT XML from `io.sources`) is opened instead of `path`, which still names it in errors.
+    """
     path = Path(path)
-    with _open(path) as src:
+    with _open(path, source) as src:
         return _info(src, path)
 
 
@@ -189,8 +204,9 @@ def write_raster(
     compress: str = "deflate",
     tiled: bool = True,
     blocksize: int = 256,
+    tags: dict[str, str] | None = None,
 ) -> Path:
-    """Write a `(bands, H, W)` array as a GeoTIFF, atomically (temporary file, then rename)."""
+    """Write a `(bands, H, W)` array as a GeoTIFF, atomically (temporary file, then rename); `tags` go in its metadata."""
     path = Path(path)
     if array.ndim == 2:
         array = array[None]
@@ -212,6 +228,8 @@ def write_raster(
         profile["predictor"] = 3 if np.issubdtype(array.dtype, np.floating) else 2
     with atomic_output(path) as tmp, rasterio.open(tmp, "w", **profile) as dst:
         dst.write(array)
+        if tags:
+            dst.update_tags(**tags)
         if descriptions is not None:
             for index, text in enumerate(descriptions, start=1):
                 dst.set_band_description(index, text)

@@ -17,6 +17,10 @@ def depth_for_size(size: int) -> int:
     return int(math.log2(size))
 
 
+#: ModelSpec fields that describe the training data rather than the network.
+PROVENANCE_FIELDS: tuple[str, ...] = ("s2_level", "training_data", "training_summary")
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     """Generator architecture plus the data conventions its weights were trained under."""
@@ -31,6 +35,15 @@ class ModelSpec:
     bands: str = "rgb"
     s2_clip_max: float = S2_CLIP_MAX_DN
     tile_size: int = 256
+    #: Provenance, not architecture: what the weights learnt from. SEN12MS-CR is Level-1C (top of
+    #: atmosphere); `training_data` is `synthetic`, `real`, `mixed` or `unknown` (older checkpoints).
+    s2_level: str = "L1C"
+    training_data: str = "unknown"
+    training_summary: str = ""
+
+    def architecture(self) -> dict[str, Any]:
+        """The fields that decide whether saved weights fit this model (provenance left out)."""
+        return {k: v for k, v in self.to_dict().items() if k not in PROVENANCE_FIELDS}
 
     def build(self) -> UNetGenerator:
         return UNetGenerator(self.in_channels, self.out_channels, self.ngf, self.n_down, self.norm, self.dropout)

@@ -8,9 +8,10 @@ Nothing is created on disk before every check has passed, and nothing remains if
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from sarclear.data.provenance import warn_on_mismatch
 from sarclear.errors import CheckpointError, ConfigError
 from sarclear.io.cog import gdal_env
 from sarclear.models.spec import ModelSpec
@@ -30,7 +31,7 @@ _logger = logging.getLogger(__name__)
 
 def predict_scene(
     checkpoint: str | Path,
-    s1: str | Path | None,
+    s1: str | Path | Sequence[str | Path] | None,
     s2: str | Path,
     out: str | Path,
     *,
@@ -44,6 +45,7 @@ def predict_scene(
     backend: str | None = None,
     device: str | None = None,
     precision: str = "auto",
+    s2_offset: float | None = None,
     progress: bool = True,
     log: Log | None = None,
 ) -> Path:
@@ -53,21 +55,24 @@ def predict_scene(
     comes from it. `tile` defaults to the checkpoint's training tile size, `overlap` to an eighth
     of the tile (32 px at 256; `default_overlap`). `composite` keeps
     observed pixels where the sky is clear (mask from `mask`, else detected); `write_mask` writes
-    the mask used; `quicklook` ('png' or 'jpeg') adds an 8-bit picture beside `out`.
+    the mask used; `quicklook` ('png' or 'jpeg') adds an 8-bit picture beside `out`. `s2` may be a
+    product (per-band folder, SAFE) and `s1` a VV/VH folder or pair; `s2_offset` overrides the
+    radiometric offset found in the product (`io.sources`).
     """
     log = log or _logger.info
     _check_settings(tile, overlap, batch_size, quicklook)
     engine, spec = load_engine(checkpoint, backend=backend, device=device, precision=precision, log=log)
     return predict_with_engine(
         engine, spec, s1, s2, out, composite=composite, mask=mask, write_mask=write_mask, quicklook=quicklook,
-        tile=tile, overlap=overlap, batch_size=batch_size, progress=progress, log=log, model_name=str(checkpoint),
+        tile=tile, overlap=overlap, batch_size=batch_size, s2_offset=s2_offset, progress=progress, log=log,
+        model_name=str(checkpoint),
     )  # fmt: skip
 
 
 def predict_with_engine(
     engine: Engine,
     spec: ModelSpec,
-    s1: str | Path | None,
+    s1: str | Path | Sequence[str | Path] | None,
     s2: str | Path,
     out: str | Path,
     *,
@@ -78,6 +83,7 @@ def predict_with_engine(
     tile: int | None = None,
     overlap: int | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
+    s2_offset: float | None = None,
     progress: bool = True,
     log: Log = lambda _: None,
     model_name: str = "checkpoint",
@@ -92,14 +98,17 @@ def predict_with_engine(
     _check_tile(tile, spec)
     if mask is not None and not composite and write_mask is None:
         raise ConfigError("--mask is only used with --composite (or --write-mask)")
-    inputs = inspect_scene(s2, s1, use_sar=spec.use_sar, bands=spec.bands, mask_path=mask, log=log)
+    inputs = inspect_scene(s2, s1, use_sar=spec.use_sar, bands=spec.bands, mask_path=mask, s2_offset=s2_offset, log=log)
     _check_model_matches(spec, inputs, model_name)
+    warn_on_mismatch(spec.training_data, spec.s2_level, inputs.s2, inputs.radiometry.level, log)
     out = Path(out)
     mask_out = Path(write_mask) if write_mask is not None else None
     _check_outputs(inputs, [out, mask_out, quicklook_path(out, quicklook) if quicklook else None])
     grid = WindowGrid(inputs.s2.height, inputs.s2.width, tile, overlap)
     log(f"{grid.width}x{grid.height} px in {grid.n_windows} windows of {tile} px (overlap {overlap}), batches of {batch_size}")
-    with gdal_env(), SceneReader(inputs) as reader, scene_outputs(out, inputs.s2, mask_out=mask_out, quicklook=quicklook) as writers:
+    with gdal_env(), SceneReader(inputs) as reader, scene_outputs(
+        out, inputs.s2, mask_out=mask_out, quicklook=quicklook, tags=_output_tags(inputs, spec, model_name, composite)
+    ) as writers:
         masks = MaskSource(reader, log) if composite or mask_out is not None else None
         rows = predicted_rows(
             engine, reader, grid, s2_clip_max=spec.s2_clip_max, out_channels=spec.out_channels, batch_size=batch_size, progress=progress
@@ -115,6 +124,17 @@ def predict_with_engine(
             writers.out.write(output_dn(dn, block.valid))
     log(f"wrote {out}" + (f", {mask_out}" if mask_out else "") + (f", {quicklook_path(out, quicklook)}" if quicklook else ""))
     return out
+
+
+def _output_tags(inputs: SceneInputs, spec: ModelSpec, model_name: str, composite: bool) -> dict[str, str]:
+    """What the output was made from and how, kept in the GeoTIFF so it travels with the pixels."""
+    tags = inputs.radiometry.tags()
+    tags.update(
+        SARCLEAR_MODEL=Path(model_name).name,
+        SARCLEAR_MODEL_TRAINED_ON=f"{spec.training_data} {spec.s2_level}",
+        SARCLEAR_COMPOSITE="yes" if composite else "no",
+    )
+    return tags
 
 
 def _check_settings(tile: int | None, overlap: int | None, batch_size: int, quicklook: str | None) -> None:

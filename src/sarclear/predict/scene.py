@@ -2,14 +2,15 @@
 
 Every user mistake that can be seen from headers and a small sample of pixels fails here, with one
 line naming the file: a missing file, an S2 stack with the wrong band count for the checkpoint's
-model, S1 in linear power instead of dB, an S1 scene that does not overlap the S2 scene, a mask on
+model, S1 in linear power or amplitude instead of dB, S1 and S2 swapped, an 8-bit or
+un-georeferenced S2, a truncated TIFF, an S1 scene that does not overlap the S2 scene, a mask on
 another grid. Decisions that are not errors (which bands are RGB, reprojecting S1) are logged.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +22,9 @@ from rasterio.windows import Window
 from sarclear.data.bands import S1_BANDS, _normalise_name, s2_band_indexes
 from sarclear.errors import ConfigError, GridMismatchError, RasterError
 from sarclear.io.geotiff import RasterInfo, check_same_grid, raster_info
+from sarclear.io.pixel_size import pixel_size_text
+from sarclear.io.sources import S2Radiometry, describe_s2, s1_pair_dataset
+from sarclear.predict.input_checks import check_s1_input, check_s2_input, linear_scale_factor, looks_optical
 
 Log = Callable[[str], None]
 
@@ -32,6 +36,10 @@ LINEAR_SHARE: float = 0.8
 REFLECTANCE_P99_MAX: float = 2.0
 #: Pixels sampled per check: a 3 x 3 grid of 128 px windows, enough for a robust share, cheap on any scene.
 SAMPLE_GRID, SAMPLE_SIZE = 3, 128
+#: An S2 scene whose darkest sampled valid pixels (this percentile of the per-pixel RGB minimum) lie above
+#: this DN, with no offset removed, probably carries the +1000 DN offset of baseline 04.00: even clear
+#: water and shadow read below ~600 DN in RGB without it.
+OFFSET_SUSPECT_DN, OFFSET_SUSPECT_PERCENTILE = 1000.0, 0.5
 
 
 @dataclass(frozen=True)
@@ -45,6 +53,7 @@ class SceneInputs:
     s1_bands: tuple[int, int]
     s1_warp: bool
     mask: RasterInfo | None
+    radiometry: S2Radiometry = field(default_factory=lambda: S2Radiometry("GeoTIFF", None, "unknown", 0.0, "none"))
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -53,15 +62,22 @@ class SceneInputs:
 
 def inspect_scene(
     s2_path: str | Path,
-    s1_path: str | Path | None,
+    s1_path: str | Path | Sequence[str | Path] | None,
     *,
     use_sar: bool,
     bands: str,
     mask_path: str | Path | None = None,
+    s2_offset: float | None = None,
     log: Log = lambda _: None,
 ) -> SceneInputs:
-    """Check the files against the model (`use_sar`, `bands` from its spec) and choose what to read."""
-    s2 = raster_info(s2_path)
+    """Check the files against the model (`use_sar`, `bands` from its spec) and choose what to read.
+
+    `s2_path` may be a raster file, a folder of per-band files or a SAFE product; `s1_path` a 2-band
+    file, a folder holding VV and VH files, or the two files. `s2_offset` (DN) overrides the
+    radiometric offset found in the product (see `io.sources`).
+    """
+    s2, radiometry = open_s2(s2_path, s2_offset, log)
+    check_s2_input(s2, s1_path)
     rgb_bands, how = s2_band_indexes(s2, "rgb")
     log(f"{s2.path.name}: {how}")
     model_bands: tuple[int, ...] = rgb_bands
@@ -70,23 +86,78 @@ def inspect_scene(
             raise RasterError(s2.path, f"has {s2.count} band(s) but the checkpoint's model was trained on all 13 L1C bands; give the 13-band stack")
         model_bands = tuple(range(1, 14))
     _check_s2_scale(s2, rgb_bands)
+    _check_offset(s2, rgb_bands, radiometry, log)
     s1, s1_bands, warp = None, (1, 2), False
     if use_sar:
         if s1_path is None:
             raise ConfigError("--s1 is required: the checkpoint's model uses Sentinel-1 SAR as input")
-        s1 = raster_info(s1_path)
+        s1 = open_s1(s1_path)
+        check_s1_input(s1)
         s1_bands = _s1_band_indexes(s1)
         _check_s1_units(s1, s1_bands)
         warp = _needs_warp(s1, s2, log)
     elif s1_path is not None:
-        log(f"{Path(s1_path).name}: ignored, the checkpoint's model is optical-only")
+        given = [s1_path] if isinstance(s1_path, (str, Path)) else list(s1_path)
+        log(f"{', '.join(Path(p).name for p in given)}: ignored, the checkpoint's model is optical-only")
     mask = None
     if mask_path is not None:
         mask = raster_info(mask_path)
         if mask.count != 1:
             raise RasterError(mask.path, f"a cloud mask needs 1 band (nonzero = cloud), has {mask.count}")
         check_same_grid([s2, mask])
-    return SceneInputs(s2, model_bands, rgb_bands, s1, s1_bands, warp, mask)
+    return SceneInputs(s2, model_bands, rgb_bands, s1, s1_bands, warp, mask, radiometry)
+
+
+def open_s2(path: str | Path, offset: float | None, log: Log) -> tuple[RasterInfo, S2Radiometry]:
+    """The S2 input as one raster (a product's bands stacked on the 10 m grid), its level and offset logged."""
+    path = Path(path)
+    header = raster_info(path) if not path.is_dir() and path.suffix.lower() not in (".zip", ".safe") else None
+    if header is not None:
+        name, radiometry = describe_s2(path, offset=offset, descriptions=header.descriptions, count=header.count)
+    else:
+        if not path.exists():
+            raise RasterError(path, "not found")
+        name, radiometry = describe_s2(path, offset=offset)
+    info = header if header is not None and name == str(path) else raster_info(path, source=name)
+    if radiometry.kind != "GeoTIFF":
+        log(f"{path.name}: {radiometry.kind}, {info.count} bands ({', '.join(d or '?' for d in info.descriptions)}) stacked on the finest grid, bilinear")
+    log(f"{path.name}: processing level {radiometry.level or 'unknown'} ({radiometry.level_source})")
+    if radiometry.offset:
+        log(f"{path.name}: radiometric offset {radiometry.offset:g} DN removed ({radiometry.offset_source})")
+    else:
+        log(f"{path.name}: no radiometric offset removed ({radiometry.offset_source})")
+    return info, radiometry
+
+
+def open_s1(path: str | Path | Sequence[str | Path]) -> RasterInfo:
+    """S1 as one raster: a 2-band file, a folder with VV and VH files, or the two files given together."""
+    if isinstance(path, (str, Path)):
+        return raster_info(path)
+    paths = [Path(p) for p in path]
+    if len(paths) == 1:
+        return raster_info(paths[0])
+    if len(paths) != 2:
+        raise ConfigError(f"--s1 takes one file or folder, or two files (VV and VH); got {len(paths)}")
+    for p in paths:
+        if not p.is_file():
+            raise RasterError(p, "file not found")
+    return raster_info(paths[0], source=s1_pair_dataset(paths))
+
+
+def _check_offset(s2: RasterInfo, rgb_bands: tuple[int, ...], radiometry: S2Radiometry, log: Log) -> None:
+    """Warn when no offset was removed but the scene's darkest pixels all sit above 1000 DN."""
+    if radiometry.offset or np.issubdtype(np.dtype(s2.dtype), np.floating):
+        return
+    values = sample_pixels(s2, rgb_bands, keep_shape=True)
+    if values.size == 0:
+        return
+    darkest = values.min(axis=0)
+    darkest = darkest[darkest > 0]
+    if darkest.size and float(np.percentile(darkest, OFFSET_SUSPECT_PERCENTILE)) > OFFSET_SUSPECT_DN:
+        log(
+            f"WARNING: {s2.path.name}: its darkest pixels are all above {OFFSET_SUSPECT_DN:g} DN and no radiometric offset was declared; "
+            "products of processing baseline 04.00 and later (since 25 January 2022) add 1000 DN: if this is one, pass --s2-offset 1000"
+        )
 
 
 def _s1_band_indexes(s1: RasterInfo) -> tuple[int, int]:
@@ -95,24 +166,31 @@ def _s1_band_indexes(s1: RasterInfo) -> tuple[int, int]:
     if all(b in names for b in S1_BANDS):
         return names.index("VV") + 1, names.index("VH") + 1
     if s1.count != 2:
-        raise RasterError(s1.path, f"wrong band count: has {s1.count}, expected 2 (VV, VH in dB) or bands described VV and VH")
+        hint = "; did you swap --s1 and --s2?" if looks_optical(s1) else ""
+        raise RasterError(s1.path, f"wrong band count: has {s1.count}, expected 2 (VV, VH in dB) or bands described VV and VH{hint}")
     return 1, 2
 
 
-def sample_pixels(info: RasterInfo, bands: tuple[int, ...]) -> np.ndarray:
-    """Finite, non-nodata values from a 3 x 3 grid of small windows spread over the raster."""
+def sample_pixels(info: RasterInfo, bands: tuple[int, ...], *, keep_shape: bool = False) -> np.ndarray:
+    """Finite, non-nodata values from a 3 x 3 grid of small windows spread over the raster.
+
+    `keep_shape` returns `(len(bands), n_pixels)` instead, every pixel kept, for per-pixel tests.
+    """
     h, w = info.shape
     size_y, size_x = min(SAMPLE_SIZE, h), min(SAMPLE_SIZE, w)
     tops = np.linspace(0, h - size_y, SAMPLE_GRID).astype(int)
     lefts = np.linspace(0, w - size_x, SAMPLE_GRID).astype(int)
     parts = []
     try:
-        with rasterio.open(info.path) as src:
+        with rasterio.open(info.dataset) as src:
             for top in tops:
                 for left in lefts:
-                    parts.append(src.read(list(bands), window=Window(int(left), int(top), size_x, size_y)).ravel())
+                    window = src.read(list(bands), window=Window(int(left), int(top), size_x, size_y))
+                    parts.append(window.reshape(len(bands), -1) if keep_shape else window.ravel())
     except rasterio.errors.RasterioError as exc:
         raise RasterError(info.path, f"corrupt or truncated TIFF, pixels unreadable: {str(exc).splitlines()[0]}") from exc
+    if keep_shape:
+        return np.concatenate(parts, axis=1).astype(np.float64)
     values = np.concatenate(parts).astype(np.float64)
     keep = np.isfinite(values)
     if info.nodata is not None and np.isfinite(info.nodata):
@@ -121,13 +199,23 @@ def sample_pixels(info: RasterInfo, bands: tuple[int, ...]) -> np.ndarray:
 
 
 def _check_s1_units(s1: RasterInfo, bands: tuple[int, int]) -> None:
-    values = sample_pixels(s1, bands)
-    if values.size == 0:
+    values = sample_pixels(s1, bands, keep_shape=True)
+    valid = np.isfinite(values)
+    if s1.nodata is not None and np.isfinite(s1.nodata):
+        valid &= values != s1.nodata
+    flat = values[valid]
+    if flat.size == 0:
         return
-    linear = float(np.mean((values > 0) & (values <= 1)))
+    linear = float(np.mean((flat > 0) & (flat <= 1)))
     if linear >= LINEAR_SHARE:
-        raise RasterError(s1.path, f"looks like linear power ({linear:.0%} of sampled values in (0, 1]), expected dB; convert with 10*log10(x)")
-    median = float(np.median(values))
+        vv, vh = (band[ok & (band > 0)] for band, ok in zip(values, valid))
+        factor = linear_scale_factor(vv, vh)
+        kind = "power" if factor == 10 else "amplitude"
+        raise RasterError(
+            s1.path,
+            f"looks like linear {kind} ({linear:.0%} of sampled values in (0, 1]), expected dB; convert with {factor}*log10(x)",
+        )
+    median = float(np.median(flat))
     if median > 1:
         raise RasterError(s1.path, f"does not look like backscatter in dB (median {median:.3g}); expected VV, VH in dB (about -30..0)")
 
@@ -155,9 +243,8 @@ def _needs_warp(s1: RasterInfo, s2: RasterInfo, log: Log) -> bool:
     covered = _overlap_share(s2_box, s1_box)
     if covered <= 0:
         raise RasterError(s1.path, f"does not overlap the S2 scene {s2.path.name} (S1 bounds {_fmt(s1_box)}, S2 bounds {_fmt(s2_box)} in {s2.crs})")
-    res = abs(s1.transform.a)
     log(
-        f"{s1.path.name}: on another grid ({s1.width}x{s1.height} px, {res:g} m, {s1.crs}); reprojecting onto the S2 grid "
+        f"{s1.path.name}: on another grid ({s1.width}x{s1.height} px, {pixel_size_text(s1.crs, s1.transform)}, {s1.crs}); reprojecting onto the S2 grid "
         f"(bilinear), it covers ~{covered:.0%} of the S2 scene"
     )
     return True

@@ -62,8 +62,11 @@ def scene_outputs(
     *,
     mask_out: Path | None = None,
     quicklook: str | None = None,
+    tags: dict[str, str] | None = None,
 ) -> Iterator[Writers]:
-    """Writers for the output rows (and mask rows) on `grid`'s CRS, transform and size; see module doc."""
+    """Writers for the output rows (and mask rows) on `grid`'s CRS, transform and size; see module doc.
+
+    `tags` (provenance: source, level, offset, model) go into the output's GeoTIFF metadata."""
     geo = {"height": grid.height, "width": grid.width, "crs": grid.crs, "transform": grid.transform}
     works = [work_path(out)] + ([work_path(mask_out)] if mask_out else [])
     with contextlib.ExitStack() as finals:
@@ -73,7 +76,7 @@ def scene_outputs(
         try:
             with contextlib.ExitStack() as open_works:
                 rgb = open_works.enter_context(
-                    open_work_gtiff(works[0], count=3, dtype="uint16", nodata=OUTPUT_NODATA, descriptions=RGB_NAMES, **geo)
+                    open_work_gtiff(works[0], count=3, dtype="uint16", nodata=OUTPUT_NODATA, descriptions=RGB_NAMES, tags=tags, **geo)
                 )
                 mask = (
                     open_works.enter_context(open_work_gtiff(works[1], count=1, dtype="uint8", nodata=MASK_NODATA, descriptions=("cloud",), **geo))

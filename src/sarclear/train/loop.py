@@ -21,6 +21,7 @@ from tqdm import tqdm
 from sarclear.config import TrainConfig, save_config
 from sarclear.data.dataset import TripletDataset, build_input
 from sarclear.data.manifest import read_manifest, select
+from sarclear.data.provenance import training_provenance
 from sarclear.errors import CheckpointError, ConfigError, SarclearInputError
 from sarclear.models.checkpoint import read_spec
 from sarclear.train import data as train_data
@@ -57,7 +58,7 @@ from sarclear.train.state import (
     restore_rng,
     save_checkpoint,
 )
-from sarclear.train.step import LOSS_NAMES, gan_step
+from sarclear.train.step import LOSS_NAMES, gan_step, valid_or_none
 from sarclear.train.validate import validate
 
 
@@ -120,7 +121,7 @@ def _train(config: TrainConfig, env: DistEnv, device: torch.device, resume: bool
 
     if device.type == "cpu":
         keep_freed_memory()  # no fresh (page-faulting) memory for the same buffers every step
-    spec = model_spec(config)
+    spec = model_spec(config, training_provenance(train_rows, config.manifest))
     generator, discriminator = build_networks(spec, ndf=m.ndf, d_layers=m.d_layers, seed=r.seed)
     fmt = memory_format_for(device, precision.name)
     generator.to(device, memory_format=fmt)
@@ -214,7 +215,7 @@ def _train(config: TrainConfig, env: DistEnv, device: torch.device, resume: bool
                 x, y = build_input(sar, cloudy, m.use_sar).contiguous(memory_format=fmt), clear.contiguous(memory_format=fmt)
                 losses = gan_step(x, y, generator=g_train, discriminator=d_train,
                                   critic=critic, opt_g=opt_g, opt_d=opt_d, scaler=scaler, autocast=precision.autocast,
-                                  lambda_l1=o.lambda_l1, gan_mode=o.gan_mode)
+                                  lambda_l1=o.lambda_l1, gan_mode=o.gan_mode, valid=valid_or_none(batch["valid_mask"], device))
                 counters.step += 1
                 counters.batch += 1
                 loss_sum += losses.float()
@@ -262,8 +263,8 @@ def _restore(
 ) -> Counters:
     """Load weights, optimizer/scheduler/scaler state, counters and this rank's RNG state."""
     saved = read_spec(folder)
-    if saved != spec:
-        diff = {k: (v, getattr(spec, k)) for k, v in saved.to_dict().items() if getattr(spec, k) != v}
+    if saved.architecture() != spec.architecture():
+        diff = {k: (v, getattr(spec, k)) for k, v in saved.architecture().items() if getattr(spec, k) != v}
         changes = ", ".join(f"{k}: {a} -> {b}" for k, (a, b) in diff.items())
         raise CheckpointError(f"{folder}: the run was trained with another model ({changes}); resume with its config.yaml")
     load_module(folder / "generator.safetensors", generator)

@@ -15,8 +15,9 @@ from sarclear.models.spec import ModelSpec
 from sarclear.train.distributed import DistEnv
 
 
-def model_spec(config: TrainConfig) -> ModelSpec:
-    """The generator spec saved with the weights: architecture plus data conventions."""
+def model_spec(config: TrainConfig, provenance: dict[str, str] | None = None) -> ModelSpec:
+    """The generator spec saved with the weights: architecture, data conventions, and (from
+    `data.provenance.training_provenance`) what it was trained on."""
     m = config.model
     channels = 3 if m.bands == "rgb" else 13
     return ModelSpec(
@@ -30,6 +31,7 @@ def model_spec(config: TrainConfig) -> ModelSpec:
         bands=m.bands,
         s2_clip_max=m.s2_clip_max,
         tile_size=config.data.size,
+        **(provenance or {}),
     )
 
 

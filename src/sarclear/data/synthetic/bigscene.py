@@ -16,6 +16,7 @@ from rasterio.windows import Window
 from tqdm import tqdm
 
 from sarclear.data.bands import RGB_NAMES, S1_BANDS, S2_BANDS, S2_RGB_INDEXES
+from sarclear.data.provenance import SYNTHETIC_TAG
 from sarclear.data.synthetic.scene import STRIP_ROWS, draw_scene_spec, render_window, strip_rng
 from sarclear.errors import ConfigError
 from sarclear.io.atomic import atomic_output
@@ -72,6 +73,7 @@ def write_scene(
             dst = stack.enter_context(rasterio.open(tmp, "w", **_profile(count, dtype, size, crs, transform)))
             for band, name in enumerate(names, start=1):
                 dst.set_band_description(band, name)
+            dst.update_tags(**{SYNTHETIC_TAG: "1"})
             outputs[key] = dst
         for top in tqdm(range(0, size, STRIP_ROWS), desc="scene", unit="strip", disable=not progress):
             height = min(STRIP_ROWS, size - top)

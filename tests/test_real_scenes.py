@@ -1,0 +1,198 @@
+"""Genuine Sentinel inputs in the formats users download go into `predict` as they are.
+
+Crops of SSL4EO-S12 (per-band L1C / L2A in EPSG:4326, S1 VV.tif / VH.tif), Major-TOM (per-band L2A,
+processing baseline N0400, +1000 DN) and BigEarthNet (its archive layout) live in
+tests/data/real-scenes/ (see SOURCE.md there). An identity model (it returns its cloudy RGB input)
+makes the expected output exact: the observed B4, B3, B2 on the 10 m grid, offset removed.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+import torch
+from rasterio.warp import Resampling, reproject
+from torch import nn
+
+from sarclear.cli import main
+from sarclear.io.geotiff import raster_info
+from sarclear.io.sources import describe_s2
+from sarclear.models.checkpoint import save_generator
+from sarclear.models.spec import ModelSpec
+from sarclear.predict import predict_with_engine
+from sarclear.predict.engine import TorchEngine
+
+DATA = Path(__file__).parent / "data" / "real-scenes"
+SSL4EO_L1C = DATA / "ssl4eo-s12/s2c/0000200/20200823T054639_20200823T055618_T43RCP"
+SSL4EO_L2A = DATA / "ssl4eo-s12/s2a/0000200/20200813T054639_20200813T054952_T43RCP"
+SSL4EO_S1 = DATA / "ssl4eo-s12/s1/0000200/S1A_IW_GRDH_1SDV_20200607T010800_20200607T010825_032904_03CFBA_D457"
+MAJOR_TOM = DATA / "major-tom-l2a/0U/0U_199R/S2A_MSIL2A_20220706T085611_N0400_R007_T33NZA_20220706T153419"
+BEN_S1 = DATA / "bigearthnet-v1/BigEarthNet-S1-Example/S1A_IW_GRDH_1SDV_20170613T165043_33UUP_87_48"
+BEN_S2 = DATA / "bigearthnet-v1/BigEarthNet-S2-Example/S2A_MSIL2A_20170613T101031_87_48"
+SPEC = ModelSpec(ngf=4, n_down=5, tile_size=32)
+OPTICAL_SPEC = ModelSpec(in_channels=3, ngf=4, n_down=5, tile_size=32, use_sar=False)
+
+
+class CloudyRGB(nn.Module):
+    """Returns the cloudy R, G, B channels: the last three input channels, with or without SAR."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x[:, -3:]
+
+
+def predict_identity(s1: Path | list[Path] | None, s2: Path, out: Path, spec: ModelSpec = SPEC, **kwargs: object) -> list[str]:
+    lines: list[str] = []
+    predict_with_engine(TorchEngine(CloudyRGB(), "cpu", "fp32"), spec, s1, s2, out, progress=False, log=lines.append, **kwargs)
+    return lines
+
+
+def band(folder: Path, name: str) -> tuple[np.ndarray, rasterio.Affine, rasterio.crs.CRS]:
+    path = next(p for p in folder.glob("*.tif") if p.stem.upper().endswith(name.upper()))
+    with rasterio.open(path) as src:
+        return src.read(1), src.transform, src.crs
+
+
+def read_out(path: Path) -> tuple[np.ndarray, rasterio.Affine, rasterio.crs.CRS, dict[str, str]]:
+    with rasterio.open(path) as src:
+        return src.read(), src.transform, src.crs, src.tags()
+
+
+@pytest.mark.parametrize(
+    ("folder", "count", "level", "offset"),
+    [(SSL4EO_L1C, 13, "L1C", 0.0), (SSL4EO_L2A, 12, "L2A", 0.0), (MAJOR_TOM, 12, "L2A", 1000.0), (BEN_S2, 12, "L2A", 0.0)],
+)
+def test_a_per_band_folder_is_one_raster_on_its_10m_grid_with_level_and_offset(folder: Path, count: int, level: str, offset: float) -> None:
+    info = raster_info(folder)
+    b4, transform, crs = band(folder, "B04" if folder != SSL4EO_L1C and folder != SSL4EO_L2A else "B4")
+    assert info.count == count and info.shape == b4.shape
+    assert info.transform.almost_equals(transform) and info.crs == crs
+    assert info.descriptions[:4] == ("B1", "B2", "B3", "B4") and ("B10" in info.descriptions) == (count == 13)
+    _, radiometry = describe_s2(folder)
+    assert (radiometry.level, radiometry.offset) == (level, offset)
+
+
+def test_20m_and_60m_bands_are_resampled_bilinear_onto_the_10m_grid_despite_subpixel_origins() -> None:
+    info = raster_info(SSL4EO_L1C)
+    with rasterio.open(info.dataset) as src:
+        stacked = src.read(info.descriptions.index("B5") + 1).astype(np.float64)
+    b5, b5_transform, crs = band(SSL4EO_L1C, "B5")
+    assert (b5_transform.c - info.transform.c) / info.transform.a % 1 != 0  # the 20 m origin sits between 10 m pixels
+    expected = np.zeros(info.shape, np.float64)
+    reproject(b5.astype(np.float64), expected, src_transform=b5_transform, src_crs=crs, dst_transform=info.transform, dst_crs=crs, resampling=Resampling.bilinear)
+    inner = (slice(4, -4), slice(4, -4))
+    assert np.abs(stacked[inner] - expected[inner]).max() <= 1.0  # rounding to uint16 only
+
+
+def test_ssl4eo_l1c_folders_predict_onto_the_s2_grid_with_s1_reprojected(tmp_path: Path) -> None:
+    out = tmp_path / "clear.tif"
+    lines = predict_identity(SSL4EO_S1, SSL4EO_L1C, out)
+    rgb, transform, crs, tags = read_out(out)
+    info = raster_info(SSL4EO_L1C)
+    assert rgb.shape == (3, *info.shape) and transform.almost_equals(info.transform) and crs == info.crs
+    b4, _, _ = band(SSL4EO_L1C, "B4")
+    assert np.array_equal(rgb[0], b4)  # 10 m bands are copied exactly
+    assert tags["SARCLEAR_S2_LEVEL"] == "L1C" and tags["SARCLEAR_S2_OFFSET_REMOVED_DN"] == "0"
+    assert any("processing level L1C" in line for line in lines)
+    assert any("reprojecting onto the S2 grid" in line for line in lines)
+
+
+def test_bigearthnet_pair_in_its_archive_layout_and_s1_as_two_files_in_any_order(tmp_path: Path) -> None:
+    predict_identity(BEN_S1, BEN_S2, tmp_path / "folder.tif")
+    pair = sorted(BEN_S1.glob("*_V?.tif"), reverse=True)  # VV after VH: the names decide, not the order
+    predict_identity(pair, BEN_S2, tmp_path / "pair.tif")
+    a, transform, _, tags = read_out(tmp_path / "folder.tif")
+    b, _, _, _ = read_out(tmp_path / "pair.tif")
+    assert np.array_equal(a, b) and a.shape == (3, 120, 120)
+    assert transform.almost_equals(raster_info(BEN_S2).transform)
+    assert tags["SARCLEAR_S2_LEVEL"] == "L2A"
+    s1 = raster_info(pair[0].parent)
+    assert s1.descriptions == ("VV", "VH")
+
+
+def test_major_tom_n0400_offset_is_removed_and_stated(tmp_path: Path) -> None:
+    out = tmp_path / "clear.tif"
+    lines = predict_identity(None, MAJOR_TOM, out, spec=OPTICAL_SPEC)
+    rgb, _, _, tags = read_out(out)
+    b4, _, _ = band(MAJOR_TOM, "B04")
+    assert np.array_equal(rgb[0], np.maximum(b4.astype(np.int32) - 1000, 1))
+    assert tags["SARCLEAR_S2_OFFSET_REMOVED_DN"] == "1000" and "N0400" in tags["SARCLEAR_S2_OFFSET_SOURCE"]
+    assert any("offset 1000 DN removed" in line and "N0400" in line for line in lines)
+
+
+def _plus_1000(src_folder: Path, dst_folder: Path) -> Path:
+    """The same bands with +1000 DN on every valid pixel, as a baseline-04.00 product would hold them."""
+    dst_folder.mkdir(parents=True)
+    for path in src_folder.glob("*.tif"):
+        with rasterio.open(path) as src:
+            data, profile = src.read(), src.profile
+        shifted = np.where(data > 0, data.astype(np.int32) + 1000, 0).astype(np.uint16)
+        with rasterio.open(dst_folder / path.name, "w", **profile) as dst:
+            dst.write(shifted)
+    return dst_folder
+
+
+def test_the_same_scene_with_1000_dn_more_predicts_the_same_from_the_name_or_the_flag(tmp_path: Path) -> None:
+    predict_identity(SSL4EO_S1, SSL4EO_L1C, tmp_path / "original.tif")
+    named = _plus_1000(SSL4EO_L1C, tmp_path / "S2A_MSIL1C_20220823T054639_N0400_R005_T43RCP_20220823T080000")
+    predict_identity(SSL4EO_S1, named, tmp_path / "named.tif")
+    plain = _plus_1000(SSL4EO_L1C, tmp_path / "export")
+    warned = predict_identity(SSL4EO_S1, plain, tmp_path / "unflagged.tif")
+    predict_identity(SSL4EO_S1, plain, tmp_path / "flagged.tif", s2_offset=1000)
+    original = read_out(tmp_path / "original.tif")[0]
+    assert np.array_equal(read_out(tmp_path / "named.tif")[0], original)
+    assert np.array_equal(read_out(tmp_path / "flagged.tif")[0], original)
+    assert any("WARNING" in line and "--s2-offset 1000" in line for line in warned)
+
+
+def test_a_multiband_geotiff_with_the_offset_flag_predicts_like_the_offset_free_one(tmp_path: Path) -> None:
+    info = raster_info(SSL4EO_L1C)
+    with rasterio.open(info.dataset) as src:
+        stack, profile = src.read(), src.profile
+    profile.update(driver="GTiff", compress="deflate")
+    with rasterio.open(tmp_path / "stack.tif", "w", **profile) as dst:
+        dst.write(stack)
+    with rasterio.open(tmp_path / "stack_n0400.tif", "w", **profile) as dst:
+        dst.write(np.where(stack > 0, stack.astype(np.int32) + 1000, 0).astype(np.uint16))
+    predict_identity(SSL4EO_S1, tmp_path / "stack.tif", tmp_path / "a.tif")
+    predict_identity(SSL4EO_S1, tmp_path / "stack_n0400.tif", tmp_path / "b.tif", s2_offset=1000)
+    assert np.array_equal(read_out(tmp_path / "a.tif")[0], read_out(tmp_path / "b.tif")[0])
+
+
+def test_an_l1c_model_on_an_l2a_product_and_a_synthetic_model_on_real_data_are_warned(tmp_path: Path) -> None:
+    spec = ModelSpec(in_channels=3, ngf=4, n_down=5, tile_size=32, use_sar=False, training_data="synthetic")
+    lines = predict_identity(None, SSL4EO_L2A, tmp_path / "out.tif", spec=spec)
+    warnings = [line for line in lines if line.startswith("WARNING")]
+    assert any("Level-1C" in w and "Level-2A" in w for w in warnings)
+    assert any("synthetic" in w and "sarclear adapt" in w for w in warnings)
+    lines = predict_identity(None, SSL4EO_L1C, tmp_path / "quiet.tif", spec=OPTICAL_SPEC)
+    assert not [line for line in lines if line.startswith("WARNING")]
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("ckpt") / "generator.safetensors"
+    save_generator(path, SPEC.build(), SPEC)
+    return path
+
+
+def test_cli_takes_a_band_folder_and_two_s1_files(tmp_path: Path, checkpoint: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "clear.tif"
+    vv, vh = SSL4EO_S1 / "VV.tif", SSL4EO_S1 / "VH.tif"
+    code = main(["predict", "--checkpoint", str(checkpoint), "--s1", str(vh), str(vv), "--s2", str(SSL4EO_L1C), "--out", str(out), "--quiet"])
+    assert code == 0 and out.is_file()
+    assert raster_info(out).shape == raster_info(SSL4EO_L1C).shape
+
+
+def test_a_folder_without_band_files_is_one_line_exit_2(tmp_path: Path, checkpoint: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    shutil.copy(MAJOR_TOM / "cloud_mask.tif", empty / "cloud_mask.tif")
+    code = main(["predict", "--checkpoint", str(checkpoint), "--s1", str(SSL4EO_S1), "--s2", str(empty), "--out", str(tmp_path / "o.tif"), "--quiet"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and str(empty) in err[0] and "B04.tif" in err[0]
+    assert not list(tmp_path.glob("*.tif")) and not list(tmp_path.glob(".*"))
