@@ -17,6 +17,11 @@ A one-window scene is run first; its time is the fixed cost (imports, model load
 as SSL4EO-S12 or Major-TOM hold them, read through the stacking VRT of `io.sources`) and
 `offset-folder` (the same folder with +1000 DN and an `_N0400_` product name, so the radiometric
 offset is removed on read).
+
+`--scenes DIR` keeps the written scenes in DIR and reuses them on the next run (`--write-only`
+just writes them), so a timed GPU run need not spend its minutes writing a 10980 x 10980 scene.
+On CUDA (`--device cuda`, or the default when a GPU is present) the child also reports its peak
+GPU memory (`peak_cuda_mb`, torch's allocator).
 """
 
 from __future__ import annotations
@@ -101,6 +106,30 @@ def window_gflop(spec: ModelSpec) -> float:
     return counter.get_total_flops() / 1e9
 
 
+#: Runs `sarclear predict` (argv[2:]) and writes torch's peak CUDA memory in MB to the file argv[1].
+CHILD = (
+    "import sys, torch\n"
+    "from sarclear.cli import main\n"
+    "code = main(sys.argv[2:])\n"
+    "peak = torch.cuda.max_memory_allocated() / 2**20 if torch.cuda.is_available() else 0.0\n"
+    "open(sys.argv[1], 'w').write(str(peak))\n"
+    "raise SystemExit(code)\n"
+)
+
+
+def scene_paths(folder: Path, size: int, seed: int = 0) -> tuple[Path, Path]:
+    """The scene of `size` px in `folder`, written unless an earlier run left it there."""
+    s1, s2 = folder / f"s1_{size}.tif", folder / f"s2_{size}.tif"
+    if not (s1.is_file() and s2.is_file()):
+        sub = folder / f"writing_{size}"
+        sub.mkdir(parents=True, exist_ok=True)
+        written = write_scene(sub, size, seed)
+        for path, final in zip(written, (s1, s2)):
+            path.replace(final)  # complete files only: a killed write leaves no scene to reuse
+        sub.rmdir()
+    return s1, s2
+
+
 def run_child(command: list[str]) -> tuple[float, float, float]:
     """Wall seconds, CPU seconds (user + system) and peak RSS (MB) of one child process."""
     start = time.perf_counter()
@@ -121,8 +150,18 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, help="where scenes are written (default: a temporary folder)")
     parser.add_argument("--inputs", nargs="+", choices=("geotiff", "band-folder", "offset-folder"), default=["geotiff"],
                         help="input formats of the same scene, run one after the other (default: geotiff)")
+    parser.add_argument("--scenes", type=Path, help="keep the scenes in this folder and reuse them on the next run")
+    parser.add_argument("--write-only", action="store_true", help="write the scenes into --scenes, predict nothing")
+    parser.add_argument("--device", help="predict's --device (default: cuda when present, else cpu)")
+    parser.add_argument("--ngf", type=int, default=64, help="generator width (64: the default 54M-parameter model)")
     args = parser.parse_args()
-    spec = ModelSpec()
+    if args.write_only:
+        if args.scenes is None:
+            parser.error("--write-only needs --scenes DIR")
+        for size in args.sizes:  # the one-window scene is written by the timed run (it takes no time)
+            scene_paths(args.scenes, size)
+        return
+    spec = ModelSpec(ngf=args.ngf)
     args.overlap = default_overlap(spec.tile_size) if args.overlap is None else args.overlap
     args.batch_size = args.batch_size or DEFAULT_BATCH_SIZE
     gflop = window_gflop(spec)
@@ -131,10 +170,10 @@ def main() -> None:
         checkpoint = save_generator(folder / "generator.safetensors", spec.build(), spec)
         fixed = None
         for size in [FIXED_COST_SIZE, *args.sizes]:
-            s1, s2 = write_scene(folder, size)
+            s1, s2 = scene_paths(args.scenes or folder, size)
             for kind in args.inputs if fixed is not None else ["geotiff"]:
                 load_before = os.getloadavg()[0]
-                seconds, cpu_seconds, peak_mb = predict_once(kind, s1, s2, folder, checkpoint, args)
+                seconds, cpu_seconds, peak_mb, peak_cuda_mb = predict_once(kind, s1, s2, folder, checkpoint, args)
                 if fixed is None:  # one window: what every run pays (imports, model load, COG set-up)
                     fixed = seconds
                     continue
@@ -145,32 +184,41 @@ def main() -> None:
                     "cpu_seconds": round(cpu_seconds, 1), "mp_per_s": round(megapixels / seconds, 3), "peak_rss_mb": round(peak_mb),
                     "windows": windows, "gflop_per_window": round(gflop, 2), "gflop_per_s": round(windows * gflop / seconds, 1),
                     # the same without the fixed cost of a one-window run (the rate a long scene approaches)
-                    "fixed_seconds": round(fixed, 1), "steady_mp_per_s": round(megapixels / max(seconds - fixed, 1e-9), 3),
+                    "fixed_seconds": round(fixed, 1),
+                    "steady_mp_per_s": round(megapixels / (seconds - fixed), 3) if seconds > fixed else None,
                     "overlap": args.overlap, "batch_size": args.batch_size, "precision": args.precision,
-                    "threads": torch.get_num_threads(),
+                    "threads": torch.get_num_threads(), "device": args.device or ("cuda" if torch.cuda.is_available() else "cpu"),
+                    "ngf": args.ngf, "peak_cuda_mb": round(peak_cuda_mb, 1) if peak_cuda_mb else None,
                     # other processes on the machine compete for the same cores: the 1-minute load average
                     # before and after the run says how much of the machine this figure had, and
                     # cpu_seconds / threads is what the wall time would be with the cores to itself
                     "loadavg_before": round(load_before, 2), "loadavg_after": round(os.getloadavg()[0], 2),
                 }), flush=True)  # fmt: skip
-            for path in (s1, s2):
-                path.unlink()
+            if args.scenes is None:
+                for path in (s1, s2):
+                    path.unlink()
 
 
-def predict_once(kind: str, s1: Path, s2: Path, folder: Path, checkpoint: Path, args: argparse.Namespace) -> tuple[float, float, float]:
-    """`sarclear predict` on the scene (`s1`, `s2`) given in the input format `kind`; see `run_child`."""
+def predict_once(
+    kind: str, s1: Path, s2: Path, folder: Path, checkpoint: Path, args: argparse.Namespace
+) -> tuple[float, float, float, float | None]:
+    """`sarclear predict` on the scene (`s1`, `s2`) given in the input format `kind`: `run_child`'s
+    figures and the child's peak CUDA memory in MB (None without CUDA)."""
     s2_input = s2
     if kind != "geotiff":
         name = "S2A_MSIL1C_20230101T000000_N0509_R001_T31TCJ_20230101T120000" if kind == "offset-folder" else "bands"
         s2_input = write_band_folder(s2, folder / name, offset=1000 if kind == "offset-folder" else 0)
-    out = folder / "out.tif"
-    command = [sys.executable, "-m", "sarclear", "predict", "--checkpoint", str(checkpoint), "--s1", str(s1), "--s2", str(s2_input),
-               "--out", str(out), "--overlap", str(args.overlap), "--batch-size", str(args.batch_size),
-               "--precision", args.precision, "--quiet"]  # fmt: skip
+    out, peak_file = folder / "out.tif", folder / "peak_cuda_mb"
+    command = [sys.executable, "-c", CHILD, str(peak_file), "predict", "--checkpoint", str(checkpoint), "--s1", str(s1),
+               "--s2", str(s2_input), "--out", str(out), "--overlap", str(args.overlap), "--batch-size", str(args.batch_size),
+               "--precision", args.precision, "--quiet", *(["--device", args.device] if args.device else [])]  # fmt: skip
     try:
-        return run_child(command)
+        seconds, cpu_seconds, peak_mb = run_child(command)
+        peak_cuda_mb = float(peak_file.read_text()) if peak_file.is_file() else None
+        return seconds, cpu_seconds, peak_mb, peak_cuda_mb or None
     finally:
         out.unlink(missing_ok=True)
+        peak_file.unlink(missing_ok=True)
         if s2_input != s2:
             shutil.rmtree(s2_input)
 

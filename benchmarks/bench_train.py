@@ -13,6 +13,12 @@ NCHW tensors, the default (foreach) Adam, every convolution through PyTorch's ow
 other jobs wall time is meaningless; the process CPU time per step (`cpu_s_per_step_median`,
 best measured with `--threads 1`) is much less affected, and the load average is reported so
 such runs can be spotted.
+
+FLOPs: one extra step, before the warm-up, runs eagerly under `torch.utils.flop_counter.FlopCounterMode`
+(convolutions and matrix products, forward and backward, as PyTorch counts them: a
+multiply-add is 2 FLOPs). `tflops` is that count per image times images/s; with `--peak-tflops P`
+the JSON also holds `utilisation` = tflops / P (for a GPU, pass its dense bf16 peak; the figure is
+copied into the JSON so every result says which peak it was divided by).
 """
 
 from __future__ import annotations
@@ -25,6 +31,8 @@ import statistics
 import time
 
 import torch
+
+from torch.utils.flop_counter import FlopCounterMode
 
 from sarclear.models.spec import ModelSpec, depth_for_size
 from sarclear.train.allocator import keep_freed_memory
@@ -66,6 +74,8 @@ def parse() -> argparse.Namespace:
     p.add_argument("--keep-freed-memory", action=argparse.BooleanOptionalAction, default=True,
                    help="glibc keeps freed memory (no page faults each step), as sarclear train does on a CPU")
     p.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's choice)")
+    p.add_argument("--device", help="cpu, cuda or cuda:N (default: cuda when present, else cpu)")
+    p.add_argument("--peak-tflops", type=float, help="the device's peak TFLOP/s, to report utilisation (e.g. a GPU's dense bf16 peak)")
     p.add_argument("--nodata-columns", type=int, default=0,
                    help="a fill stripe this wide in every batch, so the L1 loss runs masked (0: all valid, unmasked)")
     p.add_argument("--baseline", action="store_true",
@@ -81,7 +91,7 @@ def main() -> None:
     args = parse()
     if args.threads:
         torch.set_num_threads(args.threads)
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     kept = keep_freed_memory() if args.keep_freed_memory and device.type == "cpu" else False
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
@@ -108,19 +118,26 @@ def main() -> None:
 
     cpu_times: list[float] = []
 
-    def step() -> float:
+    def step(g: torch.nn.Module = g_run, d: torch.nn.Module = d_run) -> float:
         start, cpu_start = time.perf_counter(), time.process_time()
-        losses = gan_step(x, y, generator=g_run, discriminator=d_run, critic=d_run, opt_g=opt_g, opt_d=opt_d, scaler=scaler,
+        losses = gan_step(x, y, generator=g, discriminator=d, critic=d, opt_g=opt_g, opt_d=opt_d, scaler=scaler,
                           autocast=precision.autocast, lambda_l1=100.0, gan_mode="vanilla",
                           valid=valid_or_none(valid_mask, device))
         losses.tolist()  # waits for the device
         cpu_times.append(time.process_time() - cpu_start)
         return time.perf_counter() - start
 
+    with FlopCounterMode(display=False) as counter:  # eager modules: the counter cannot see into compiled graphs
+        step(generator, discriminator)
+    cpu_times.clear()
+    flop_per_image = counter.get_total_flops() / args.batch_size
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
     load_before = os.getloadavg()[0]
     warm = [step() for _ in range(args.warmup)]
     times = [step() for _ in range(args.steps)]
     median = statistics.median(times)
+    tflops = flop_per_image * args.batch_size / median / 1e12
     print(json.dumps({
         "images_per_s": round(args.batch_size / median, 3),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
@@ -136,7 +153,10 @@ def main() -> None:
         "keep_freed_memory": kept, "nodata_columns": args.nodata_columns, "threads": torch.get_num_threads(), "device": str(device),
         "params_g": sum(p.numel() for p in generator.parameters()),
         "params_d": sum(p.numel() for p in discriminator.parameters()),
-        "peak_cuda_mb": round(torch.cuda.max_memory_allocated() / 2**20, 1) if device.type == "cuda" else None,
+        "peak_cuda_mb": round(torch.cuda.max_memory_allocated(device) / 2**20, 1) if device.type == "cuda" else None,
+        "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
+        "gflop_per_image": float(f"{flop_per_image / 1e9:.4g}"), "tflops": float(f"{tflops:.4g}"),
+        "peak_tflops": args.peak_tflops, "utilisation": float(f"{tflops / args.peak_tflops:.4g}") if args.peak_tflops else None,
         "loadavg_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)],
         "torch": torch.__version__,
     }))

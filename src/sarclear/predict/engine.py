@@ -7,7 +7,10 @@ real checkpoint or its ONNX export.
 CPU speed (measured, see docs/predict.md): weights and activations in bfloat16 with the
 channels_last memory format run about 2x faster than float32 on a CPU with AVX-512 BF16 (and
 faster than bf16 autocast, which re-casts the 54M weights on every call); outputs move by a few DN.
-`precision="auto"` uses bf16 where the hardware runs it natively, fp32 elsewhere.
+`precision="auto"` uses bf16 where the hardware runs it natively, fp32 elsewhere, by the same rule
+as training (`sarclear.native_bf16`: GPUs of compute capability 8.0+, CPUs with AVX512-BF16/AMX).
+Unlike training, a pre-Ampere GPU gets fp32, not fp16: there is no GradScaler at inference, and
+fp16 weights and activations of an unnormalised U-Net can overflow float16's range.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import torch
 from sarclear.errors import CheckpointError, ConfigError
 from sarclear.models.checkpoint import SPEC_KEY, load_generator
 from sarclear.models.spec import ModelSpec
+from sarclear.native_bf16 import has_native_bf16
 from sarclear.predict.fuse import fold_batchnorm
 from sarclear.predict.subpixel import rewrite_narrow_deconvs
 
@@ -52,22 +56,13 @@ def parse_device(device: str | None) -> torch.device:
     return dev
 
 
-def cpu_has_bf16() -> bool:
-    """True when oneDNN runs bfloat16 natively (AVX-512 BF16 / AMX); elsewhere bf16 is emulated and slower."""
-    try:
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
-        return False
-
-
 def resolve_precision(precision: str, device: torch.device) -> str:
+    """`auto`/`fp32`/`bf16` as the concrete `fp32` or `bf16` that `device` runs."""
     if precision not in PRECISIONS:
         raise ConfigError(f"--precision {precision}: expected one of {', '.join(PRECISIONS)}")
     if precision != "auto":
         return precision
-    if device.type == "cuda":
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
-    return "bf16" if device.type == "cpu" and cpu_has_bf16() else "fp32"
+    return "bf16" if has_native_bf16(device) else "fp32"
 
 
 class TorchEngine:

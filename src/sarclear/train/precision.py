@@ -4,8 +4,9 @@
 * `bf16`: bfloat16 autocast. Same exponent range as float32, so no loss scaling is needed.
 * `16`: float16 autocast with a `torch.amp.GradScaler` (CUDA only): float16's range is narrow
   enough that small gradients underflow to zero without scaling.
-* `auto`: the fastest safe choice for the device. CUDA: bf16 where the GPU supports it (Ampere and
-  later), else float16 + GradScaler. CPU: bf16 only where the processor has native bf16 dot
+* `auto`: the fastest safe choice for the device (`sarclear.native_bf16` says where bf16 is native).
+  CUDA: bf16 on GPUs with bf16 tensor cores (compute capability 8.0+, Ampere and later), else
+  float16 + GradScaler, never an emulated bf16 (pre-Ampere GPUs emulate it, slowly). CPU: bf16 only where the processor has native bf16 dot
   products (AVX512-BF16 or AMX); measured on a 2-core AMD EPYC (Zen 4, AVX512-BF16) a full
   Pix2Pix training step at 256 px is ~1.4x faster in bf16 (docs/train.md). Without native support
   oneDNN emulates bf16 and it is usually slower than float32, so float32 is kept there.
@@ -17,11 +18,13 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 
 from sarclear.errors import ConfigError
+from sarclear.native_bf16 import cpu_has_native_bf16, has_native_bf16
+
+__all__ = ["Precision", "cpu_has_native_bf16", "resolve_precision"]
 
 _DTYPES = {"32": torch.float32, "bf16": torch.bfloat16, "16": torch.float16}
 
@@ -50,32 +53,12 @@ class Precision:
         return torch.amp.GradScaler(self.device_type, enabled=self.name == "16")
 
 
-def cpu_has_native_bf16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
-    """True when the CPU flags list AVX512-BF16 or AMX-BF16 (Linux; False where unknown)."""
-    try:
-        text = cpuinfo.read_text()
-    except OSError:
-        return False
-    flags = next((line for line in text.splitlines() if line.startswith("flags")), "")
-    return any(flag in flags.split() for flag in ("avx512_bf16", "amx_bf16"))
-
-
-def _cuda_native_bf16() -> bool:
-    """bf16 in hardware (compute capability >= 8.0); older GPUs only emulate it, slowly. Older
-    torch versions have no `including_emulation` argument."""
-    try:
-        return torch.cuda.is_bf16_supported(including_emulation=False)
-    except TypeError:
-        return torch.cuda.is_bf16_supported()
-
-
 def resolve_precision(requested: str, device: torch.device) -> Precision:
     """Turn `auto`/`32`/`bf16`/`16` into a concrete precision for `device`, or fail with a fix."""
     kind = device.type
     if requested == "auto":
-        if kind == "cuda":
-            return Precision("bf16" if _cuda_native_bf16() else "16", kind)
-        return Precision("bf16" if cpu_has_native_bf16() else "32", kind)
+        fallback = "16" if kind == "cuda" else "32"  # float16 needs the GradScaler, which is CUDA-only
+        return Precision("bf16" if has_native_bf16(device) else fallback, kind)
     if requested not in _DTYPES:
         raise ConfigError(f"--precision must be one of auto, 32, bf16, 16, got {requested!r}")
     if requested == "16" and kind != "cuda":

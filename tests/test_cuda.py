@@ -1,0 +1,136 @@
+"""CUDA paths: mixed-precision steps, prediction on the GPU against the CPU, SyncBatchNorm.
+
+Marked `cuda` and skipped without a GPU (CI has none); `benchmarks/gpu_check.sh` runs them on one
+(`pytest -m cuda`). Tiny networks (ngf 8, 64 px): these check that the code runs and computes the
+same things on a GPU, not its speed.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.distributed as dist
+from torch import nn
+
+from sarclear.models.spec import ModelSpec, depth_for_size
+from sarclear.native_bf16 import cuda_has_native_bf16
+from sarclear.predict.engine import TorchEngine, load_engine
+from sarclear.train.nets import build_networks, optimizer
+from sarclear.train.precision import resolve_precision
+from sarclear.train.step import gan_step
+
+pytestmark = [pytest.mark.cuda, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")]
+
+SIZE = 64
+SPEC = ModelSpec(ngf=8, n_down=depth_for_size(SIZE), tile_size=SIZE, dropout=False)
+
+
+def batch(n: int = 2, device: str = "cuda") -> tuple[torch.Tensor, torch.Tensor]:
+    generator = torch.Generator().manual_seed(0)
+    x = torch.rand(n, SPEC.in_channels, SIZE, SIZE, generator=generator).mul(2).sub(1)
+    y = torch.rand(n, SPEC.out_channels, SIZE, SIZE, generator=generator).mul(2).sub(1)
+    return x.to(device), y.to(device)
+
+
+def train_steps(name: str, steps: int = 5) -> tuple[list[torch.Tensor], nn.Module, nn.Module, torch.amp.GradScaler]:
+    """`steps` GAN steps on CUDA in precision `name`, as `sarclear train` runs them."""
+    device = torch.device("cuda")
+    precision = resolve_precision(name, device)
+    generator, discriminator = build_networks(SPEC, ndf=8, d_layers=3, seed=0)
+    generator.to(device)
+    discriminator.to(device)
+    before = copy.deepcopy(generator)
+    opt_g = optimizer(generator, lr=2e-4, betas=(0.5, 0.999))
+    opt_d = optimizer(discriminator, lr=2e-4, betas=(0.5, 0.999))
+    scaler = precision.grad_scaler()
+    x, y = batch()
+    losses = [gan_step(x, y, generator=generator, discriminator=discriminator, critic=discriminator, opt_g=opt_g,
+                       opt_d=opt_d, scaler=scaler, autocast=precision.autocast, lambda_l1=100.0, gan_mode="vanilla")
+              for _ in range(steps)]  # fmt: skip
+    return losses, before, generator, scaler
+
+
+def assert_trained(losses: list[torch.Tensor], before: nn.Module, after: nn.Module) -> None:
+    assert all(bool(torch.isfinite(step).all()) for step in losses), losses
+    weights = dict(after.named_parameters())
+    assert all(bool(torch.isfinite(p).all()) for p in weights.values())
+    moved = [name for name, p in before.named_parameters() if not torch.equal(p.to(weights[name].device), weights[name])]
+    assert moved, "no weight changed: every step was skipped"
+
+
+def test_float16_step_with_grad_scaler_is_finite_and_learns() -> None:
+    losses, before, after, scaler = train_steps("16")
+    assert scaler.is_enabled()
+    assert 0 < scaler.get_scale() < float("inf")
+    assert_trained(losses, before, after)
+
+
+def test_bfloat16_step_is_finite_and_learns() -> None:
+    losses, before, after, scaler = train_steps("bf16")
+    assert not scaler.is_enabled()  # bf16 has float32's range: no scaling
+    assert_trained(losses, before, after)
+
+
+def test_auto_precision_on_this_gpu_is_native() -> None:
+    device = torch.device("cuda")
+    assert resolve_precision("auto", device).name == ("bf16" if cuda_has_native_bf16(device) else "16")
+
+
+@pytest.mark.parametrize(("precision", "max_error", "mean_error"), [("fp32", 2e-2, 2e-3), ("bf16", 1e-1, 1e-2)])
+def test_prediction_on_cuda_equals_cpu(tmp_path: Path, precision: str, max_error: float, mean_error: float) -> None:
+    """Network units ([-1, 1]); 2e-2 is 1 % of the range. cuDNN may use TF32 for float32
+    convolutions and bf16 keeps 8 bits of mantissa, so the GPU is held to a tolerance, not bits."""
+    torch.manual_seed(0)
+    module = SPEC.build()
+    cpu = TorchEngine(module, "cpu", "fp32")
+    gpu = TorchEngine(module, "cuda", precision)
+    x = batch(4, "cpu")[0].numpy()
+    expected, got = cpu(x), gpu(x)
+    assert got.shape == expected.shape and got.dtype == np.float32
+    error = np.abs(got - expected)
+    assert error.max() < max_error and error.mean() < mean_error, (error.max(), error.mean())
+
+
+def test_checkpoint_loads_onto_the_gpu(tmp_path: Path) -> None:
+    from sarclear.models.checkpoint import save_generator
+
+    checkpoint = save_generator(tmp_path / "generator.safetensors", SPEC.build(), SPEC)
+    engine, spec = load_engine(checkpoint, device="cuda")
+    assert spec == SPEC and engine.device.type == "cuda"
+    assert engine.precision == ("bf16" if cuda_has_native_bf16(engine.device) else "fp32")
+    out = engine(batch(2, "cpu")[0].numpy())
+    assert out.shape == (2, SPEC.out_channels, SIZE, SIZE) and np.isfinite(out).all()
+
+
+@pytest.fixture()
+def one_rank_nccl_group(tmp_path: Path):
+    """A one-process NCCL group, as `torchrun --nproc_per_node=1` would give a process."""
+    dist.init_process_group("nccl", init_method=f"file://{tmp_path / 'rendezvous'}", rank=0, world_size=1,
+                            device_id=torch.device("cuda", 0))  # fmt: skip
+    yield
+    dist.destroy_process_group()
+
+
+@pytest.mark.usefixtures(one_rank_nccl_group.__name__)
+def test_sync_batchnorm_generator_computes_what_batchnorm_does() -> None:
+    """Every batch norm of sarclear's U-Net becomes a SyncBatchNorm that computes what it did:
+    forward, gradients, running statistics. With one rank SyncBatchNorm takes batch norm's own path
+    (there is nothing to reduce); the reduction across GPUs needs two of them."""
+    torch.manual_seed(0)
+    plain = SPEC.build().cuda().train()
+    synced = nn.SyncBatchNorm.convert_sync_batchnorm(copy.deepcopy(plain)).train()
+    assert not any(type(m) is nn.BatchNorm2d for m in synced.modules())
+    assert any(isinstance(m, nn.SyncBatchNorm) for m in synced.modules())
+    x = batch(2)[0]
+    out_plain, out_synced = plain(x), synced(x)
+    torch.testing.assert_close(out_synced, out_plain, atol=1e-4, rtol=1e-4)
+    out_plain.square().mean().backward()
+    out_synced.square().mean().backward()
+    for (name, a), (_, b) in zip(plain.named_parameters(), synced.named_parameters(), strict=True):
+        torch.testing.assert_close(b.grad, a.grad, atol=1e-4, rtol=1e-3, msg=name)
+    for (name, a), (_, b) in zip(plain.named_buffers(), synced.named_buffers(), strict=True):
+        torch.testing.assert_close(b, a, atol=1e-5, rtol=1e-4, msg=name)

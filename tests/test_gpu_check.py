@@ -1,0 +1,102 @@
+"""The prepared GPU check runs on a CPU machine too (tiny sizes, CUDA parts skipped), so it cannot
+rot between the rare sessions that have a GPU; its runner bounds every part in time."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import gpu_check  # noqa: E402
+from gpu_runner import Runner, pytest_counts  # noqa: E402
+
+#: A selection of parts, to keep the test short: data, training with --resume, a training and a
+#: prediction benchmark, and two parts that need CUDA (skipped). The loader and torchrun parts
+#: are left to the full tiny run (`bash benchmarks/gpu_check.sh --tiny`).
+PARTS = "env,synth,curate,train_,torchrun_nccl,bench_train_fp32,bench_predict"
+
+
+def test_tiny_check_runs_on_a_cpu_and_skips_what_needs_cuda(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    env = {**os.environ, "PYTHON": sys.executable, "CUDA_VISIBLE_DEVICES": "", "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(["bash", str(ROOT / "benchmarks" / "gpu_check.sh"), str(out), "--tiny", "--parts", PARTS],
+                          capture_output=True, text=True, timeout=600, env=env, check=False)  # fmt: skip
+    assert done.stdout.startswith("python "), done.stdout[:200]  # the Python version comes first
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    summary = json.loads((out / "gpu_check.json").read_text())
+    parts = summary["parts"]
+    assert summary["ok"] and summary["mode"] == "tiny" and not summary["cuda"]
+    assert summary["machine"]["torch"] and summary["machine"]["python"] == summary["python"]
+    for name in ("env", "synth", "curate", "train_bf16", "train_bf16_resume", "bench_train_fp32_eager_b1", "bench_predict"):
+        assert parts[name]["status"] == "passed", (name, parts[name])
+    for name in ("train_fp16", "torchrun_nccl_ddp"):
+        assert parts[name] == {"status": "skipped", "reason": "needs cuda", "informative": False}
+    assert parts["train_bf16"]["losses_finite"] and parts["train_bf16"]["last_step"] == 2
+    assert parts["train_bf16_resume"]["last_step"] == 4  # --resume continued the same run
+    headline = summary["headline"]
+    assert headline["images_per_s"]["fp32_eager_b1"] > 0
+    assert headline["predict"]["384"]["mp_per_s"] > 0
+    assert "===== bench_predict: passed" in (out / "gpu_check.log").read_text()
+
+
+def runner(tmp_path: Path, budget: float) -> Runner:
+    return Runner(tmp_path / "check.json", tmp_path / "check.log", tmp_path / "logs", budget, {})
+
+
+def test_a_hung_part_is_killed_at_its_limit_and_the_rest_still_runs(tmp_path: Path) -> None:
+    check = runner(tmp_path, budget=60)
+    hung = check.run("hang", [sys.executable, "-c", "import time; time.sleep(60)"], timeout=1)
+    after = check.run("after", [sys.executable, "-c", "print('{\"x\": 1}')"], timeout=30)
+    assert hung["status"] == "timeout" and hung["seconds"] < 10
+    assert after["status"] == "passed" and after["results"] == [{"x": 1}]
+    saved = json.loads((tmp_path / "check.json").read_text())
+    assert saved["parts"]["hang"]["status"] == "timeout"  # written after every part
+
+
+def test_parts_past_the_budget_or_missing_a_need_are_skipped_with_the_reason(tmp_path: Path) -> None:
+    check = runner(tmp_path, budget=0)
+    check.have = {"cuda": False}
+    assert check.run("gpu", ["true"], timeout=5, needs=("cuda",))["reason"] == "needs cuda"
+    assert check.run("late", ["true"], timeout=5)["reason"] == "the check's time budget is spent"
+
+
+def test_pytest_failures_are_excused_only_when_they_need_the_missing_s2cloudless() -> None:
+    output = "FAILED tests/test_clouds.py::test_a - ImportError\nERROR tests/test_demo.py::test_b\n1 failed, 9 passed, 1 error in 3.0s\n"
+    assert pytest_counts(output) == {"failed": 1, "passed": 9, "error": 1,
+                                     "failures": ["tests/test_clouds.py::test_a", "tests/test_demo.py::test_b"]}  # fmt: skip
+    known = {"tests/test_clouds.py::test_a", "tests/test_demo.py::test_b"}
+    excused: dict = {"rc": 1}
+    assert gpu_check.judge_pytest(known, have_s2cloudless=False)(excused, output) is None
+    assert "expected_failures" in excused
+    assert gpu_check.judge_pytest(known, have_s2cloudless=True)({"rc": 1}, output)  # s2cloudless there: real failures
+    assert gpu_check.judge_pytest({"tests/test_clouds.py::test_a"}, have_s2cloudless=False)({"rc": 1}, output)
+
+
+def test_headline_compares_each_variant_with_the_plain_step_at_its_batch_size() -> None:
+    def bench(rate: float) -> dict:
+        return {"status": "passed", "results": [{"images_per_s": rate, "utilisation": 0.1, "peak_cuda_mb": 100.0}]}
+
+    summary = {"peak_tflops_used": 989.5, "parts": {
+        "bench_train_fp32_eager_b1": bench(50.0), "bench_train_bf16_nhwc_b1": bench(200.0),
+        "bench_train_fp32_eager_b32": bench(100.0), "bench_train_bf16_b32": bench(400.0),
+    }}  # fmt: skip
+    head = gpu_check.headline(summary)
+    assert head["best_b1"]["variant"] == "bf16_nhwc_b1" and head["best_b1"]["speedup_vs_fp32_eager_b1"] == 4.0
+    assert head["best_b1"]["seed_recipe_hours"] == pytest.approx(200 * 4464 / 200.0 / 3600, abs=0.01)
+    assert head["speedup_vs_fp32_eager_same_batch"] == {"bf16_nhwc_b1": 4.0, "bf16_b32": 4.0}
+    assert head["best_any_batch"]["variant"] == "bf16_b32"
+
+
+def test_closing_the_runner_kills_parts_still_running(tmp_path: Path) -> None:
+    check = runner(tmp_path, budget=60)
+    check.start("background", [sys.executable, "-c", "import time; time.sleep(60)"], timeout=60)
+    proc = check.background["background"][0]
+    check.close()
+    assert proc.poll() is not None  # killed, not left running beside the next command
