@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from sarclear.config import PRECISIONS, TrainConfig, load_config, with_overrides
+from sarclear.config import PRECISIONS, TrainConfig, layered_config
 from sarclear.errors import ConfigError
 
 #: flag destination -> dotted config key it overrides.
@@ -58,7 +58,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, help="tiles per step per process")
     parser.add_argument("--workers", type=int, help="DataLoader worker processes per training process")
     parser.add_argument("--season-balanced", action="store_const", const=True, help="draw every season equally often")
-    parser.add_argument("--epochs", type=int, help="total epochs; the lr decays linearly over the last half")
+    parser.add_argument("--epochs", type=int, help="total epochs; the lr decays linearly over the last half unless decay_epochs is set")
     parser.add_argument("--decay-epochs", type=int, help="epochs of linear lr decay at the end (default: half)")
     parser.add_argument("--lr", type=float, help="Adam learning rate of G and D (2e-4)")
     parser.add_argument("--lambda-l1", type=float, help="weight of the L1 term (100)")
@@ -78,17 +78,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def resolve_config(args: argparse.Namespace) -> TrainConfig:
     """Defaults, then --config (or, on --resume, the run's own config.yaml), then flags."""
     saved = Path(args.out) / "config.yaml"
-    if args.config is not None:
-        base = load_config(args.config)
-    elif args.resume and saved.is_file():
-        base = load_config(saved)
-    else:
-        base = TrainConfig()
+    config_file = args.config if args.config is not None else saved if args.resume and saved.is_file() else None
     overrides: dict[str, Any] = {key: getattr(args, dest) for dest, key in FLAG_KEYS.items()}
     overrides["out"] = str(args.out)
-    if args.epochs is not None and args.decay_epochs is None:
-        overrides["optim.decay_epochs"] = args.epochs // 2
-    config = with_overrides(base, overrides)
+    config = layered_config(config_file, overrides)
     if not config.manifest:
         raise ConfigError("--manifest is required (a manifest.csv from `sarclear curate`, or written by hand)")
     return config
