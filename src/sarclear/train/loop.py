@@ -45,7 +45,7 @@ from sarclear.train.sample_grid import render_grid, write_png
 from sarclear.train.schedule import make_scheduler
 from sarclear.train.state import capture_rng, find_checkpoint, load_module, load_state, restore_rng, save_checkpoint
 from sarclear.train.step import LOSS_NAMES, gan_step
-from sarclear.train.validate import validate
+from sarclear.train.validate import validate as validate_generator
 
 
 @dataclass
@@ -243,9 +243,9 @@ class Trainer:
         counters, model = self.counters, self.config.model
         self.validated_step, since = counters.step, time.perf_counter()
         if self.val_loader is not None:
-            result = validate(self.generator, self.val_loader, device=self.device, autocast=self.precision.autocast,
-                              use_sar=model.use_sar, s2_clip_max=model.s2_clip_max,
-                              sample_tiles=self.config.run.sample_tiles)
+            result = validate_generator(self.generator, self.val_loader, device=self.device,
+                                        autocast=self.precision.autocast, use_sar=model.use_sar,
+                                        s2_clip_max=model.s2_clip_max, sample_tiles=self.config.run.sample_tiles)
             self.log.log({"step": counters.step, "epoch": counters.epoch, "val_psnr": result.psnr,
                           "val_ssim": result.ssim, "val_identity_psnr": result.identity_psnr,
                           "val_identity_ssim": result.identity_ssim, "elapsed_s": time.perf_counter() - self.started})
