@@ -123,9 +123,9 @@ def _stream(
             first = dataset.samples[int(batch["index"][0])]
             check_inputs(methods, *batch["clear"].shape[1:], where=first.s2_cloudy_path)
             _, target_dn, preds = predict_batch(batch, methods, device, clip)
-            mask = batch["cloud_mask"].to(device)
+            mask, valid = batch["cloud_mask"].to(device), batch["valid_mask"].to(device)
             scores = {
-                name: {key: value.cpu().tolist() for key, value in dn_metrics(pred, target_dn, mask).items()}
+                name: {key: value.cpu().tolist() for key, value in dn_metrics(pred, target_dn, mask, valid).items()}
                 for name, pred in preds.items()
             }
             state.add_batch(batch, scores, writer)

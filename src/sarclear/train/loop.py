@@ -44,7 +44,7 @@ from sarclear.train.precision import resolve_precision
 from sarclear.train.sample_grid import render_grid, write_png
 from sarclear.train.schedule import make_scheduler
 from sarclear.train.state import capture_rng, find_checkpoint, load_module, load_state, restore_rng, save_checkpoint
-from sarclear.train.step import LOSS_NAMES, gan_step
+from sarclear.train.step import LOSS_NAMES, gan_step, valid_or_none
 from sarclear.train.validate import validate as validate_generator
 
 
@@ -206,12 +206,13 @@ class Trainer:
         return self.config.run.max_steps is not None and self.counters.step >= self.config.run.max_steps
 
     def step(self, batch: dict[str, torch.Tensor]) -> None:
-        """One optimizer step of D and G on one batch; the losses are summed for the next log row."""
+        """One optimizer step of D and G on one batch (L1 over its valid pixels); losses summed for the next log row."""
         sar, cloudy, clear = (batch[k].to(self.device, non_blocking=True) for k in ("sar", "cloudy", "clear"))
         x = build_input(sar, cloudy, self.config.model.use_sar).contiguous()
         losses = gan_step(x, clear.contiguous(), generator=self.g_train, discriminator=self.d_train, critic=self.critic,
                           opt_g=self.opt_g, opt_d=self.opt_d, scaler=self.scaler, autocast=self.precision.autocast,
-                          lambda_l1=self.config.optim.lambda_l1, gan_mode=self.config.optim.gan_mode)
+                          lambda_l1=self.config.optim.lambda_l1, gan_mode=self.config.optim.gan_mode,
+                          valid=valid_or_none(batch["valid_mask"], self.device))
         self.counters.step += 1
         self.counters.batch += 1
         self.loss_sum += losses.float()
