@@ -31,18 +31,11 @@ import statistics
 import time
 
 import torch
-
 from torch.utils.flop_counter import FlopCounterMode
 
 from sarclear.models.spec import ModelSpec, depth_for_size
-from sarclear.train.allocator import keep_freed_memory
-from sarclear.train.nets import (
-    build_networks,
-    discriminator_memory_format,
-    memory_format_for,
-    optimizer,
-    use_fast_convolutions,
-)
+from sarclear.train.cpu_speedups import CpuSpeedups, apply_cpu_speedups
+from sarclear.train.nets import build_networks, optimizer
 from sarclear.train.precision import resolve_precision
 from sarclear.train.step import gan_step, valid_or_none
 
@@ -64,10 +57,10 @@ def parse() -> argparse.Namespace:
     p.add_argument("--ndf", type=int, default=64)
     p.add_argument("--precision", default="auto", choices=("auto", "32", "bf16", "16"))
     p.add_argument("--adam", default="fused", choices=("fused", "foreach", "single"), help="Adam implementation")
-    p.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None,
-                   help="NHWC G and batches (default: what sarclear train uses on this device)")
-    p.add_argument("--d-channels-last", action=argparse.BooleanOptionalAction, default=None,
-                   help="NHWC discriminator (default: what sarclear train uses on this device)")
+    p.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=False,
+                   help="NHWC G and batches (sarclear train keeps them NCHW on every device)")
+    p.add_argument("--d-channels-last", action=argparse.BooleanOptionalAction, default=True,
+                   help="NHWC discriminator, as sarclear train does on a CPU")
     p.add_argument("--compile", action="store_true", help="torch.compile G and D")
     p.add_argument("--matmul-conv", action=argparse.BooleanOptionalAction, default=True,
                    help="G's convolutions over <= 64 px as matrix products, as sarclear train does on a CPU")
@@ -92,19 +85,18 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    kept = keep_freed_memory() if args.keep_freed_memory and device.type == "cpu" else False
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
     precision = resolve_precision(args.precision, device)
-    fmt = memory_format_for(device, precision.name) if args.channels_last is None else (
-        torch.channels_last if args.channels_last else torch.contiguous_format)
+    fmt = torch.channels_last if args.channels_last else torch.contiguous_format
     spec = ModelSpec(ngf=args.ngf, n_down=depth_for_size(args.size), tile_size=args.size)
     generator, discriminator = build_networks(spec, ndf=args.ndf, d_layers=3, seed=0)
-    d_fmt = discriminator_memory_format(device) if args.d_channels_last is None else (
-        torch.channels_last if args.d_channels_last else torch.contiguous_format)
     generator.to(device, memory_format=fmt)
-    discriminator.to(device, memory_format=d_fmt)
-    matmul_layers = use_fast_convolutions(generator, device) if args.matmul_conv else 0
+    discriminator.to(device)
+    applied = apply_cpu_speedups(generator, discriminator, device, CpuSpeedups(
+        keep_freed_memory=args.keep_freed_memory, matmul_conv=args.matmul_conv,
+        channels_last_discriminator=args.d_channels_last))
+    d_fmt = applied.discriminator_format
     opt_g = optimizer(generator, lr=2e-4, betas=(0.5, 0.999), kind=args.adam)
     opt_d = optimizer(discriminator, lr=2e-4, betas=(0.5, 0.999), kind=args.adam)
     g_run = torch.compile(generator) if args.compile else generator
@@ -149,8 +141,9 @@ def main() -> None:
         "size": args.size, "batch_size": args.batch_size, "steps": args.steps,
         "precision": precision.name, "adam": args.adam, "channels_last": fmt == torch.channels_last,
         "d_channels_last": d_fmt == torch.channels_last,
-        "compile": args.compile, "matmul_conv_layers": matmul_layers,
-        "keep_freed_memory": kept, "nodata_columns": args.nodata_columns, "threads": torch.get_num_threads(), "device": str(device),
+        "compile": args.compile, "matmul_conv_layers": applied.matmul_conv_layers,
+        "keep_freed_memory": applied.kept_freed_memory, "nodata_columns": args.nodata_columns,
+        "threads": torch.get_num_threads(), "device": str(device),
         "params_g": sum(p.numel() for p in generator.parameters()),
         "params_d": sum(p.numel() for p in discriminator.parameters()),
         "peak_cuda_mb": round(torch.cuda.max_memory_allocated(device) / 2**20, 1) if device.type == "cuda" else None,

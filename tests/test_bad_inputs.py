@@ -25,7 +25,7 @@ from rasterio.transform import from_origin
 
 from sarclear.cli import main
 from sarclear.data.manifest import CORE_COLUMNS, read_manifest, write_manifest
-from sarclear.errors import LayoutError, RasterError
+from sarclear.errors import LayoutError
 from sarclear.io import write_raster
 from sarclear.models.checkpoint import save_generator
 from sarclear.models.spec import ModelSpec

@@ -5,12 +5,8 @@ from __future__ import annotations
 import torch
 
 from sarclear.models.spec import ModelSpec
-from sarclear.train.nets import (
-    build_networks,
-    discriminator_memory_format,
-    optimizer,
-    use_fast_convolutions,
-)
+from sarclear.train.cpu_speedups import AppliedSpeedups, CpuSpeedups, apply_cpu_speedups
+from sarclear.train.nets import build_networks, optimizer
 from sarclear.train.precision import Precision
 from sarclear.train.step import gan_step
 
@@ -20,8 +16,9 @@ def _train(fast: bool, steps: int = 3) -> tuple[torch.nn.Module, torch.nn.Module
     cpu = torch.device("cpu")
     generator, discriminator = build_networks(ModelSpec(ngf=8, n_down=6, tile_size=64), ndf=8, d_layers=3, seed=0)
     if fast:
-        assert use_fast_convolutions(generator, cpu) > 0
-        discriminator.to(memory_format=discriminator_memory_format(cpu))
+        # the allocator setting is process-wide and cannot change results: left out here
+        applied = apply_cpu_speedups(generator, discriminator, cpu, CpuSpeedups(keep_freed_memory=False))
+        assert applied.matmul_conv_layers > 0 and applied.discriminator_format == torch.channels_last
     opt_g = optimizer(generator, lr=2e-4, betas=(0.5, 0.999))
     opt_d = optimizer(discriminator, lr=2e-4, betas=(0.5, 0.999))
     precision = Precision("32", "cpu")
@@ -54,3 +51,12 @@ def test_fast_cpu_steps_learn_what_plain_steps_learn() -> None:
     initial, _ = build_networks(ModelSpec(ngf=8, n_down=6, tile_size=64), ndf=8, d_layers=3, seed=0)
     moved = max((a - b).abs().max().item() for a, b in zip(fast_g.state_dict().values(), initial.state_dict().values()))
     assert moved > 1e-4  # the steps did update the weights, so the comparison means something
+
+
+def test_cpu_speedups_leave_other_devices_alone() -> None:
+    generator, discriminator = build_networks(ModelSpec(ngf=4, n_down=5, tile_size=32), ndf=4, d_layers=3, seed=0)
+    classes = [type(m) for m in generator.modules()]
+    applied = apply_cpu_speedups(generator, discriminator, torch.device("meta"))
+    assert applied == AppliedSpeedups()
+    assert [type(m) for m in generator.modules()] == classes
+    assert all(p.is_contiguous() for p in discriminator.parameters())

@@ -10,17 +10,18 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import torch
+import yaml
 
 from sarclear.cli import build_parser
 from sarclear.commands.train import resolve_config
 from sarclear.config import (
     TrainConfig,
     config_to_dict,
+    layered_config,
     load_config,
     save_config,
     with_overrides,
@@ -43,10 +44,21 @@ def test_seed_recipe_is_the_pix2pix_reference_and_the_defaults() -> None:
     seed = load_config(CONFIGS / "seed.yaml")
     assert (seed.optim.epochs, seed.decay_epochs, seed.data.size, seed.model.ngf, seed.data.batch_size) == (200, 100, 256, 64, 1)
     assert (seed.optim.lambda_l1, seed.optim.lr, seed.optim.beta1, seed.optim.beta2) == (100, 2e-4, 0.5, 0.999)
-    default = TrainConfig()
-    assert seed.model == default.model and seed.n_down == 8 and seed.decay_epochs == default.decay_epochs
-    assert replace(seed.optim, decay_epochs=None) == default.optim
+    assert seed == TrainConfig() and seed.n_down == 8  # every section, every key: the defaults
+    written = yaml.safe_load((CONFIGS / "seed.yaml").read_text())
+    defaults = config_to_dict(TrainConfig())
+    assert {k: set(v) for k, v in written.items()} == {k: set(v) for k, v in defaults.items() if isinstance(v, dict)}
     assert load_config(CONFIGS / "tiny.yaml").data.size == 64
+
+
+def test_epochs_flag_keeps_an_explicit_decay_epochs(tmp_path: Path) -> None:
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text("optim:\n  epochs: 100\n  decay_epochs: 30\n")
+    config = resolve_config(parse("--config", str(recipe), "--manifest", "m.csv", "--out", "run", "--epochs", "50"))
+    assert (config.optim.epochs, config.decay_epochs) == (50, 30)
+    config = resolve_config(parse("--manifest", "m.csv", "--out", "run", "--epochs", "50", "--decay-epochs", "10"))
+    assert (config.optim.epochs, config.decay_epochs) == (50, 10)
+    assert layered_config(None, {"optim.epochs": 8}).decay_epochs == 4  # not set anywhere: the last half
 
 
 def test_flags_override_the_yaml_and_the_result_round_trips(tmp_path: Path) -> None:

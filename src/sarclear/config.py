@@ -1,9 +1,13 @@
-"""Typed training configuration: dataclasses <- YAML file <- command-line flags, saved with every run.
+"""Typed training configuration: dataclass defaults <- YAML file <- flags, saved with every run.
 
-The order of precedence is the dataclass defaults (the Pix2Pix recipe, `configs/seed.yaml`), then
-a YAML file (`--config`), then flags. The resolved configuration is written to `RUN/config.yaml`,
-which is also what `--resume` reads back, so a run can always be reproduced from its folder.
-A YAML file uses the section names below; an unknown key is an error, not silently ignored.
+The defaults live here and nowhere else: they are the Pix2Pix recipe, and `configs/seed.yaml`
+spells out exactly these values (a test compares the two). `layered_config` layers a YAML file
+(`--config`) and then the flags over them; the command line only maps flags to dotted keys. The
+resolved configuration is written to `RUN/config.yaml`, which is also what `--resume` reads back,
+so a run can always be reproduced from its folder. A YAML file uses the section names below; an
+unknown key is an error, not silently ignored. `optim.decay_epochs: null` means "the last half of
+`epochs`", so changing `epochs` (by YAML or `--epochs`) moves the decay with it, while an explicit
+`decay_epochs` is kept.
 """
 
 from __future__ import annotations
@@ -68,10 +72,10 @@ class RunConfig:
     precision: str = "auto"  # auto, 32, bf16, 16 (fp16 needs CUDA)
     compile: bool = False
     max_steps: int | None = None
-    log_every: int = 20  # steps between metrics.csv rows
+    log_every: int = 100  # steps between metrics.csv rows
     val_every: int = 0  # steps between validations; 0 = at each epoch end only
-    ckpt_every: int = 1000  # steps between checkpoints of last/ (also at each epoch end)
-    val_tiles: int | None = None  # validate on at most this many val tiles (evenly spaced); None = all
+    ckpt_every: int = 2000  # steps between checkpoints of last/ (also at each epoch end)
+    val_tiles: int | None = 1000  # validate on at most this many val tiles (evenly spaced); None = all
     sample_tiles: int = 4  # rows in the PNG grid of RUN/samples
     sync_bn: bool = False  # SyncBatchNorm across processes (CUDA only)
 
@@ -177,6 +181,12 @@ def load_config(path: str | Path) -> TrainConfig:
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from exc
     return config_from_dict(data, str(path))
+
+
+def layered_config(config_file: str | Path | None, overrides: Mapping[str, Any], source: str = "command line") -> TrainConfig:
+    """The defaults, then `config_file` (when given), then `overrides` (dotted keys, `None` = not given)."""
+    base = load_config(config_file) if config_file is not None else TrainConfig()
+    return with_overrides(base, overrides, source)
 
 
 def with_overrides(config: TrainConfig, overrides: Mapping[str, Any], source: str = "command line") -> TrainConfig:

@@ -22,7 +22,17 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from sarclear.adapt.fit import DEFAULT_BATCH, DEFAULT_CROP, DEFAULT_LR, DEFAULT_NGF, SSIM_WEIGHT, FitReport, fit, new_spec, start_at_fill
+from sarclear.adapt.fit import (
+    DEFAULT_BATCH,
+    DEFAULT_CROP,
+    DEFAULT_LR,
+    DEFAULT_NGF,
+    SSIM_WEIGHT,
+    FitReport,
+    fit,
+    new_spec,
+    start_at_fill,
+)
 from sarclear.adapt.scene import SHADOW_DILATION_PX, AdaptScene, check_clear_enough, load_scene, pad_scene
 from sarclear.data.normalize import S2_CLIP_MAX_DN, s2_from_network
 from sarclear.errors import ConfigError

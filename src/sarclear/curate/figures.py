@@ -15,10 +15,10 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from sarclear.data.bands import s2_band_indexes
-from sarclear.data.normalize import render_8bit
 from sarclear.errors import RasterError
 from sarclear.io.atomic import atomic_output
 from sarclear.io.geotiff import read_raster
+from sarclear.report.render import optical_rgb
 
 THUMB_PX = 128
 
@@ -61,7 +61,7 @@ def _thumbnail(sample: Mapping[str, Any], display_max_dn: float) -> np.ndarray |
             idx, _ = s2_band_indexes(info, "rgb")
         except RasterError:
             continue
-        rgb = render_8bit(np.nan_to_num(dn[[i - 1 for i in idx]].astype(np.float32)), display_max_dn).transpose(1, 2, 0)
+        rgb = optical_rgb(np.nan_to_num(dn[[i - 1 for i in idx]].astype(np.float32)), display_max_dn)
         step = max(1, max(rgb.shape[:2]) // THUMB_PX)
         return rgb[::step, ::step]
     return None

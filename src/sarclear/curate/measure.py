@@ -24,9 +24,9 @@ from sarclear.data.normalize import DISPLAY_MAX_DN
 from sarclear.errors import ConfigError, GridMismatchError, RasterError
 from sarclear.io.geotiff import RasterInfo, check_same_grid, read_raster
 
-#: GDAL block cache while reading a triplet. An explicit, modest cache halves the read time of
-#: SEN12MS-CR's uncompressed one-row-strip files compared with GDAL's default (5% of RAM):
-#: 16.5 -> 7-9 ms CPU per triplet, measured with rasterio 1.4 on this project's genuine triplets.
+#: GDAL block cache while reading a triplet. An explicit, modest cache about halves the read time
+#: of SEN12MS-CR's uncompressed one-row-strip files compared with GDAL's default (5% of RAM); the
+#: figures are in docs/curate.md.
 GDAL_CACHEMAX_MB = 64
 #: Bump when a statistic's definition changes: cached statistics of older versions are ignored.
 STATS_VERSION = 2

@@ -16,6 +16,7 @@ from typing import Any
 
 from sarclear.curate.rules import REASON_DESCRIPTIONS, REASONS, Thresholds
 from sarclear.io.atomic import atomic_output
+from sarclear.report.markdown import markdown_table
 
 
 @dataclass
@@ -76,9 +77,7 @@ class Tally:
 
 
 def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(" --- " for _ in header) + "|"]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-    return lines
+    return markdown_table(header, rows).splitlines()
 
 
 def summary_markdown(tally: Tally, thresholds: Thresholds, measurement: Mapping[str, Any], root: Path) -> str:

@@ -3,7 +3,7 @@
 Because the rules only read the numbers `measure.py` recorded (and the statistics cache keeps),
 trying new thresholds on a curated dataset re-runs this module alone, in seconds.
 
-Reason codes (DESIGN.md) and what they mean are in `REASON_DESCRIPTIONS`, in the order they are
+Reason codes (the table in docs/curate.md) and what they mean are in `REASON_DESCRIPTIONS`, in the order they are
 listed in the manifest's `reasons` column. Every threshold is a field of `Thresholds` (a CLI flag).
 """
 

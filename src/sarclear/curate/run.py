@@ -108,7 +108,7 @@ def build_row(t: Triplet, record: dict[str, Any], thresholds: Thresholds) -> dic
 def _context(cloud_method: str) -> Any:
     """forkserver where available: workers fork from a clean, single-threaded server that imported
     the measuring modules once (no inherited threads, locks or open files, and no per-worker import
-    cost: s2cloudless alone takes 2 s to import); spawn elsewhere. Either way a script calling
+    cost: s2cloudless is slow to import, docs/curate.md); spawn elsewhere. Either way a script calling
     `curate` with several workers needs `if __name__ == "__main__":`."""
     if "forkserver" in mp.get_all_start_methods():
         ctx = mp.get_context("forkserver")

@@ -9,6 +9,8 @@ from sarclear.io.geotiff import RasterInfo
 S2_BANDS: tuple[str, ...] = ("B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8", "B8A", "B9", "B10", "B11", "B12")
 #: RGB as 1-based raster indexes of a 13-band stack: B4 (red), B3 (green), B2 (blue).
 S2_RGB_INDEXES: tuple[int, int, int] = (4, 3, 2)
+#: The same bands as 0-based positions in a 13-band array: `stack[list(S2_RGB_POSITIONS)]`.
+S2_RGB_POSITIONS: tuple[int, int, int] = (3, 2, 1)
 S1_BANDS: tuple[str, str] = ("VV", "VH")
 #: Band counts an S2 input may have: the 13-band L1C stack, a 12-band L2A stack (no B10, as the
 #: product readers in `io/` stack L2A products, with band descriptions), or RGB.

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from sarclear.data.bands import RGB_NAMES, S2_BANDS, _normalise_name
+from sarclear.data.bands import RGB_NAMES, S2_BANDS, S2_RGB_POSITIONS, _normalise_name
 from sarclear.data.normalize import REFLECTANCE_SCALE
 from sarclear.errors import ConfigError
 
@@ -88,7 +88,7 @@ def order_bands(dn: np.ndarray, band_names: Sequence[str] | None) -> np.ndarray:
 
 def _rgb(dn: np.ndarray) -> np.ndarray:
     """B4, B3, B2 of an ordered 13- or 3-band stack."""
-    return dn[[3, 2, 1]] if dn.shape[0] == 13 else dn
+    return dn[list(S2_RGB_POSITIONS)] if dn.shape[0] == 13 else dn
 
 
 def brightness_probability(rgb_dn: np.ndarray) -> np.ndarray:

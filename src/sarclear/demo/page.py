@@ -23,7 +23,6 @@ import torch
 
 from sarclear.data.bands import s2_band_indexes
 from sarclear.demo.plan import DemoBudget
-from sarclear.evaluate.figures import optical_rgb
 from sarclear.evaluate.metrics import image_metrics, to_scale
 from sarclear.evaluate.tables import SCALE_LABELS, breakdown_table, overall_table
 from sarclear.io.atomic import atomic_output
@@ -37,6 +36,7 @@ from sarclear.report.html import (
     table_html,
 )
 from sarclear.report.images import figure_png
+from sarclear.report.render import optical_rgb
 
 QUICKLOOK_PX = 768
 

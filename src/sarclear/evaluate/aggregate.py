@@ -102,7 +102,7 @@ class Aggregator:
             group = out.setdefault(method, {b: {} for b in BREAKDOWNS}).setdefault(breakdown, {}).setdefault(name, {})
             group["n"] = self._counts.get((method, breakdown, name), 0)
             group.setdefault(scale, {})[metric] = running.summary()
-        for method, breakdowns in out.items():
+        for breakdowns in out.values():
             for breakdown in BREAKDOWNS[1:]:
                 groups = breakdowns[breakdown]
                 breakdowns[breakdown] = {k: groups[k] for k in sorted(groups, key=lambda k: _group_order(breakdown, k))}

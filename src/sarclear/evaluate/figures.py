@@ -1,7 +1,7 @@
 """Pictures for the evaluation report: tile renderings and the PSNR-vs-cloud-cover plot.
 
-Optical tiles use the 8-bit display stretch of the metrics (DN [0, 3000] -> [0, 255]), so what the
-eye sees is what the `display` scale scores. Error maps show the per-pixel mean absolute
+Optical and SAR tiles are rendered by `report/render.py` (the 8-bit display stretch of the metrics,
+DN [0, 3000] -> [0, 255], so what the eye sees is what the `display` scale scores). Error maps show the per-pixel mean absolute
 reflectance error over the bands on a fixed scale (`ERROR_VMAX`), comparable between tiles.
 """
 
@@ -11,24 +11,12 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from sarclear.data.normalize import render_8bit, to_reflectance
+from sarclear.data.normalize import to_reflectance
 from sarclear.evaluate.aggregate import CLOUD_BINS, bin_label, cloud_bin
 from sarclear.report.images import figure_png
 
 #: Full colour of the error map: 0.1 reflectance, about the error of an uncorrected thin cloud.
 ERROR_VMAX = 0.1
-_RGB_OF_13 = [3, 2, 1]  # B4, B3, B2 in a 13-band stack
-
-
-def optical_rgb(dn: np.ndarray) -> np.ndarray:
-    """`(C, H, W)` S2 DN (RGB or 13 bands) -> `(H, W, 3)` uint8 with the display stretch."""
-    rgb = dn[_RGB_OF_13] if dn.shape[0] == 13 else dn[:3]
-    return np.moveaxis(render_8bit(rgb), 0, -1).copy()
-
-
-def sar_grey(sar_network: np.ndarray) -> np.ndarray:
-    """`(2, H, W)` SAR in network units -> VV as `(H, W)` uint8 grey (-25 dB black, 0 dB white)."""
-    return np.round((np.clip(sar_network[0], -1.0, 1.0) + 1.0) * 127.5).astype(np.uint8)
 
 
 def mask_rgb(mask: np.ndarray) -> np.ndarray:

@@ -14,10 +14,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from sarclear.evaluate.figures import error_rgb, mask_rgb, optical_rgb, sar_grey
+from sarclear.evaluate.figures import error_rgb, mask_rgb
 from sarclear.evaluate.methods import Method, predict_batch
 from sarclear.evaluate.samples import EvalDataset, collate
 from sarclear.report.images import jpeg_bytes
+from sarclear.report.render import optical_rgb, sar_grey
 
 CATEGORIES: tuple[str, ...] = ("best", "median", "worst")
 
@@ -30,8 +31,7 @@ def _rank(scores: Mapping[int, float]) -> list[int]:
 class Candidates:
     """Cloud masks of the tiles currently among the `k` best or `k` worst, kept during the pass.
 
-    The cloud detector is the slowest step of an evaluation (s2cloudless: ~1 s per 256 px tile on
-    one CPU core), so the best and worst gallery tiles keep their masks (at most 2k of them) rather
+    The cloud detector is the slowest step of an evaluation (s2cloudless, docs/evaluate.md), so the best and worst gallery tiles keep their masks (at most 2k of them) rather
     than recomputing them; only the median tiles, unknown until the end, are recomputed.
     """
 

@@ -2,7 +2,7 @@
 
 Protocol: each metric is computed per image, then averaged over images (torchmetrics' PSNR would
 pool the squared error over the whole batch unless given `dim`, which is not the same number).
-Two scales, both reported (DESIGN.md):
+Two scales, both reported (docs/evaluate.md):
 
 * `reflectance`: DN / 10000 clipped to [0, 1], data range 1.0 (comparable with published tables);
 * `display`: the 8-bit curation stretch, DN [0, 3000] -> [0, 255] (not rounded), data range 255.

@@ -17,6 +17,7 @@ from sarclear.evaluate.tables import (
 )
 from sarclear.report.html import Html, escape, figure_html, html_page, img_tag, paragraph, table_html
 
+
 def gallery_html(tiles: Sequence[GalleryTile], primary: str) -> Html:
     """One captioned row of pictures per tile."""
     if not tiles:

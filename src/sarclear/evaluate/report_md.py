@@ -10,10 +10,10 @@ from sarclear.evaluate.tables import (
     REGION_NOTE,
     SCALE_LABELS,
     breakdown_table,
-    markdown_table,
     overall_table,
     protocol_notes,
 )
+from sarclear.report.markdown import markdown_table
 
 
 def overall_markdown(results: Mapping[str, Any]) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from sarclear.evaluate.metrics import METRICS
@@ -74,14 +74,6 @@ def breakdown_table(results: Mapping[str, Any], breakdown: str) -> Table:
             cells = [format_stat(group.get(s, {}).get(m), s, m, with_std=False) for s, m, _ in BREAKDOWN_COLUMNS]
             rows.append([group_name, method, str(group.get("n", 0))] + cells)
     return header, rows
-
-
-def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """A GitHub-flavoured Markdown table (pipes in cells escaped)."""
-    def line(cells: Sequence[str]) -> str:
-        return "| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |"
-
-    return "\n".join([line(header), "| " + " | ".join("---" for _ in header) + " |"] + [line(r) for r in rows])
 
 
 def protocol_notes(summary: Mapping[str, Any]) -> list[str]:

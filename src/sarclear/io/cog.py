@@ -13,7 +13,6 @@ import contextlib
 import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import rasterio
@@ -22,11 +21,13 @@ from rasterio.crs import CRS
 from rasterio.transform import Affine
 from rasterio.windows import Window
 
+from sarclear.io.profiles import gtiff_profile
+
 #: Internal tile size of the COG (GDAL's COG default) and of the work file.
 BLOCKSIZE: int = 512
-#: Deflate level of the COG. Level 1 writes 4x faster than GDAL's default 6 for a file ~20 % larger
-#: (measured on 4096^2 x 3 bands: 1.7 s and 51 MB vs 7.5 s and 41 MB); on a full tile that is
-#: tens of seconds. `gdal_translate -of COG -co LEVEL=9` recompresses a file for archiving.
+#: Deflate level of the COG: level 1 writes several times faster than GDAL's default 6 for a file
+#: about a fifth larger (figures in docs/predict.md, "Speed and memory"); `gdal_translate -of COG
+#: -co LEVEL=9` recompresses a file for archiving.
 DEFLATE_LEVEL: int = 1
 #: GDAL block cache, MB, shared by reading and writing: one 512-row block row of a 10980 px wide
 #: 3-band uint16 output is 34 MB; reading a 13-band pixel-interleaved input decodes 150 MB per block
@@ -40,7 +41,7 @@ def gdal_env() -> rasterio.Env:
     Enter it around the whole read-process-write loop: GDAL's cache is shared by reads and writes.
     rasterio applies `GDAL_CACHEMAX` through `GDALSetCacheMax64`, which takes bytes (not MB).
     `NUM_THREADS` lets the (de)compressors use every core; `GDAL_NUM_THREADS` does the same for
-    overview computation, which halves the COG step (measured at 8192^2 x 3: 6.8 s -> 3.7 s).
+    overview computation, which about halves the COG step (docs/predict.md).
     """
     return rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB * 2**20, NUM_THREADS="ALL_CPUS", GDAL_NUM_THREADS="ALL_CPUS")
 
@@ -66,23 +67,10 @@ def open_work_gtiff(
     tags: dict[str, str] | None = None,
 ) -> Iterator[BlockRowWriter]:
     """A `BlockRowWriter` over a new tiled work GeoTIFF at `path`; the file is removed on error."""
-    profile: dict[str, Any] = {
-        "driver": "GTiff",
-        "count": count,
-        "height": height,
-        "width": width,
-        "dtype": dtype,
-        "crs": crs,
-        "transform": transform,
-        "nodata": nodata,
-        "tiled": True,
-        "blockxsize": BLOCKSIZE,
-        "blockysize": BLOCKSIZE,
-        # a scratch file, read once by the COG driver: uncompressed halves the time to write it and
-        # to read it back (measured: 0.46 s vs 0.98 s for 4096^2 x 3 bands) at the price of disk
-        # space while the run lasts (723 MB for a full 10980^2 RGB tile)
-        "BIGTIFF": "IF_SAFER",
-    }
+    # a scratch file, read once by the COG driver: uncompressed halves the time to write it and to
+    # read it back, at the price of disk space while the run lasts (figures: docs/predict.md)
+    profile = gtiff_profile(count=count, height=height, width=width, dtype=dtype, crs=crs, transform=transform,
+                            nodata=nodata, compress=None, blocksize=BLOCKSIZE, tile_small_images=True, bigtiff=True)
     path = Path(path)
     try:
         with gdal_env(), rasterio.open(path, "w", **profile) as dst:

@@ -23,6 +23,7 @@ from rasterio.windows import Window
 
 from sarclear.errors import GridMismatchError, RasterError
 from sarclear.io.atomic import atomic_output
+from sarclear.io.profiles import gtiff_profile
 
 
 @dataclass(frozen=True)
@@ -211,21 +212,8 @@ def write_raster(
     if array.ndim == 2:
         array = array[None]
     count, height, width = array.shape
-    profile: dict[str, Any] = {
-        "driver": "GTiff",
-        "count": count,
-        "height": height,
-        "width": width,
-        "dtype": array.dtype.name,
-        "crs": crs,
-        "transform": transform,
-        "nodata": nodata,
-        "compress": compress,
-    }
-    if tiled and height >= blocksize and width >= blocksize and blocksize % 16 == 0:
-        profile.update(tiled=True, blockxsize=blocksize, blockysize=blocksize)
-    if compress in {"deflate", "lzw", "zstd"}:
-        profile["predictor"] = 3 if np.issubdtype(array.dtype, np.floating) else 2
+    profile = gtiff_profile(count=count, height=height, width=width, dtype=array.dtype, crs=crs, transform=transform,
+                            nodata=nodata, compress=compress, blocksize=blocksize if tiled else None)
     with atomic_output(path) as tmp, rasterio.open(tmp, "w", **profile) as dst:
         dst.write(array)
         if tags:

@@ -19,6 +19,7 @@ from rasterio.errors import RasterioError
 
 from sarclear.errors import RasterError
 
+
 def tiff_data_end(src: rasterio.DatasetReader) -> int | None:
     """The byte just past the last strip/tile of pixel data of an open GeoTIFF, or None if not a TIFF.
 

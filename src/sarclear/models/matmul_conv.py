@@ -3,11 +3,11 @@
 Why: at batch 1 the U-Net's inner layers (512-1024 channels over 1-16 px) have millions of weights
 and almost no pixels, so their cost is moving weights, not arithmetic. oneDNN, PyTorch's CPU
 convolution engine, first copies the weights into its blocked layout on every call, forward and
-backward, and for a transposed convolution that copy is a slow transposition: profiled with
-`ONEDNN_VERBOSE=1` on 2 Zen 4 cores in bf16, each 1024 -> 512 transposed convolution spent 23-28 ms
-reordering its weights for a forward pass that then took 0.7-2.6 ms. The same layer written as
+backward, and for a transposed convolution that copy is a slow transposition that costs many
+times the forward pass itself (profiled with `ONEDNN_VERBOSE=1`). The same layer written as
 `im2col` + one matrix multiplication (`F.unfold` / `F.fold` around `torch.mm`, which reads the
-weights where they are) trains 2-3x faster (docs/train.md has the per-layer figures).
+weights where they are) trains several times faster (docs/train.md has the profile and the
+per-layer figures).
 
 The result is the same function: same weights, same products, float32 accumulation in the matrix
 multiply; only the order of the additions differs, so outputs agree to the last bit or two of the
@@ -42,15 +42,15 @@ def _plain(module: nn.Module) -> bool:
 
 
 def _batched_mm(weight: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
-    """weight (m, k) times each of cols (n, k, l): one 2-D `mm` over all n * l columns.
+    """weight (m, k) times each of cols (n, k, p): one 2-D `mm` over all n * p columns.
 
     Not `torch.matmul(weight, cols)`: that broadcasts the weight to a batch and, for a transposed
-    weight, ran 8x slower (35 vs 4 ms for the 1024 x 8192 decoder weight, bf16)."""
-    n, k, l = cols.shape
+    weight, ran several times slower (docs/train.md has the figure)."""
+    n, k, p = cols.shape
     if n == 1:
         return torch.mm(weight, cols[0]).unsqueeze(0)
-    out = torch.mm(weight, cols.transpose(0, 1).reshape(k, n * l))
-    return out.view(-1, n, l).transpose(0, 1)
+    out = torch.mm(weight, cols.transpose(0, 1).reshape(k, n * p))
+    return out.view(-1, n, p).transpose(0, 1)
 
 
 class MatmulConv2d(nn.Conv2d):

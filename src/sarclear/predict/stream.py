@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm import tqdm
 
+from sarclear.data.bands import S2_RGB_POSITIONS
 from sarclear.data.normalize import s2_from_network
 from sarclear.data.valid import valid_pixels
 from sarclear.predict.blend import RowBlender
@@ -44,7 +45,7 @@ def rgb_channels(out_channels: int) -> list[int]:
     if out_channels == 3:
         return [0, 1, 2]
     if out_channels == 13:
-        return [3, 2, 1]
+        return list(S2_RGB_POSITIONS)
     raise ValueError(f"a generator with {out_channels} output channels has no known RGB (expected 3 or 13)")
 
 

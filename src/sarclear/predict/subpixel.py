@@ -6,8 +6,8 @@ kernel. Those four 2x2 kernels stacked as output channels make one `Conv2d(cin, 
 interleaving its outputs gives the transposed convolution exactly (same weights, same sums).
 
 Why: oneDNN's transposed convolution is poorly vectorised when it has very few output channels
-(measured on 2 Zen 4 cores, bf16, batch 4 of 256 px: 11 ms for 128 -> 3 channels, 3.7 ms as a
-convolution to 12 channels), and that layer works on the largest activations of the network.
+(the 128 -> 3 layer runs about 3x faster as a convolution to 12 channels: docs/predict.md), and that
+layer works on the largest activations of the network.
 Used at inference only, for layers with at most `MAX_OUT_CHANNELS` outputs; wider layers run as
 fast or faster as the native transposed convolution (docs/predict.md).
 """

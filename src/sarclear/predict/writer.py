@@ -16,10 +16,10 @@ import numpy as np
 from PIL import Image
 
 from sarclear.data.bands import RGB_NAMES
-from sarclear.data.normalize import render_8bit
 from sarclear.io.atomic import atomic_output
 from sarclear.io.cog import BlockRowWriter, gtiff_to_cog, open_work_gtiff, work_path
 from sarclear.io.geotiff import RasterInfo, read_decimated
+from sarclear.report.render import optical_rgb
 
 #: Output nodata: 0 DN, the fill value of Sentinel-2 L1C products and SEN12MS-CR.
 OUTPUT_NODATA: int = 0
@@ -96,7 +96,6 @@ def scene_outputs(
 
 
 def write_quicklook(cog: Path, path: Path, image_format: str, max_px: int = QUICKLOOK_MAX_PX) -> Path:
-    """An 8-bit RGB picture of a DN COG (the `normalize.render_8bit` stretch), at most `max_px` on a side."""
-    rgb = np.moveaxis(render_8bit(read_decimated(cog, max_px)), 0, -1)
-    Image.fromarray(np.ascontiguousarray(rgb)).save(path, format=image_format)
+    """An 8-bit RGB picture of a DN COG (`report/render.py`, as every picture), at most `max_px` on a side."""
+    Image.fromarray(optical_rgb(read_decimated(cog, max_px))).save(path, format=image_format)
     return path

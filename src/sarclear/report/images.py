@@ -26,7 +26,7 @@ def png_bytes(rgb: np.ndarray) -> bytes:
 
 
 def jpeg_bytes(rgb: np.ndarray, quality: int = 90) -> bytes:
-    """JPEG of a uint8 array: ~5x smaller than PNG for imagery, for galleries of many tiles."""
+    """JPEG of a uint8 array: several times smaller than PNG for imagery, for galleries of many tiles."""
     buffer = io.BytesIO()
     _as_image(rgb).convert("RGB").save(buffer, format="JPEG", quality=quality)
     return buffer.getvalue()

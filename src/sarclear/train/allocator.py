@@ -3,9 +3,8 @@
 Why: a training step allocates and frees the same large buffers every time (bf16 copies of the
 weights, float32 gradients, activations). glibc serves blocks above its mmap threshold with fresh
 pages from the kernel and returns freed memory above its trim threshold, so every step pays page
-faults that zero that memory again: measured with `getrusage`, 5,200-13,600 minor faults per step
-of the default model, ~600 with the settings below, and the step 1.10x faster (the float32 one
-1.08-1.18x; docs/train.md). It is what PyTorch's performance guide gets by preloading jemalloc or
+faults that zero that memory again (`getrusage` counts them; docs/train.md has the fault counts and
+the speed-up). It is what PyTorch's performance guide gets by preloading jemalloc or
 tcmalloc, with two `mallopt` calls instead of an extra library.
 
 The cost: the process keeps its peak heap (RSS does not shrink between steps), which a training

@@ -10,7 +10,6 @@ from sarclear.config import TrainConfig
 from sarclear.errors import ConfigError
 from sarclear.models.discriminator import PatchDiscriminator
 from sarclear.models.losses import init_weights
-from sarclear.models.matmul_conv import use_matmul_for_small_images
 from sarclear.models.spec import ModelSpec
 from sarclear.train.distributed import DistEnv
 
@@ -50,25 +49,6 @@ def optimizer(module: nn.Module, *, lr: float, betas: tuple[float, float], kind:
     (docs/train.md); `foreach` is torch's default, `single` the per-parameter loop. Same update rule."""
     options = {"fused": {"fused": True}, "foreach": {"foreach": True}, "single": {"foreach": False}}[kind]
     return torch.optim.Adam(module.parameters(), lr=lr, betas=betas, **options)
-
-
-def memory_format_for(device: torch.device, precision: str) -> torch.memory_format:
-    """Tensor layout for G and the batches: NCHW everywhere (see docs/train.md for the measurements)."""
-    return torch.contiguous_format
-
-
-def discriminator_memory_format(device: torch.device) -> torch.memory_format:
-    """Channels-last (NHWC) for D on a CPU: oneDNN runs NHWC natively and spares the per-call
-    copies into its blocked layout (a 1.06x faster step at 256 px; docs/train.md).
-    The input is converted by the first convolution. GPUs keep NCHW (not measured here)."""
-    return torch.channels_last if device.type == "cpu" else torch.contiguous_format
-
-
-def use_fast_convolutions(generator: nn.Module, device: torch.device) -> int:
-    """On a CPU, run the generator's convolutions over a few pixels as matrix products (same
-    function and parameters, 1.19x faster training steps: models/matmul_conv.py, docs/train.md).
-    GPUs keep cuDNN's own choice. Returns how many layers can switch."""
-    return use_matmul_for_small_images(generator) if device.type == "cpu" else 0
 
 
 def distribute(module: nn.Module, env: DistEnv, device: torch.device, *, sync_bn: bool) -> nn.Module:

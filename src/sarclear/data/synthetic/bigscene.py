@@ -11,29 +11,18 @@ from pathlib import Path
 
 import numpy as np
 import rasterio
-from rasterio.transform import Affine, from_origin
+from rasterio.transform import from_origin
 from rasterio.windows import Window
 from tqdm import tqdm
 
-from sarclear.data.bands import RGB_NAMES, S1_BANDS, S2_BANDS, S2_RGB_INDEXES
+from sarclear.data.bands import RGB_NAMES, S1_BANDS, S2_BANDS, S2_RGB_POSITIONS
 from sarclear.data.provenance import SYNTHETIC_TAG
 from sarclear.data.synthetic.scene import STRIP_ROWS, draw_scene_spec, render_window, strip_rng
 from sarclear.errors import ConfigError
 from sarclear.io.atomic import atomic_output
+from sarclear.io.profiles import gtiff_profile
 
 _BLOCK = 256
-
-
-def _profile(count: int, dtype: str, size: int, crs: str, transform: Affine) -> dict[str, object]:
-    """Tiled, deflate-compressed GeoTIFF (the same choices as `io.write_raster`)."""
-    profile = {
-        "driver": "GTiff", "count": count, "dtype": dtype, "width": size, "height": size,
-        "crs": crs, "transform": transform, "compress": "deflate",
-        "predictor": 3 if dtype.startswith("float") else 2, "BIGTIFF": "IF_SAFER",
-    }
-    if size >= _BLOCK:
-        profile.update(tiled=True, blockxsize=_BLOCK, blockysize=_BLOCK)
-    return profile
 
 
 def write_scene(
@@ -61,7 +50,7 @@ def write_scene(
     out_dir = Path(out_dir)
     spec = draw_scene_spec(season, seed, (0, 0, size, size), cloud_cover=cloud_cover, snow=snow)
     transform = from_origin(origin[0], origin[1], 10.0, 10.0)
-    s2_index = list(range(13)) if bands == 13 else [i - 1 for i in S2_RGB_INDEXES]
+    s2_index = list(range(13)) if bands == 13 else list(S2_RGB_POSITIONS)
     s2_names = S2_BANDS if bands == 13 else RGB_NAMES
     layout = {"s1": (2, "float32", S1_BANDS, [0, 1]), "s2_cloudy": (bands, "uint16", s2_names, s2_index),
               "s2": (bands, "uint16", s2_names, s2_index)}
@@ -70,7 +59,9 @@ def write_scene(
         outputs = {}
         for key, (count, dtype, names, _) in layout.items():
             tmp = stack.enter_context(atomic_output(paths[key]))
-            dst = stack.enter_context(rasterio.open(tmp, "w", **_profile(count, dtype, size, crs, transform)))
+            profile = gtiff_profile(count=count, height=size, width=size, dtype=dtype, crs=crs, transform=transform,
+                                    blocksize=_BLOCK, bigtiff=True)
+            dst = stack.enter_context(rasterio.open(tmp, "w", **profile))
             for band, name in enumerate(names, start=1):
                 dst.set_band_description(band, name)
             dst.update_tags(**{SYNTHETIC_TAG: "1"})

@@ -24,7 +24,7 @@ import numpy as np
 from rasterio.transform import Affine, from_origin
 from tqdm import tqdm
 
-from sarclear.data.bands import S1_BANDS, S2_BANDS, S2_RGB_INDEXES
+from sarclear.data.bands import S1_BANDS, S2_BANDS, S2_RGB_POSITIONS
 from sarclear.data.layout import (
     SEASONS,
     TEST_SCENES,
@@ -46,7 +46,7 @@ from sarclear.errors import ConfigError, LayoutError
 from sarclear.io.atomic import atomic_output
 from sarclear.io.geotiff import write_raster
 
-#: Defect codes = the curation reason codes they must trigger (DESIGN.md, "The CLI contract").
+#: Defect codes = the curation reason codes they must trigger (`curate/rules.py`, docs/curate.md).
 DEFECTS: tuple[str, ...] = ("no_sar_variance", "no_data", "low_optical_contrast", "nan_values")
 TRUTH_FILE = "synthetic_truth.csv"
 PIXEL_M = 10.0
@@ -128,7 +128,7 @@ def apply_defect(arrays: dict[str, np.ndarray], defect: str) -> dict[str, np.nda
 
 def clear_contrast(clear_dn: np.ndarray) -> float:
     """Contrast sigma of a 13-band clear image as curation measures it (8-bit RGB rendering)."""
-    rgb = clear_dn[[i - 1 for i in S2_RGB_INDEXES]]
+    rgb = clear_dn[list(S2_RGB_POSITIONS)]
     return float(render_8bit(rgb).std(dtype=np.float64))
 
 

@@ -1,8 +1,7 @@
 """PNG grids of a few fixed validation tiles: SAR | cloudy | prediction | target, one tile per row.
 
-Optical images use the display stretch of `data/normalize.py` (DN [0, 3000] -> [0, 255], the
-curation rendering), so a grid looks like the curation pictures and the evaluation gallery. SAR
-shows VV in grey over its clip range ([-25, 0] dB -> black..white).
+Tiles are rendered by `report/render.py`, the rendering of the curation pictures and the
+evaluation gallery, so a grid looks like them.
 """
 
 from __future__ import annotations
@@ -13,25 +12,21 @@ import numpy as np
 import torch
 from PIL import Image
 
-from sarclear.data.bands import S2_RGB_INDEXES
-from sarclear.data.normalize import s2_from_network, to_display
+from sarclear.data.normalize import s2_from_network
 from sarclear.io.atomic import atomic_output
+from sarclear.report.render import optical_rgb, sar_grey
 
 GAP = 2  # px of white between panels
 
 
 def _rgb(x: torch.Tensor, s2_clip_max: float) -> np.ndarray:
-    """`(C, H, W)` network units -> `(H, W, 3)` uint8 with the display stretch (13 bands: B4, B3, B2)."""
-    if x.shape[0] == 13:
-        x = x[[i - 1 for i in S2_RGB_INDEXES]]
-    dn = s2_from_network(x.detach().float().cpu(), s2_clip_max)
-    return np.round(to_display(dn).numpy()).astype(np.uint8).transpose(1, 2, 0)
+    """`(C, H, W)` network units -> `(H, W, 3)` uint8 (13 bands: B4, B3, B2)."""
+    return optical_rgb(s2_from_network(x.detach().float().cpu(), s2_clip_max).numpy())
 
 
 def _grey(x: torch.Tensor) -> np.ndarray:
-    """`(H, W)` in [-1, 1] -> `(H, W, 3)` uint8."""
-    v = np.round((x.detach().float().cpu().clamp(-1, 1).numpy() + 1.0) * 127.5).astype(np.uint8)
-    return np.repeat(v[..., None], 3, axis=2)
+    """`(2, H, W)` SAR in network units -> VV as `(H, W, 3)` uint8 grey."""
+    return np.repeat(sar_grey(x.detach().float().cpu().numpy())[..., None], 3, axis=2)
 
 
 def render_grid(
@@ -40,7 +35,7 @@ def render_grid(
     """Batches `(N, C, H, W)` in network units -> one `(rows, cols, 3)` uint8 image with N rows of 4 panels."""
     rows = []
     for i in range(sar.shape[0]):
-        panels = [_grey(sar[i, 0]), _rgb(cloudy[i], s2_clip_max), _rgb(prediction[i], s2_clip_max), _rgb(target[i], s2_clip_max)]
+        panels = [_grey(sar[i]), _rgb(cloudy[i], s2_clip_max), _rgb(prediction[i], s2_clip_max), _rgb(target[i], s2_clip_max)]
         height = panels[0].shape[0]
         gap = np.full((height, GAP, 3), 255, np.uint8)
         rows.append(np.concatenate([p for panel in panels for p in (panel, gap)][:-1], axis=1))
