@@ -138,14 +138,14 @@ def build(model: Path, target: Path, log: Callable[[str], None] = lambda _: None
     return target
 
 
-@functools.lru_cache(maxsize=1)
-def _predictor() -> Any:
+@functools.lru_cache(maxsize=4)
+def _predictor(nthread: int = 1) -> Any:
     import tl2cgen
 
     model = model_file()
     if model is None:
         raise RuntimeError("s2cloudless is not installed: its model file is missing")
-    return tl2cgen.Predictor(str(build(model, library_path(model))), nthread=1)
+    return tl2cgen.Predictor(str(build(model, library_path(model))), nthread=nthread)
 
 
 def prepare(log: Callable[[str], None] = lambda _: None) -> bool:
@@ -174,8 +174,5 @@ def predict(features: np.ndarray, num_threads: int | None = None) -> np.ndarray:
     import tl2cgen
 
     rows = np.ascontiguousarray(features, dtype=np.float64)
-    predictor = _predictor()
-    if num_threads and num_threads != predictor.nthread:
-        predictor.nthread = num_threads
-    out = predictor.predict(tl2cgen.DMatrix(rows))
+    out = _predictor(num_threads or 1).predict(tl2cgen.DMatrix(rows))
     return np.asarray(out, dtype=np.float64).reshape(-1)
