@@ -6,15 +6,19 @@ import argparse
 from pathlib import Path
 
 from sarclear.curate import rules
-from sarclear.curate.measure import MeasureSettings
+from sarclear.curate.measure import CLOUD_METHODS, MeasureSettings
+from sarclear.curate.merge import merge
 from sarclear.curate.run import curate
+from sarclear.curate.shard import parse_shard
 from sarclear.data.clouds import s2cloudless_available
 from sarclear.data.normalize import DISPLAY_MAX_DN
 from sarclear.errors import ConfigError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("root", type=Path, help="SEN12MS-CR root (official or flattened layout); only read, never written")
+    parser.add_argument(
+        "root", type=Path, nargs="?", help="SEN12MS-CR root (official or flattened layout); only read, never written"
+    )
     parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder (not inside ROOT's triplet folders)")
     parser.add_argument("--workers", type=int, default=None, help="measuring processes (default: all cores)")
     parser.add_argument(
@@ -34,10 +38,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         parser.add_argument(flag, type=float, default=default, help=f"{text} (default %(default)s)")
     parser.add_argument(
         "--cloud-method",
-        choices=("s2cloudless", "brightness", "none"),
+        choices=CLOUD_METHODS,
         default="s2cloudless",
-        help="cloud detector (s2cloudless on 13-band files, the brightness test on RGB files); "
-        "none skips cloud cover and the cloudy_target rule",
+        help="cloud detector: s2cloudless (its model compiled, same probabilities; s2cloudless itself when the "
+        "compiled path is not installed), s2cloudless-reference (s2cloudless itself), brightness, or none "
+        "(no cloud cover, no cloudy_target rule). Files without the 13 L1C bands get the brightness test",
     )
     parser.add_argument(
         "--display-max-dn",
@@ -47,6 +52,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--cache", type=Path, default=None, help="statistics cache file (default DIR/stats_cache.sqlite)")
     parser.add_argument("--no-cache", action="store_true", help="measure everything, do not read or write the cache")
+    parser.add_argument(
+        "--shard",
+        default=None,
+        metavar="I/N",
+        help="curate only shard I of N (0 <= I < N; a stable split by sample id) into its own --out folder, "
+        "for a cluster job array; then merge the N folders with --merge",
+    )
+    parser.add_argument(
+        "--merge",
+        nargs="+",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="merge the --out folders of all N shards into --out (no ROOT): the manifest, summary and figures of one run",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -79,6 +99,16 @@ def _thresholds(args: argparse.Namespace) -> rules.Thresholds:
 def run(args: argparse.Namespace) -> int:
     if args.workers is not None and args.workers < 1:
         raise ConfigError(f"--workers must be >= 1, got {args.workers}")
+    if args.merge is not None:
+        if args.root is not None or args.shard is not None:
+            raise ConfigError("--merge takes the shards' folders only: no ROOT and no --shard (sarclear curate --merge DIR_0 DIR_1 ... --out DIR)")
+        print(merge(args.merge, args.out).one_line())
+        return 0
+    if args.root is None:
+        raise ConfigError("curate needs ROOT (the dataset folder), or --merge DIR_0 DIR_1 ... to merge shards")
+    shard = parse_shard(args.shard) if args.shard is not None else None
+    if shard is not None and args.cache is not None:
+        raise ConfigError("--cache with --shard: each shard keeps its cache in its own --out folder, so that no two jobs write one file")
     result = curate(
         args.root,
         args.out,
@@ -87,6 +117,7 @@ def run(args: argparse.Namespace) -> int:
         workers=args.workers,
         cache_path=None if args.no_cache else (args.cache or "default"),
         progress=not args.quiet,
+        shard=shard,
     )
     print(result.one_line())
     return 0

@@ -20,6 +20,7 @@ from sarclear.curate import stats
 from sarclear.curate.rules import format_problem
 from sarclear.data import clouds
 from sarclear.data.bands import s2_band_indexes
+from sarclear.data.cloud_bands import RGB_POSITIONS, detector_bands, usable_method
 from sarclear.data.normalize import DISPLAY_MAX_DN
 from sarclear.errors import ConfigError, GridMismatchError, RasterError
 from sarclear.io.geotiff import RasterInfo, check_same_grid, read_raster
@@ -29,17 +30,21 @@ from sarclear.io.geotiff import RasterInfo, check_same_grid, read_raster
 #: figures are in docs/curate.md.
 GDAL_CACHEMAX_MB = 64
 #: Bump when a statistic's definition changes: cached statistics of older versions are ignored.
-STATS_VERSION = 2
-#: 's2cloudless' means s2cloudless on 13-band files and the brightness test on RGB-only files.
-CLOUD_METHODS = ("none", "s2cloudless", "brightness")
+#: 2: statistics over valid pixels only (`data.valid`); 3: the detector's bands chosen by `cloud_bands`
+#: (no s2cloudless on a padded or missing B10), `cloud_warning`.
+STATS_VERSION = 3
+#: 's2cloudless' (compiled) and 's2cloudless-reference' run on files with the 13 L1C bands; other
+#: files (RGB, L2A without B10, a padded band) get the brightness test, said in `cloud_warning`.
+CLOUD_METHODS = ("none", "s2cloudless", "s2cloudless-reference", "brightness")
 
 
 @dataclass(frozen=True)
 class MeasureSettings:
     """Everything a measurement depends on besides the files (part of the cache key).
 
-    `cloud_method` is 'none' (skip), 's2cloudless' (on 13-band files; the brightness test on RGB
-    files) or 'brightness'. `num_threads` only limits LightGBM's threads; results do not change.
+    `cloud_method` is 'none' (skip), 's2cloudless' (compiled), 's2cloudless-reference' (on files with
+    the 13 L1C bands; the brightness test on others) or 'brightness'. `num_threads` only limits the
+    model's threads; results do not change.
     """
 
     display_max_dn: float = DISPLAY_MAX_DN
@@ -66,37 +71,64 @@ class MeasureSettings:
         return out
 
 
-def _cloud_stack(dn: np.ndarray, info: RasterInfo) -> np.ndarray:
-    """13 bands in SEN12MS-CR order (reordered by band descriptions when they name all 13), else B4, B3, B2."""
-    if dn.shape[0] == 13:
-        names = [d or "" for d in info.descriptions]
-        try:
-            return clouds.order_bands(dn, names)
-        except ValueError:  # no or unrecognised descriptions: the SEN12MS-CR order
-            return dn
-    rgb_idx, _ = s2_band_indexes(info, "rgb")
-    return dn[[i - 1 for i in rgb_idx]]
+@dataclass
+class _CloudJob:
+    """One image's cloud detection, held until the triplet's images can go to the model together."""
+
+    column: str
+    stack: np.ndarray
+    valid: np.ndarray
+    method: str
+    warning: str | None
 
 
-def _cloud_cover(dn: np.ndarray, info: RasterInfo, valid: np.ndarray, settings: MeasureSettings) -> tuple[float | None, str]:
-    method = "auto" if settings.cloud_method == "s2cloudless" else settings.cloud_method
-    prob, used = clouds.cloud_probability(_cloud_stack(dn, info), method=method, num_threads=settings.num_threads)
-    cover = clouds.cloud_cover_pct(clouds.mask_from_probability(prob), valid)
-    return (None if math.isnan(cover) else cover), used
+def _cloud_job(modality: str, dn: np.ndarray, info: RasterInfo, valid: np.ndarray, settings: MeasureSettings) -> _CloudJob:
+    """The detector's bands of one S2 image and the method for them (`cloud_bands` decides)."""
+    choice = detector_bands(info)
+    method, stack, warning = usable_method(choice, dn[[i - 1 for i in choice.indexes]])
+    if method == "s2cloudless":
+        method = "s2cloudless" if settings.cloud_method == "s2cloudless" else settings.cloud_method
+    if method == "brightness" and stack.shape[0] == 13:
+        stack = stack[list(RGB_POSITIONS)]
+    column = "cloud_cover_pct" if modality == "s2_cloudy" else "target_cloud_cover_pct"
+    return _CloudJob(column, stack, valid, method, warning)
 
 
-def _measure_s2(modality: str, dn: np.ndarray, info: RasterInfo, settings: MeasureSettings) -> dict[str, Any]:
+def _cloud_covers(jobs: list[_CloudJob], settings: MeasureSettings) -> dict[str, Any]:
+    """Cover of every job, the images of one method and size in one model call (the triplet's two S2)."""
+    out: dict[str, Any] = {}
+    warnings: list[str] = []
+    groups: dict[tuple[str, tuple[int, ...]], list[_CloudJob]] = {}
+    for job in jobs:
+        groups.setdefault((job.method, job.stack.shape), []).append(job)
+    used_by: dict[str, str] = {}
+    for (method, _), group in groups.items():
+        prob, used = clouds.cloud_probabilities(np.stack([j.stack for j in group]), method=method, num_threads=settings.num_threads)
+        masks = clouds.mask_from_probability(prob)
+        for job, mask in zip(group, masks):
+            cover = clouds.cloud_cover_pct(mask, job.valid)
+            out[job.column] = None if math.isnan(cover) else cover
+            used_by[job.column] = used
+            rgb = job.stack if job.stack.shape[0] == 3 else job.stack[list(RGB_POSITIONS)]
+            late = clouds.bright_scene_warning(rgb, mask, job.valid)
+            name = "s2_cloudy" if job.column == "cloud_cover_pct" else "s2"
+            warnings += [f"{name}: {text}" for text in (job.warning, late) if text]
+    out["cloud_method"] = used_by.get("cloud_cover_pct", used_by.get("target_cloud_cover_pct"))
+    out["cloud_warning"] = " | ".join(warnings)
+    return out
+
+
+def _measure_s2(
+    modality: str, dn: np.ndarray, info: RasterInfo, settings: MeasureSettings
+) -> tuple[dict[str, Any], _CloudJob | None]:
     out: dict[str, Any] = {}
     nodata = stats.s2_nodata_mask(dn, info.nodata)
     out[f"{modality}_nodata_frac"] = float(nodata.mean())
     if modality == "s2":
         rgb_idx, _ = s2_band_indexes(info, "rgb")
         out.update(stats.contrast_stats(dn[[i - 1 for i in rgb_idx]], settings.display_max_dn, ~nodata))
-    if settings.cloud_method != "none":
-        cover, used = _cloud_cover(dn, info, ~nodata, settings)
-        out["cloud_cover_pct" if modality == "s2_cloudy" else "target_cloud_cover_pct"] = cover
-        out["cloud_method"] = used
-    return out
+    job = _cloud_job(modality, dn, info, ~nodata, settings) if settings.cloud_method != "none" else None
+    return out, job
 
 
 def _measure_s1(s1: np.ndarray, info: RasterInfo) -> dict[str, Any]:
@@ -118,6 +150,7 @@ def _measure_files(paths: Mapping[str, Path | None], settings: MeasureSettings) 
     infos: list[RasterInfo] = []
     nodata_masks: list[np.ndarray] = []
     nonfinite = total = 0
+    cloud_jobs: list[_CloudJob] = []
     for modality in ("s1", "s2_cloudy", "s2"):
         path = paths.get(modality)
         if path is None:
@@ -137,11 +170,19 @@ def _measure_files(paths: Mapping[str, Path | None], settings: MeasureSettings) 
         if problem:
             record["errors"].append(f"{modality}: {problem}")
             continue
-        measured = _measure_s1(array, info) if modality == "s1" else _measure_s2(modality, array, info, settings)
+        try:
+            measured, job = (_measure_s1(array, info), None) if modality == "s1" else _measure_s2(modality, array, info, settings)
+        except RasterError as exc:  # bands the cloud detector cannot use
+            record["errors"].append(f"{modality}: {exc.problem}")
+            continue
         record.update(measured)
+        if job is not None:
+            cloud_jobs.append(job)
         nodata_masks.append(
             stats.s1_nodata_mask(array, info.nodata) if modality == "s1" else stats.s2_nodata_mask(array, info.nodata)
         )
+    if cloud_jobs:
+        record.update(_cloud_covers(cloud_jobs, settings))
     record["nonfinite_frac"] = nonfinite / total if total else None
     try:
         check_same_grid(infos)

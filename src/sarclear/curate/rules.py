@@ -68,12 +68,23 @@ class Thresholds:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "season_sigma": dict(self.season_sigma),
+            "season_sigma": dict(sorted(self.season_sigma.items())),  # sorted: manifest.json sorts keys too
             "min_sar_std_db": self.min_sar_std,
             "max_nonfinite_frac": self.max_nonfinite_frac,
             "max_nodata_frac": self.max_nodata_frac,
             "max_target_cloud_pct": self.max_target_cloud,
         }
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> Thresholds:
+        """The inverse of `as_dict` (a shard's `manifest.json` -> the thresholds its merge applies)."""
+        return cls(
+            season_sigma={str(k): float(v) for k, v in values["season_sigma"].items()},
+            min_sar_std=float(values["min_sar_std_db"]),
+            max_nonfinite_frac=float(values["max_nonfinite_frac"]),
+            max_nodata_frac=float(values["max_nodata_frac"]),
+            max_target_cloud=None if values["max_target_cloud_pct"] is None else float(values["max_target_cloud_pct"]),
+        )
 
 
 def parse_season_sigma(text: str | None) -> dict[str, float]:

@@ -8,12 +8,13 @@ images or all rows at once. ROOT is only ever read.
 from __future__ import annotations
 
 import datetime as dt
+import importlib.util
 import math
 import multiprocessing as mp
 import os
 import platform
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from importlib import metadata as importlib_metadata
 from pathlib import Path
@@ -27,7 +28,9 @@ from sarclear.curate.cache import CACHE_FILENAME, StatsCache, triplet_key
 from sarclear.curate.measure import MeasureSettings, measure_job, measure_triplet
 from sarclear.curate.report import Tally, summary_markdown, write_summary
 from sarclear.curate.rules import REASON_DESCRIPTIONS, Thresholds, decide
+from sarclear.curate.shard import RECORDS_FILENAME, Shard, write_records
 from sarclear.curate.stats import STAT_COLUMNS
+from sarclear.data import clouds
 from sarclear.data.layout import Triplet, find_triplets
 from sarclear.data.manifest import CORE_COLUMNS, write_manifest
 from sarclear.errors import LayoutError
@@ -112,7 +115,8 @@ def _context(cloud_method: str) -> Any:
     `curate` with several workers needs `if __name__ == "__main__":`."""
     if "forkserver" in mp.get_all_start_methods():
         ctx = mp.get_context("forkserver")
-        preload = ["sarclear.curate.measure"] + (["s2cloudless"] if cloud_method == "s2cloudless" else [])
+        heavy = {"s2cloudless": ["tl2cgen", "s2cloudless"], "s2cloudless-reference": ["s2cloudless"]}.get(cloud_method, [])
+        preload = ["sarclear.curate.measure"] + [m for m in heavy if importlib.util.find_spec(m) is not None]
         ctx.set_forkserver_preload(preload)
         return ctx
     return mp.get_context("spawn")
@@ -146,22 +150,21 @@ class _Measurer:
             self._pool = None
 
 
-def _rows(
+def _measured(
     triplets: Sequence[Triplet],
     cache: StatsCache,
     measurer: _Measurer,
     settings_key: dict[str, Any],
-    thresholds: Thresholds,
-    tally: Tally,
     progress: bool,
-) -> Iterator[dict[str, Any]]:
+) -> Iterator[tuple[Triplet, dict[str, Any], bool]]:
+    """`(triplet, statistics record, came from the cache)` for every triplet, in order, batch by batch."""
     with tqdm(total=len(triplets), unit="triplet", desc="curate", file=sys.stderr, disable=not progress) as bar:
         for start in range(0, len(triplets), BATCH):
             batch = triplets[start : start + BATCH]
             keys = [triplet_key(_paths(t), settings_key) for t in batch]
             records = cache.get_many(keys)
             misses = [i for i, key in enumerate(keys) if key not in records]
-            tally.cached += len(batch) - len(misses)
+            cached = set(records)
             bar.update(len(batch) - len(misses))
             fresh = []
             for i, record in zip(misses, measurer([_paths(batch[i]) for i in misses])):
@@ -169,11 +172,22 @@ def _rows(
                 fresh.append((keys[i], record))
                 bar.update(1)
             cache.put_many(fresh)
-            tally.measured += len(fresh)
             for t, key in zip(batch, keys):
-                row = build_row(t, records[key], thresholds)
-                tally.add(row)
-                yield row
+                yield t, records[key], key in cached
+
+
+def _rows(
+    pairs: Iterable[tuple[Triplet, dict[str, Any], bool]], thresholds: Thresholds, tally: Tally
+) -> Iterator[dict[str, Any]]:
+    """Manifest rows of measured triplets, each counted in `tally` as it passes."""
+    for t, record, cached in pairs:
+        if cached:
+            tally.cached += 1
+        else:
+            tally.measured += 1
+        row = build_row(t, record, thresholds)
+        tally.add(row)
+        yield row
 
 
 def _versions() -> dict[str, str | None]:
@@ -189,6 +203,52 @@ def _versions() -> dict[str, str | None]:
     return out
 
 
+def measurement_info(settings: MeasureSettings) -> dict[str, Any]:
+    """How the statistics were made, for `manifest.json` and `summary.md` (shards must agree on it)."""
+    return {
+        "display_max_dn": settings.display_max_dn,
+        "rendering": f"RGB = B4, B3, B2; DN clipped to [0, {settings.display_max_dn:g}], scaled to [0, 255], rounded to uint8",
+        "contrast_sigma": "standard deviation of all values of the (3, H, W) uint8 rendering of the clear target",
+        "cloud_method": settings.cloud_method,
+        "settings_key": settings.key(),
+    }
+
+
+def run_metadata(root: Path, thresholds: Thresholds, measurement: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    """`manifest.json`: everything needed to interpret the manifest's numbers."""
+    return {
+        "tool": "sarclear curate",
+        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "root": str(root),
+        "thresholds": thresholds.as_dict(),
+        "measurement": measurement,
+        "reason_codes": REASON_DESCRIPTIONS,
+        "versions": _versions(),
+        **extra,
+    }
+
+
+def write_outputs(
+    out: Path,
+    pairs: Iterable[tuple[Triplet, dict[str, Any], bool]],
+    *,
+    root: Path,
+    thresholds: Thresholds,
+    settings: MeasureSettings,
+    metadata: dict[str, Any],
+    per_reason_sample: int = 6,
+) -> CurateResult:
+    """Rules, manifest, figures and summary from measured triplets: shared by a run and a merge,
+    so a merge of shards writes what one run over all of them writes."""
+    tally = Tally(per_reason_sample=per_reason_sample)
+    manifest = write_manifest(out / "manifest.csv", _rows(pairs, thresholds, tally), MANIFEST_COLUMNS, metadata)
+    figures.sigma_histogram(out / "sigma_histogram.png", tally.sigma, thresholds.sigma_for, settings.display_max_dn)
+    figures.contact_sheet(out / "rejected_contact_sheet.png", tally.samples, settings.display_max_dn)
+    text = summary_markdown(tally, thresholds, metadata["measurement"], root)
+    summary = write_summary(out / "summary.md", text)
+    return CurateResult(manifest, summary, tally.total, tally.kept, tally.rejected, tally.measured, tally.cached)
+
+
 def curate(
     root: str | Path,
     out: str | Path,
@@ -199,45 +259,37 @@ def curate(
     cache_path: Path | None | str = "default",
     progress: bool = True,
     per_reason_sample: int = 6,
+    shard: Shard | None = None,
 ) -> CurateResult:
     """Curate the triplets under `root` into `out` (manifest.csv + .json, summary.md, two PNGs).
 
-    `cache_path` is 'default' (`out/stats_cache.sqlite`), a path, or None (no cache).
+    `cache_path` is 'default' (`out/stats_cache.sqlite`), a path, or None (no cache). With `shard`,
+    only that shard's triplets are curated and `out/shard_records.jsonl` is written for the merge.
     """
     root, out = Path(root), Path(out)
     triplets = find_triplets(root)
     check_output_dir(root, out, triplets)
+    if shard is not None:
+        triplets = [t for t in triplets if shard.holds(t.sample_id)]
     out.mkdir(parents=True, exist_ok=True)
     if cache_path == "default":
         cache_path = out / CACHE_FILENAME
     workers = workers or (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
-    measurement = {
-        "display_max_dn": settings.display_max_dn,
-        "rendering": f"RGB = B4, B3, B2; DN clipped to [0, {settings.display_max_dn:g}], scaled to [0, 255], rounded to uint8",
-        "contrast_sigma": "standard deviation of all values of the (3, H, W) uint8 rendering of the clear target",
-        "cloud_method": settings.cloud_method,
-        "settings_key": settings.key(),
-    }
-    metadata = {
-        "tool": "sarclear curate",
-        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "root": str(root.resolve()),
-        "thresholds": thresholds.as_dict(),
-        "measurement": measurement,
-        "reason_codes": REASON_DESCRIPTIONS,
-        "versions": _versions(),
-    }
-    tally = Tally(per_reason_sample=per_reason_sample)
+    extra = {"shard": shard.as_dict()} if shard is not None else {}
+    metadata = run_metadata(root.resolve(), thresholds, measurement_info(settings), **extra)
+    clouds.prepare(settings.cloud_method, log=lambda text: print(f"curate: {text}", file=sys.stderr))
     measurer = _Measurer(workers, settings)
     with StatsCache(Path(cache_path) if cache_path else None) as cache:
         try:
-            rows = _rows(triplets, cache, measurer, settings.key(), thresholds, tally, progress)
-            manifest = write_manifest(out / "manifest.csv", rows, MANIFEST_COLUMNS, metadata)
+            pairs = _measured(triplets, cache, measurer, settings.key(), progress)
+            if shard is not None:
+                pairs = write_records(out / RECORDS_FILENAME, pairs)
+            result = write_outputs(
+                out, pairs, root=root.resolve(), thresholds=thresholds, settings=settings,
+                metadata=metadata, per_reason_sample=per_reason_sample,
+            )
         except BaseException:
             measurer.close(abort=True)
             raise
         measurer.close()
-    figures.sigma_histogram(out / "sigma_histogram.png", tally.sigma, thresholds.sigma_for, settings.display_max_dn)
-    figures.contact_sheet(out / "rejected_contact_sheet.png", tally.samples, settings.display_max_dn)
-    summary = write_summary(out / "summary.md", summary_markdown(tally, thresholds, measurement, root.resolve()))
-    return CurateResult(manifest, summary, tally.total, tally.kept, tally.rejected, tally.measured, tally.cached)
+    return result

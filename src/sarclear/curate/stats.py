@@ -21,6 +21,7 @@ STAT_COLUMNS: tuple[str, ...] = (
     "cloud_cover_pct",
     "target_cloud_cover_pct",
     "cloud_method",
+    "cloud_warning",
     "vv_mean",
     "vv_std",
     "vh_mean",

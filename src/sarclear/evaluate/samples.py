@@ -1,14 +1,16 @@
 """Evaluation samples: a `TripletDataset` item plus the cloud mask and cloud cover of its cloudy input.
 
-The cloud mask is computed from the cloudy file itself, all its bands (13 for SEN12MS-CR, so the
-literature's s2cloudless detector applies; RGB-only files fall back to the brightness test of
-`sarclear.data.clouds`). Cloud cover comes from the manifest's `cloud_cover_pct` column when the
+The cloud mask is computed from the cloudy file itself, on the bands `sarclear.data.cloud_bands`
+chooses (the 13 L1C bands for SEN12MS-CR, so the literature's s2cloudless detector applies; files
+without them, such as RGB exports or L2A products without B10, get the brightness test of
+`sarclear.data.clouds`, with a warning when that is a loss). Cloud cover comes from the manifest's `cloud_cover_pct` column when the
 row has a value (the number curation binned on), else from this mask over the valid pixels.
 Reading and masking run in DataLoader workers, so they overlap with the model on the main process.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Sequence
 
@@ -16,22 +18,40 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, default_collate, get_worker_info
 
-from sarclear.data.clouds import cloud_cover_pct, cloud_mask
+from sarclear.data.cloud_bands import RGB_POSITIONS, detector_bands, usable_method
+from sarclear.data.clouds import bright_scene_warning, cloud_cover_pct, cloud_mask
 from sarclear.data.dataset import TripletDataset
 from sarclear.data.manifest import Sample
 from sarclear.data.worker_errors import reported_from_worker
-from sarclear.errors import LayoutError, RasterError
-from sarclear.io.geotiff import read_raster
+from sarclear.errors import LayoutError
+from sarclear.io.geotiff import raster_info, read_raster
+
+LOG = logging.getLogger(__name__)
+_WARNED: set[str] = set()
+
+
+def _warn_once(text: str, path: object) -> None:
+    """Each distinct warning once per process (naming the first file): an L2A manifest would
+    otherwise repeat the same one for every tile."""
+    if text not in _WARNED:
+        _WARNED.add(text)
+        LOG.warning("%s: %s", path, text)
 
 
 def cloudy_input_mask(path, num_threads: int | None = None) -> tuple[np.ndarray, str]:
-    """`(H, W)` bool cloud mask of a cloudy S2 file (every band it has) and the detector used."""
-    dn, info = read_raster(path)
-    names = info.descriptions if all(info.descriptions) else None
-    try:
-        return cloud_mask(dn.astype(np.float32), band_names=names, num_threads=num_threads)
-    except ValueError as exc:
-        raise RasterError(path, f"cannot compute its cloud mask: {exc}") from exc
+    """`(H, W)` bool cloud mask of a cloudy S2 file (the bands `detector_bands` picks) and the detector used."""
+    info = raster_info(path)
+    choice = detector_bands(info)
+    dn, _ = read_raster(path, bands=choice.indexes)
+    method, stack, warning = usable_method(choice, dn)
+    mask, used = cloud_mask(stack.astype(np.float32), method=method if method == "brightness" else "auto", num_threads=num_threads)
+    rgb = stack if stack.shape[0] == 3 else stack[list(RGB_POSITIONS)]
+    if warning:
+        _warn_once(warning, path)
+    late = bright_scene_warning(rgb, mask, rgb.max(axis=0) > 0)
+    if late:
+        LOG.warning("%s: %s", path, late)
+    return mask, used
 
 
 class EvalDataset(Dataset):
