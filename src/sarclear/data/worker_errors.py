@@ -69,7 +69,13 @@ class ErrorSafeLoader(DataLoader):
     """
 
     def __iter__(self) -> Iterator[object]:
-        batches = super().__iter__()
+        # the workers are forked here, now, not at the first `next()`: training forks them while
+        # stop signals are blocked (`train.interrupt.stop_signals_blocked`), and a generator body
+        # would run only later, outside that block, where a SIGTERM to the group kills a worker
+        return self._guarded(super().__iter__())
+
+    @staticmethod
+    def _guarded(batches: Iterator[object]) -> Iterator[object]:
         try:
             yield from batches
         except BaseException:
