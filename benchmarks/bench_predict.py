@@ -1,7 +1,7 @@
 """Speed and memory of `sarclear predict` on synthetic whole scenes, one JSON line per scene size.
 
     python benchmarks/bench_predict.py [--sizes 2048 8192] [--overlap PX] [--batch-size N] [--precision auto]
-                                       [--inputs geotiff band-folder offset-folder]
+                                       [--inputs geotiff band-folder offset-folder] [--samples 1 4 8]
 
 For each size a synthetic 13-band L1C scene and its S1 scene are written (block row by block row,
 so making an 8192 x 8192 scene needs no more memory than a 2048 one), then `sarclear predict` runs
@@ -17,6 +17,9 @@ A one-window scene is run first; its time is the fixed cost (imports, model load
 as SSL4EO-S12 or Major-TOM hold them, read through the stacking VRT of `io.sources`) and
 `offset-folder` (the same folder with +1000 DN and an `_N0400_` product name, so the radiometric
 offset is removed on read).
+
+`--samples` runs the same scene once per value: 1 is the plain prediction, N > 1 adds
+`--uncertainty` with N stochastic passes (`samples` and `seconds` in each line give its cost).
 """
 
 from __future__ import annotations
@@ -121,6 +124,8 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, help="where scenes are written (default: a temporary folder)")
     parser.add_argument("--inputs", nargs="+", choices=("geotiff", "band-folder", "offset-folder"), default=["geotiff"],
                         help="input formats of the same scene, run one after the other (default: geotiff)")
+    parser.add_argument("--samples", type=int, nargs="+", default=[1],
+                        help="1: plain prediction; N > 1: with --uncertainty and N stochastic passes (default: 1)")
     args = parser.parse_args()
     spec = ModelSpec()
     args.overlap = default_overlap(spec.tile_size) if args.overlap is None else args.overlap
@@ -132,16 +137,17 @@ def main() -> None:
         fixed = None
         for size in [FIXED_COST_SIZE, *args.sizes]:
             s1, s2 = write_scene(folder, size)
-            for kind in args.inputs if fixed is not None else ["geotiff"]:
+            runs = [(k, n) for k in args.inputs for n in args.samples] if fixed is not None else [("geotiff", 1)]
+            for kind, samples in runs:
                 load_before = os.getloadavg()[0]
-                seconds, cpu_seconds, peak_mb = predict_once(kind, s1, s2, folder, checkpoint, args)
+                seconds, cpu_seconds, peak_mb = predict_once(kind, s1, s2, folder, checkpoint, args, samples)
                 if fixed is None:  # one window: what every run pays (imports, model load, COG set-up)
                     fixed = seconds
                     continue
                 windows = WindowGrid(size, size, spec.tile_size, args.overlap).n_windows
                 megapixels = size * size / 1e6
                 print(json.dumps({
-                    "size": size, "input": kind, "megapixels": megapixels, "seconds": round(seconds, 1),
+                    "size": size, "input": kind, "samples": samples, "megapixels": megapixels, "seconds": round(seconds, 1),
                     "cpu_seconds": round(cpu_seconds, 1), "mp_per_s": round(megapixels / seconds, 3), "peak_rss_mb": round(peak_mb),
                     "windows": windows, "gflop_per_window": round(gflop, 2), "gflop_per_s": round(windows * gflop / seconds, 1),
                     # the same without the fixed cost of a one-window run (the rate a long scene approaches)
@@ -157,8 +163,11 @@ def main() -> None:
                 path.unlink()
 
 
-def predict_once(kind: str, s1: Path, s2: Path, folder: Path, checkpoint: Path, args: argparse.Namespace) -> tuple[float, float, float]:
-    """`sarclear predict` on the scene (`s1`, `s2`) given in the input format `kind`; see `run_child`."""
+def predict_once(
+    kind: str, s1: Path, s2: Path, folder: Path, checkpoint: Path, args: argparse.Namespace, samples: int = 1
+) -> tuple[float, float, float]:
+    """`sarclear predict` on the scene (`s1`, `s2`) given in the input format `kind`, with `--uncertainty`
+    and `samples` passes when `samples` > 1; see `run_child`."""
     s2_input = s2
     if kind != "geotiff":
         name = "S2A_MSIL1C_20230101T000000_N0509_R001_T31TCJ_20230101T120000" if kind == "offset-folder" else "bands"
@@ -167,10 +176,14 @@ def predict_once(kind: str, s1: Path, s2: Path, folder: Path, checkpoint: Path, 
     command = [sys.executable, "-m", "sarclear", "predict", "--checkpoint", str(checkpoint), "--s1", str(s1), "--s2", str(s2_input),
                "--out", str(out), "--overlap", str(args.overlap), "--batch-size", str(args.batch_size),
                "--precision", args.precision, "--quiet"]  # fmt: skip
+    std = folder / "std.tif"
+    if samples > 1:
+        command += ["--uncertainty", str(std), "--samples", str(samples)]
     try:
         return run_child(command)
     finally:
         out.unlink(missing_ok=True)
+        std.unlink(missing_ok=True)
         if s2_input != s2:
             shutil.rmtree(s2_input)
 
