@@ -36,7 +36,7 @@ from sarclear.train.nets import (
     use_fast_convolutions,
 )
 from sarclear.train.precision import resolve_precision
-from sarclear.train.step import gan_step
+from sarclear.train.step import gan_step, valid_or_none
 
 #: What `--baseline` switches off: float32, eager, NCHW, foreach Adam, PyTorch's own convolutions,
 #: glibc's default allocator settings.
@@ -66,6 +66,8 @@ def parse() -> argparse.Namespace:
     p.add_argument("--keep-freed-memory", action=argparse.BooleanOptionalAction, default=True,
                    help="glibc keeps freed memory (no page faults each step), as sarclear train does on a CPU")
     p.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's choice)")
+    p.add_argument("--nodata-columns", type=int, default=0,
+                   help="a fill stripe this wide in every batch, so the L1 loss runs masked (0: all valid, unmasked)")
     p.add_argument("--baseline", action="store_true",
                    help="start from a plain Pix2Pix step (BASELINE); flags given beside it still apply")
     args = p.parse_args()
@@ -101,13 +103,16 @@ def main() -> None:
     x = torch.randn(args.batch_size, spec.in_channels, args.size, args.size, device=device).contiguous(memory_format=fmt)
     y = torch.rand(args.batch_size, spec.out_channels, args.size, args.size, device=device).mul(2).sub(1)
     y = y.contiguous(memory_format=fmt)
+    valid_mask = torch.ones(args.batch_size, 1, args.size, args.size)  # on the CPU, as a batch's mask arrives
+    valid_mask[..., : args.nodata_columns] = 0
 
     cpu_times: list[float] = []
 
     def step() -> float:
         start, cpu_start = time.perf_counter(), time.process_time()
         losses = gan_step(x, y, generator=g_run, discriminator=d_run, critic=d_run, opt_g=opt_g, opt_d=opt_d, scaler=scaler,
-                          autocast=precision.autocast, lambda_l1=100.0, gan_mode="vanilla")
+                          autocast=precision.autocast, lambda_l1=100.0, gan_mode="vanilla",
+                          valid=valid_or_none(valid_mask, device))
         losses.tolist()  # waits for the device
         cpu_times.append(time.process_time() - cpu_start)
         return time.perf_counter() - start
@@ -128,7 +133,7 @@ def main() -> None:
         "precision": precision.name, "adam": args.adam, "channels_last": fmt == torch.channels_last,
         "d_channels_last": d_fmt == torch.channels_last,
         "compile": args.compile, "matmul_conv_layers": matmul_layers,
-        "keep_freed_memory": kept, "threads": torch.get_num_threads(), "device": str(device),
+        "keep_freed_memory": kept, "nodata_columns": args.nodata_columns, "threads": torch.get_num_threads(), "device": str(device),
         "params_g": sum(p.numel() for p in generator.parameters()),
         "params_d": sum(p.numel() for p in discriminator.parameters()),
         "peak_cuda_mb": round(torch.cuda.max_memory_allocated() / 2**20, 1) if device.type == "cuda" else None,

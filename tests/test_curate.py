@@ -53,7 +53,10 @@ def _build(root: Path) -> dict[str, tuple[str, ...]]:
     half_blank = make_arrays(32, 10)["s2"]
     half_blank[:, :16] = 0
     add(10, ("no_data",), s2=half_blank)
-    add(11, ("no_data", "low_optical_contrast"), s2=np.zeros((13, 32, 32), np.uint16))
+    add(11, ("no_data",), s2=np.zeros((13, 32, 32), np.uint16))  # no valid pixel: contrast not measurable
+    flat_striped = _flat(1000, 20, 20)
+    flat_striped[:, :, :10] = 0  # a fill stripe must not lend a featureless target its black-on-grey contrast
+    add(20, ("no_data", "low_optical_contrast"), s2=flat_striped)
     add(12, ("band_count",), s1=np.zeros((3, 32, 32), np.float32) - 10 + make_arrays(32, 12)["s1"][:1])
     add(13, ("band_count",), s2_cloudy=make_arrays(32, 13)["s2_cloudy"].astype(np.float64))
     add(14, ("grid_mismatch",), transforms={"s1": transform_for(origin_x=500320.0)})

@@ -29,7 +29,7 @@ from sarclear.io.geotiff import RasterInfo, check_same_grid, read_raster
 #: 16.5 -> 7-9 ms CPU per triplet, measured with rasterio 1.4 on this project's genuine triplets.
 GDAL_CACHEMAX_MB = 64
 #: Bump when a statistic's definition changes: cached statistics of older versions are ignored.
-STATS_VERSION = 1
+STATS_VERSION = 2
 #: 's2cloudless' means s2cloudless on 13-band files and the brightness test on RGB-only files.
 CLOUD_METHODS = ("none", "s2cloudless", "brightness")
 
@@ -91,7 +91,7 @@ def _measure_s2(modality: str, dn: np.ndarray, info: RasterInfo, settings: Measu
     out[f"{modality}_nodata_frac"] = float(nodata.mean())
     if modality == "s2":
         rgb_idx, _ = s2_band_indexes(info, "rgb")
-        out.update(stats.contrast_stats(dn[[i - 1 for i in rgb_idx]], settings.display_max_dn))
+        out.update(stats.contrast_stats(dn[[i - 1 for i in rgb_idx]], settings.display_max_dn, ~nodata))
     if settings.cloud_method != "none":
         cover, used = _cloud_cover(dn, info, ~nodata, settings)
         out["cloud_cover_pct" if modality == "s2_cloudy" else "target_cloud_cover_pct"] = cover
@@ -100,7 +100,8 @@ def _measure_s2(modality: str, dn: np.ndarray, info: RasterInfo, settings: Measu
 
 
 def _measure_s1(s1: np.ndarray, info: RasterInfo) -> dict[str, Any]:
-    return {**stats.sar_stats(s1), "s1_nodata_frac": float(stats.s1_nodata_mask(s1, info.nodata).mean())}
+    nodata = stats.s1_nodata_mask(s1, info.nodata)
+    return {**stats.sar_stats(s1, ~nodata), "s1_nodata_frac": float(nodata.mean())}
 
 
 def measure_triplet(paths: Mapping[str, Path | None], settings: MeasureSettings) -> dict[str, Any]:

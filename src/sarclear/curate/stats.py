@@ -1,7 +1,10 @@
 """Per-image measurements the curation rules decide on. Pure numpy: arrays in, numbers out.
 
 Every function takes physical units (S1 dB, S2 DN = reflectance x 10000) and returns plain floats
-so the results can go straight into the manifest and the statistics cache.
+so the results can go straight into the manifest and the statistics cache. Which pixels hold data
+is decided by `sarclear.data.valid`, the rule training, evaluation and predict use too; the
+statistics are measured on those pixels only (given `valid`), so a nodata stripe neither adds
+contrast (black against the scene) nor drags the backscatter means toward 0 dB.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from sarclear.data.normalize import S1_CLIP_DB, render_8bit
+from sarclear.data.valid import valid_pixels
 
 #: Statistic columns written to the manifest, in order (after the core columns). `None` = not measurable.
 STAT_COLUMNS: tuple[str, ...] = (
@@ -42,43 +46,50 @@ STAT_COLUMNS: tuple[str, ...] = (
 )
 
 
-def contrast_stats(rgb_dn: np.ndarray, display_max_dn: float) -> dict[str, float]:
+def contrast_stats(rgb_dn: np.ndarray, display_max_dn: float, valid: np.ndarray | None = None) -> dict[str, float | None]:
     """Contrast sigma and saturation of an RGB tile as rendered to 8 bits.
 
     `contrast_sigma` is the standard deviation of every value of the `(3, H, W)` uint8 rendering
     (`normalize.render_8bit`, DN [0, display_max_dn] -> [0, 255]), i.e. what `np.std` of the PNG a
     person looks at would give; a flat, featureless target has sigma near 0. `saturated_frac` is
     the fraction of values at 255: a tile white in the rendering (snow, desert, cloud) has a low
-    sigma for another reason than a blank one, and this column tells the two apart.
+    sigma for another reason than a blank one, and this column tells the two apart. With an
+    `(H, W)` `valid` mask only those pixels count (None when there are none).
     """
     rendered = render_8bit(np.nan_to_num(rgb_dn.astype(np.float32), nan=0.0, posinf=0.0, neginf=0.0), display_max_dn)
+    if valid is not None:
+        if not valid.any():
+            return {"contrast_sigma": None, "saturated_frac": None}
+        rendered = rendered[:, valid]
     return {
         "contrast_sigma": float(rendered.std(dtype=np.float64)),
         "saturated_frac": float(np.mean(rendered == 255)),
     }
 
 
-def _finite_mean_std(band: np.ndarray) -> tuple[float | None, float | None]:
-    finite = band[np.isfinite(band)]
+def _finite_mean_std(band: np.ndarray, valid: np.ndarray | None) -> tuple[float | None, float | None]:
+    keep = np.isfinite(band) if valid is None else np.isfinite(band) & valid
+    finite = band[keep]
     if finite.size == 0:
         return None, None
     return float(finite.mean(dtype=np.float64)), float(finite.std(dtype=np.float64))
 
 
-def sar_stats(s1_db: np.ndarray) -> dict[str, float | None]:
+def sar_stats(s1_db: np.ndarray, valid: np.ndarray | None = None) -> dict[str, float | None]:
     """Mean and std of VV and VH in dB (finite pixels), and the std after the network's clip.
 
     `*_clip_std` is measured on the values clipped to `normalize.S1_CLIP_DB` (VV [-25, 0], VH
     [-32.5, 0] dB), the range the network actually sees: a tile lying entirely below the clip (or
     constant) has no variance there, whatever its raw statistics. Clipping never increases the
-    standard deviation, so a rule on the clipped one also catches constant tiles.
+    standard deviation, so a rule on the clipped one also catches constant tiles. With an `(H, W)`
+    `valid` mask only those pixels count (the 0 dB fill would otherwise read as strong backscatter).
     """
     out: dict[str, float | None] = {}
     for index, name in enumerate(("vv", "vh")):
         band = s1_db[index].astype(np.float32)
-        mean, std = _finite_mean_std(band)
+        mean, std = _finite_mean_std(band, valid)
         lo, hi = S1_CLIP_DB[name.upper()]
-        _, clip_std = _finite_mean_std(np.clip(band, lo, hi))
+        _, clip_std = _finite_mean_std(np.clip(band, lo, hi), valid)
         out.update({f"{name}_mean": mean, f"{name}_std": std, f"{name}_clip_std": clip_std})
     return out
 
@@ -91,20 +102,14 @@ def nonfinite_count(array: np.ndarray) -> int:
 
 
 def s2_nodata_mask(dn: np.ndarray, nodata: float | None = None) -> np.ndarray:
-    """`(H, W)` bool: pixels where every band is 0 (SEN12MS-CR's fill value) or the file's nodata."""
-    blank = np.all(dn == 0, axis=0)
-    if nodata is not None and nodata != 0:
-        blank |= np.all(dn == nodata, axis=0)
-    return blank
+    """`(H, W)` bool: pixels of an S2 file that hold no data (`sarclear.data.valid.valid_pixels`)."""
+    return ~valid_pixels(dn, s2_nodata=nodata)
 
 
 def s1_nodata_mask(s1_db: np.ndarray, nodata: float | None = None) -> np.ndarray:
-    """`(H, W)` bool: pixels where VV and VH are both exactly 0 dB or both the file's nodata value.
+    """`(H, W)` bool: pixels of an S1 file that hold no data (`sarclear.data.valid.valid_pixels`).
 
-    One band at 0 dB happens in genuine tiles (SEN12MS-CR clips strong reflectors to 0 dB); both
-    at once is a fill value.
+    One band at 0 dB happens in genuine tiles (SEN12MS-CR clips strong reflectors to 0 dB) and is
+    kept; both at once is fill.
     """
-    blank = np.all(s1_db == 0, axis=0)
-    if nodata is not None and nodata != 0 and np.isfinite(nodata):
-        blank |= np.all(s1_db == nodata, axis=0)
-    return blank
+    return ~valid_pixels(s1=s1_db, s1_nodata=nodata)

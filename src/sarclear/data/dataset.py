@@ -5,13 +5,15 @@ A sample is a dict with stable keys (as TorchGeo and pix2pix do):
 * `sar`    `(2, H, W)`  VV, VH in [-1, 1]
 * `cloudy` `(C, H, W)`  cloudy S2 (RGB = B4, B3, B2, or all 13 bands) in [-1, 1]
 * `clear`  `(C, H, W)`  cloud-free S2 target, same bands, in [-1, 1]
-* `valid_mask` `(1, H, W)` float 1/0, zero where SEN12MS-CR has no optical data
+* `valid_mask` `(1, H, W)` float 1/0: 1 where S1, the cloudy input and the target all hold data
+  (`sarclear.data.valid`); the L1 loss and the metrics count only those pixels
 * `id`, `season` (str), `index` (int)
 
 The 5-channel network input (VV, VH, R, G, B: early fusion) is made by `build_input`, so the same
 batch serves the fusion model and an optical-only ablation. Random flips and crops are drawn once
-per sample from a generator seeded by (seed, epoch, index), so they are identical across input and
-target, reproducible, and independent of how samples are spread over workers or ranks.
+per sample from a generator seeded by (seed, epoch, index) and applied to one stack of every
+modality and the valid mask, so they are identical across input, target and mask, reproducible,
+and independent of how samples are spread over workers or ranks.
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ import numpy as np
 from rasterio.windows import Window
 
 from sarclear.data.bands import S2_BAND_COUNTS, s2_band_indexes
+from sarclear.data.valid import valid_pixels
 from sarclear.errors import RasterError
 from sarclear.io.geotiff import RasterInfo, check_same_grid, raster_info, read_raster
 
@@ -18,17 +19,28 @@ S2_DTYPES = ("uint16", "int16", "uint8", "float32")
 
 @dataclass
 class TripletArrays:
-    """A triplet in physical units: S1 dB `(2, H, W)` float32; S2 DN `(C, H, W)` float32."""
+    """A triplet in physical units: S1 dB `(2, H, W)` float32; S2 DN `(C, H, W)` float32.
+
+    `nodata` holds the nodata values the three files declare (S1, cloudy, clear), for `valid_mask`.
+    """
 
     s1: np.ndarray
     cloudy: np.ndarray
     clear: np.ndarray
     info: RasterInfo
+    nodata: tuple[float | None, float | None, float | None] = (None, None, None)
 
     @property
     def valid_mask(self) -> np.ndarray:
-        """`(H, W)` bool: pixels where neither optical image is all-zero (SEN12MS-CR's nodata)."""
-        return (self.cloudy.max(axis=0) > 0) & (self.clear.max(axis=0) > 0)
+        """`(H, W)` bool: pixels where all three images hold data (`sarclear.data.valid`).
+
+        The cloudy input and S1 count as well as the target: `predict` writes nodata wherever an
+        input has none, so a model is neither trained nor scored on pixels it will never be asked for.
+        """
+        s1_nodata, cloudy_nodata, clear_nodata = self.nodata
+        return valid_pixels(self.cloudy, self.s1, s2_nodata=cloudy_nodata, s1_nodata=s1_nodata) & valid_pixels(
+            self.clear, s2_nodata=clear_nodata
+        )
 
 
 def check_triplet(s1_path: Path, cloudy_path: Path, clear_path: Path) -> tuple[RasterInfo, RasterInfo, RasterInfo]:
@@ -59,10 +71,11 @@ def read_triplet(
     window: Window | None = None,
 ) -> TripletArrays:
     """Validated arrays of a triplet; `bands` is `rgb` (B4, B3, B2) or `all13`."""
-    _, cloudy_info, clear_info = check_triplet(s1_path, cloudy_path, clear_path)
+    s1_info, cloudy_info, clear_info = check_triplet(s1_path, cloudy_path, clear_path)
     s1, _ = read_raster(s1_path, window=window, require_finite=True)
     cloudy_idx, _ = s2_band_indexes(cloudy_info, bands)
     clear_idx, _ = s2_band_indexes(clear_info, bands)
     cloudy, _ = read_raster(cloudy_path, bands=cloudy_idx, window=window, require_finite=True)
     clear, _ = read_raster(clear_path, bands=clear_idx, window=window, require_finite=True)
-    return TripletArrays(s1.astype(np.float32), cloudy.astype(np.float32), clear.astype(np.float32), clear_info)
+    nodata = (s1_info.nodata, cloudy_info.nodata, clear_info.nodata)
+    return TripletArrays(s1.astype(np.float32), cloudy.astype(np.float32), clear.astype(np.float32), clear_info, nodata)

@@ -23,11 +23,20 @@ is all zero has no spectral angle). Everything is computed in float32, even unde
 Region metrics (inside / outside the cloud mask) are the same formulas restricted to a pixel mask;
 their SSIM is the mean of the SSIM map over the region's pixels (each window still sees its whole
 11 x 11 neighbourhood, across the region boundary; borders reflect-padded).
+
+Valid pixels (`sarclear.data.valid`: the target, the cloudy input and S1 all hold data) are the
+only ones scored when a `valid` mask is given: PSNR, MAE, RMSE and SAM are means over them, and
+SSIM is the mean of the map over the valid pixels whose whole 11 x 11 window is valid (the
+generalisation of scikit-image's border crop: a window that sees fill is not scored, just as one
+that would see past the tile edge is not). A tile with a nodata stripe therefore scores what the
+same tile cropped to its valid part scores, and an image whose pixels are all valid gets exactly
+the numbers of the unmasked formulas (they are used for it).
 """
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torchmetrics.functional.image import spectral_angle_mapper, structural_similarity_index_measure
 
 from sarclear.data.normalize import DISPLAY_MAX_DN, s2_from_network, to_display, to_reflectance
@@ -46,7 +55,9 @@ SSIM_BORDER = (SSIM_KERNEL - 1) // 2
 
 #: How the numbers are made, written into metrics.json so results stay interpretable.
 PROTOCOL: dict[str, object] = {
-    "averaging": "each metric per image (all pixels and channels of the tile), then mean over images",
+    "averaging": "each metric per image (all valid pixels and channels of the tile), then mean over images",
+    "valid_pixels": "pixels where the target, the cloudy input and S1 hold data (sarclear.data.valid); only they are "
+    "scored; SSIM over valid pixels whose whole window is valid",
     "psnr": f"10*log10(data_range^2 / MSE), capped at {PSNR_CAP_DB:g} dB",
     "ssim": {
         "window": "gaussian",
@@ -134,10 +145,38 @@ def _reduce_whole(maps: dict[str, torch.Tensor], data_range: float) -> dict[str,
     }
 
 
-def _reduce_region(maps: dict[str, torch.Tensor], data_range: float, mask: torch.Tensor) -> dict[str, torch.Tensor]:
-    weight = mask.to(device=maps["se"].device, dtype=torch.float32)
-    if weight.shape != maps["se"].shape:
+def _pixel_mask(mask: torch.Tensor, maps: dict[str, torch.Tensor]) -> torch.Tensor:
+    """A `(B, H, W)` or `(B, 1, H, W)` mask (bool or 1/0) as `(B, H, W)` bool on the maps' device."""
+    if mask.ndim == 4 and mask.shape[1] == 1:
+        mask = mask[:, 0]
+    if mask.shape != maps["se"].shape:
         raise ValueError(f"mask shape {tuple(mask.shape)} does not match the images' {tuple(maps['se'].shape)}")
+    return mask.to(device=maps["se"].device).bool()
+
+
+def _windows_on(valid: torch.Tensor) -> torch.Tensor:
+    """`(B, H, W)` bool: valid pixels whose whole SSIM window lies on valid pixels (the tile edge
+    does not count here: it is reflect-padded, and the whole-tile reduction crops it separately)."""
+    invalid = (~valid).to(torch.float32)[:, None]
+    touched = F.max_pool2d(invalid, SSIM_KERNEL, stride=1, padding=SSIM_BORDER)[:, 0]
+    return touched == 0
+
+
+def _interior(maps: dict[str, torch.Tensor]) -> torch.Tensor:
+    """`(H, W)` bool: pixels at least `SSIM_BORDER` px from the tile border (scikit-image's crop)."""
+    inside = torch.zeros(maps["se"].shape[-2:], dtype=torch.bool, device=maps["se"].device)
+    b = SSIM_BORDER
+    inside[b:-b, b:-b] = True
+    return inside
+
+
+def _reduce_region(
+    maps: dict[str, torch.Tensor], data_range: float, mask: torch.Tensor, ssim_mask: torch.Tensor | None = None
+) -> dict[str, torch.Tensor]:
+    """The metrics over the pixels of `mask`; SSIM over `ssim_mask` when given (else `mask`)."""
+    mask = _pixel_mask(mask, maps)
+    weight = mask.to(dtype=torch.float32)
+    ssim_weight = weight if ssim_mask is None else ssim_mask.to(dtype=torch.float32)
     count = weight.sum(dim=(1, 2))
     empty = count == 0
 
@@ -148,27 +187,55 @@ def _reduce_region(maps: dict[str, torch.Tensor], data_range: float, mask: torch
     mse = region_mean(maps["se"], weight)
     return {
         "psnr": _cap_psnr(mse, data_range),
-        "ssim": region_mean(maps["ssim"], weight),
+        "ssim": region_mean(maps["ssim"], ssim_weight),
         "sam": region_mean(maps["sam"], weight * torch.isfinite(maps["sam"])),
         "mae": region_mean(maps["ae"], weight),
         "rmse": mse.sqrt(),
     }
 
 
-def image_metrics(pred: torch.Tensor, target: torch.Tensor, data_range: float) -> dict[str, torch.Tensor]:
-    """PSNR (dB), SSIM, SAM (degrees), MAE, RMSE of each image in a `(B, C, H, W)` batch -> `(B,)` each."""
-    return _reduce_whole(_pixel_maps(pred, target, data_range), data_range)
+def _reduce_valid(maps: dict[str, torch.Tensor], data_range: float, valid: torch.Tensor | None) -> dict[str, torch.Tensor]:
+    """Whole-tile metrics over the valid pixels; an image with every pixel valid gets `_reduce_whole`'s values."""
+    whole = _reduce_whole(maps, data_range)
+    if valid is None:
+        return whole
+    valid = _pixel_mask(valid, maps)
+    masked = _reduce_region(maps, data_range, valid, _windows_on(valid) & _interior(maps))
+    all_valid = valid.all(dim=-1).all(dim=-1)
+    return {name: torch.where(all_valid, whole[name], masked[name]) for name in whole}
+
+
+def _reduce_region_valid(
+    maps: dict[str, torch.Tensor], data_range: float, mask: torch.Tensor, valid: torch.Tensor | None
+) -> dict[str, torch.Tensor]:
+    """Region metrics over the region's valid pixels (SSIM: those whose window is all valid)."""
+    mask = _pixel_mask(mask, maps)
+    if valid is None:
+        return _reduce_region(maps, data_range, mask)
+    valid = _pixel_mask(valid, maps)
+    return _reduce_region(maps, data_range, mask & valid, mask & _windows_on(valid))
+
+
+def image_metrics(
+    pred: torch.Tensor, target: torch.Tensor, data_range: float, valid: torch.Tensor | None = None
+) -> dict[str, torch.Tensor]:
+    """PSNR (dB), SSIM, SAM (degrees), MAE, RMSE of each image in a `(B, C, H, W)` batch -> `(B,)` each.
+
+    With `valid` `(B, H, W)` or `(B, 1, H, W)` only valid pixels count (module docstring); an
+    image without a valid pixel gets NaN.
+    """
+    return _reduce_valid(_pixel_maps(pred, target, data_range), data_range, valid)
 
 
 def region_metrics(
-    pred: torch.Tensor, target: torch.Tensor, data_range: float, mask: torch.Tensor
+    pred: torch.Tensor, target: torch.Tensor, data_range: float, mask: torch.Tensor, valid: torch.Tensor | None = None
 ) -> dict[str, torch.Tensor]:
     """The `image_metrics` of each image restricted to the pixels where `mask` `(B, H, W)` is true.
 
-    An image with no pixel in the region gets NaN for every metric, so that averages over images
-    can skip it (`nanmean`) rather than count it as zero.
+    An image with no (valid) pixel in the region gets NaN for every metric, so that averages over
+    images can skip it (`nanmean`) rather than count it as zero.
     """
-    return _reduce_region(_pixel_maps(pred, target, data_range), data_range, mask)
+    return _reduce_region_valid(_pixel_maps(pred, target, data_range), data_range, mask, valid)
 
 
 def to_scale(dn: torch.Tensor, scale: str) -> torch.Tensor:
@@ -181,27 +248,33 @@ def to_scale(dn: torch.Tensor, scale: str) -> torch.Tensor:
 
 
 def dn_metrics(
-    pred_dn: torch.Tensor, target_dn: torch.Tensor, cloud_mask: torch.Tensor | None = None
+    pred_dn: torch.Tensor,
+    target_dn: torch.Tensor,
+    cloud_mask: torch.Tensor | None = None,
+    valid: torch.Tensor | None = None,
 ) -> dict[str, torch.Tensor]:
     """Metrics of S2 DN tensors on both scales: keys `reflectance/psnr`, `display/ssim`, ...
 
     With a `(B, H, W)` boolean `cloud_mask`, also `reflectance/cloud/psnr` (inside the mask) and
-    `reflectance/clear/psnr` (outside), and so on for every scale and metric.
+    `reflectance/clear/psnr` (outside), and so on for every scale and metric. With a `valid` mask
+    (a batch's `valid_mask`) every number counts valid pixels only.
     """
     out: dict[str, torch.Tensor] = {}
     for scale, data_range in SCALES.items():
         maps = _pixel_maps(to_scale(pred_dn.float(), scale), to_scale(target_dn.float(), scale), data_range)
-        out.update({f"{scale}/{name}": value for name, value in _reduce_whole(maps, data_range).items()})
+        out.update({f"{scale}/{name}": value for name, value in _reduce_valid(maps, data_range, valid).items()})
         if cloud_mask is not None:
             mask = cloud_mask.bool()
             for region, region_mask in zip(REGIONS, (mask, ~mask)):
-                values = _reduce_region(maps, data_range, region_mask)
+                values = _reduce_region_valid(maps, data_range, region_mask, valid)
                 out.update({f"{scale}/{region}/{name}": value for name, value in values.items()})
     return out
 
 
-def network_metrics(pred: torch.Tensor, target: torch.Tensor, s2_clip_max: float) -> dict[str, torch.Tensor]:
+def network_metrics(
+    pred: torch.Tensor, target: torch.Tensor, s2_clip_max: float, valid: torch.Tensor | None = None
+) -> dict[str, torch.Tensor]:
     """Metrics of network-unit tensors on both scales: keys like `reflectance/psnr`, `display/ssim`."""
     pred_dn = s2_from_network(pred.detach().float(), s2_clip_max)
     target_dn = s2_from_network(target.detach().float(), s2_clip_max)
-    return dn_metrics(pred_dn, target_dn)
+    return dn_metrics(pred_dn, target_dn, valid=valid)

@@ -126,12 +126,11 @@ def _stream(
             first = dataset.samples[int(batch["index"][0])]
             check_inputs(methods, *batch["clear"].shape[1:], where=first.s2_cloudy_path)
             _, target_dn, preds, stds = predict_batch(batch, methods, device, clip)
-            mask = batch["cloud_mask"].to(device)
+            mask, valid = batch["cloud_mask"].to(device), batch["valid_mask"].to(device)
             if state.primary in stds:
-                valid = batch["valid_mask"][:, 0] > 0 if "valid_mask" in batch else None
-                state.uncertainty.add(stds[state.primary], preds[state.primary], target_dn, valid)
+                state.uncertainty.add(stds[state.primary], preds[state.primary], target_dn, valid[:, 0] > 0)
             scores = {
-                name: {key: value.cpu().tolist() for key, value in dn_metrics(pred, target_dn, mask).items()}
+                name: {key: value.cpu().tolist() for key, value in dn_metrics(pred, target_dn, mask, valid).items()}
                 for name, pred in preds.items()
             }
             state.add_batch(batch, scores, writer)

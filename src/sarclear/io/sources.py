@@ -26,6 +26,7 @@ from sarclear.errors import RasterError
 from sarclear.io.band_folder import band_files, read_band_folder
 from sarclear.io.product import S2_BAND_ORDER, ProductBands, canonical_band, level_from_name
 from sarclear.io.s1_pair import has_s1_files, s1_files
+from sarclear.io.safe import is_safe_product, read_safe
 from sarclear.io.vrt import BandFile, stack_vrt
 
 
@@ -98,11 +99,6 @@ def s1_pair_dataset(paths: Sequence[Path]) -> str:
 
 
 def _is_safe(path: Path) -> bool:
-    try:  # TEMPORARY until io/safe.py is merged
-        from sarclear.io.safe import is_safe_product
-    except ImportError:
-        return False
-
     return is_safe_product(path)
 
 
@@ -110,8 +106,6 @@ def _is_safe(path: Path) -> bool:
 def _product(path_text: str, _mtime: int) -> ProductBands:
     path = Path(path_text)
     if _is_safe(path):
-        from sarclear.io.safe import read_safe
-
         return read_safe(path)
     if path.is_dir() and band_files(path):
         return read_band_folder(path)

@@ -6,6 +6,9 @@
   G maximises log D(x, G(x)) instead of minimising log(1 - D(x, G(x))));
 * `lsgan`: least squares on the same logits (Mao et al., 2017), an option of the reference code.
 
+The L1 term is a mean over valid pixels only (`sarclear.data.valid`: no fill value in S1, the
+cloudy input or the target), so a nodata stripe is neither learnt nor counted.
+
 The discriminator loss is halved "to slow down the rate at which D learns relative to G" (paper,
 section 3.3). Losses are computed in float32 even under autocast: a half-precision reduction of a
 256 x 256 L1 error, or BCE near saturation, loses the digits the gradient lives in.
@@ -40,17 +43,39 @@ def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor, mod
     return 0.5 * (adversarial_loss(real_logits, True, mode) + adversarial_loss(fake_logits, False, mode))
 
 
+def l1_loss(fake: torch.Tensor, target: torch.Tensor, valid: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean absolute error over the valid pixels (`valid` `(B, 1, H, W)`, 1/0), in float32.
+
+    `valid=None` means every pixel is valid and is plain `F.l1_loss`, bit for bit what the loss
+    was before masking existed (resumed runs and the speed benchmark depend on that). Otherwise
+    the mean is over valid pixels x channels, so a nodata stripe neither adds error nor dilutes
+    it, and no gradient reaches the generator's output there. A batch without one valid pixel
+    gives 0.
+    """
+    fake, target = fake.float(), target.float()
+    if valid is None:
+        return F.l1_loss(fake, target)
+    weight = valid.to(dtype=torch.float32).expand_as(fake)
+    return ((fake - target).abs() * weight).sum() / weight.sum().clamp(min=1.0)
+
+
 def generator_losses(
     fake_logits: torch.Tensor,
     fake: torch.Tensor,
     target: torch.Tensor,
     lambda_l1: float = LAMBDA_L1,
     mode: str = "vanilla",
+    valid: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """(adversarial term, lambda * L1): G wants D to call its output real, and to match the target."""
+    """(adversarial term, lambda * L1): G wants D to call its output real, and to match the target.
+
+    The L1 term counts only `valid` pixels (`l1_loss`). The adversarial term is not masked: D
+    judges whole patches, and a 70 x 70 receptive field has no clean "valid" subset; after curation
+    (`no_data` rule) nodata is a small part of a kept tile.
+    """
     gan = adversarial_loss(fake_logits, True, mode)
-    l1 = F.l1_loss(fake.float(), target.float()) * lambda_l1
-    return gan, l1
+    return gan, l1_loss(fake, target, valid) * lambda_l1
+
 
 
 def init_weights(module: nn.Module, std: float = INIT_STD) -> nn.Module:

@@ -1,8 +1,7 @@
 """Pure conversions from a strip of physical values to network input, and the padding windows need.
 
-Units go through `sarclear.data.normalize` only. A pixel is valid when S2 holds data there (not
-all bands 0, the SEN12MS-CR / L1C fill value, nor the declared nodata, nor NaN) and, for a SAR
-model, S1 does too (finite in both polarisations). Invalid pixels are written as nodata.
+Units go through `sarclear.data.normalize` only. Which pixels are valid (and written as data
+rather than nodata) is `sarclear.data.valid.valid_pixels`, the rule training and evaluation use.
 """
 
 from __future__ import annotations
@@ -10,21 +9,6 @@ from __future__ import annotations
 import numpy as np
 
 from sarclear.data.normalize import s1_to_network, s2_to_network
-
-
-def s2_valid(dn: np.ndarray, nodata: float | None) -> np.ndarray:
-    """`(H, W)` True where a `(bands, H, W)` S2 stack holds data."""
-    valid = np.any(dn != 0, axis=0)
-    if np.issubdtype(dn.dtype, np.floating):
-        valid &= np.all(np.isfinite(dn), axis=0)
-    if nodata is not None and np.isfinite(nodata) and nodata != 0:
-        valid &= np.any(dn != nodata, axis=0)
-    return valid
-
-
-def s1_valid(db: np.ndarray) -> np.ndarray:
-    """`(H, W)` True where both S1 polarisations are finite (NaN marks nodata and unreached pixels)."""
-    return np.all(np.isfinite(db), axis=0)
 
 
 def network_input(s2_dn: np.ndarray, s1_db: np.ndarray | None, s2_clip_max: float) -> np.ndarray:

@@ -17,6 +17,7 @@ from rasterio.errors import RasterioError
 from rasterio.vrt import WarpedVRT
 from rasterio.windows import Window
 
+from sarclear.data.valid import valid_pixels
 from sarclear.errors import RasterError
 from sarclear.predict.scene import SceneInputs
 
@@ -69,13 +70,15 @@ class SceneReader:
         return self._read(self._s2, self.inputs.s2.path, bands, r0, r1, cols)
 
     def s1(self, r0: int, r1: int) -> np.ndarray:
-        """`(2, r1 - r0, width)` float32 VV, VH in dB, NaN where S1 has no data (or does not reach)."""
+        """`(2, r1 - r0, width)` float32 VV, VH in dB, NaN where S1 has no data (or does not reach).
+
+        No data is `sarclear.data.valid`'s rule: a pixel whose two bands are both the declared
+        nodata or both exactly 0 dB; one band at 0 dB is SEN12MS-CR's clipping and stays.
+        """
         if self._s1 is None or self.inputs.s1 is None:
             raise RuntimeError("this scene was opened without S1")
         values = self._read(self._s1, self.inputs.s1.path, self.inputs.s1_bands, r0, r1).astype(np.float32)
-        nodata = self.inputs.s1.nodata
-        if nodata is not None and np.isfinite(nodata):
-            values[values == np.float32(nodata)] = np.nan
+        values[:, ~valid_pixels(s1=values, s1_nodata=self.inputs.s1.nodata)] = np.nan  # both bands, not one
         return values
 
     def mask(self, r0: int, r1: int, cols: tuple[int, int] | None = None) -> np.ndarray:

@@ -20,9 +20,10 @@ import numpy as np
 from tqdm import tqdm
 
 from sarclear.data.normalize import s2_from_network
+from sarclear.data.valid import valid_pixels
 from sarclear.inference.windows import WindowBlend, batches, run_windows
 from sarclear.predict.engine import Engine
-from sarclear.predict.prepare import network_input, pad_to, s1_valid, s2_valid
+from sarclear.predict.prepare import network_input, pad_to
 from sarclear.predict.reader import SceneReader
 from sarclear.predict.tiling import WindowGrid
 
@@ -55,10 +56,7 @@ def _read_strip(reader: SceneReader, top: int, bottom: int) -> tuple[np.ndarray,
     inputs = reader.inputs
     s2 = reader.s2(top, bottom, inputs.model_bands)
     s1 = reader.s1(top, bottom) if inputs.s1 is not None else None
-    valid = s2_valid(s2, inputs.s2.nodata)
-    if s1 is not None:
-        valid &= s1_valid(s1)
-    return s2, s1, valid
+    return s2, s1, valid_pixels(s2, s1, s2_nodata=inputs.s2.nodata)
 
 
 def _windows(strip: np.ndarray | None, cols: Sequence[int], tile: int) -> np.ndarray | None:

@@ -58,7 +58,7 @@ from sarclear.train.state import (
     restore_rng,
     save_checkpoint,
 )
-from sarclear.train.step import LOSS_NAMES, gan_step
+from sarclear.train.step import LOSS_NAMES, gan_step, valid_or_none
 from sarclear.train.validate import validate
 
 
@@ -215,7 +215,7 @@ def _train(config: TrainConfig, env: DistEnv, device: torch.device, resume: bool
                 x, y = build_input(sar, cloudy, m.use_sar).contiguous(memory_format=fmt), clear.contiguous(memory_format=fmt)
                 losses = gan_step(x, y, generator=g_train, discriminator=d_train,
                                   critic=critic, opt_g=opt_g, opt_d=opt_d, scaler=scaler, autocast=precision.autocast,
-                                  lambda_l1=o.lambda_l1, gan_mode=o.gan_mode)
+                                  lambda_l1=o.lambda_l1, gan_mode=o.gan_mode, valid=valid_or_none(batch["valid_mask"], device))
                 counters.step += 1
                 counters.batch += 1
                 loss_sum += losses.float()

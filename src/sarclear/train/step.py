@@ -41,6 +41,17 @@ def frozen(module: nn.Module) -> Iterator[None]:
             p.requires_grad_(True)
 
 
+def valid_or_none(valid: torch.Tensor, device: torch.device) -> torch.Tensor | None:
+    """A batch's `valid_mask` on `device`, or None when every pixel is valid (the unmasked loss).
+
+    Call it on the mask while it is still on the CPU: the test then costs no device sync, and the
+    common all-valid batch runs exactly the unmasked code.
+    """
+    if bool(valid.all()):
+        return None
+    return valid.to(device, non_blocking=True)
+
+
 def gan_step(
     x: torch.Tensor,
     y: torch.Tensor,
@@ -54,8 +65,13 @@ def gan_step(
     autocast: Callable[[], contextlib.AbstractContextManager],
     lambda_l1: float,
     gan_mode: str,
+    valid: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """Update D then G on one batch (x: network input, y: target); returns detached (G_gan, G_l1, D)."""
+    """Update D then G on one batch (x: network input, y: target); returns detached (G_gan, G_l1, D).
+
+    `valid` `(B, 1, H, W)` limits the L1 term to pixels holding data (None: all of them, see
+    `valid_or_none`).
+    """
     with autocast():
         fake = generator(x)
         fake_logits = discriminator(torch.cat([x, fake.detach()], dim=1))
@@ -67,7 +83,7 @@ def gan_step(
 
     with frozen(critic):
         with autocast():
-            loss_g_gan, loss_g_l1 = generator_losses(critic(torch.cat([x, fake], dim=1)), fake, y, lambda_l1, gan_mode)
+            loss_g_gan, loss_g_l1 = generator_losses(critic(torch.cat([x, fake], dim=1)), fake, y, lambda_l1, gan_mode, valid)
         opt_g.zero_grad(set_to_none=True)
         scaler.scale(loss_g_gan + loss_g_l1).backward()
     scaler.step(opt_g)

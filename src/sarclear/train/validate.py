@@ -1,4 +1,4 @@
-"""Validation: PSNR/SSIM on the reflectance scale (`evaluate/metrics.py`), as inference runs.
+"""Validation: PSNR/SSIM on the reflectance scale (`evaluate/metrics.py`, valid pixels only), as inference runs.
 
 Dropout is off and batch norm normalises in the inference engine's mode (`sarclear.inference.norm`,
 default: each tile's own statistics), the mode `sarclear evaluate` and `predict` run the saved
@@ -54,7 +54,7 @@ def validate(
 
     The generator is put back as it was (training mode, its own batch-norm layers) afterwards."""
     sums = torch.zeros(4, dtype=torch.float64)
-    count = 0
+    counts = torch.zeros(4, dtype=torch.float64)  # per metric: a tile without valid pixels scores NaN, skipped
     kept: dict[str, list[torch.Tensor]] = {"sar": [], "cloudy": [], "prediction": [], "target": []}
     with norm_mode(generator, norm):
         with stop_signals_blocked():
@@ -65,14 +65,15 @@ def validate(
             with autocast():
                 prediction = generator(x)
             prediction = prediction.float()
-            ours = network_metrics(prediction, clear, s2_clip_max)
-            identity = network_metrics(cloudy, clear, s2_clip_max)
+            valid = batch["valid_mask"].to(device, non_blocking=True)
+            ours = network_metrics(prediction, clear, s2_clip_max, valid)
+            identity = network_metrics(cloudy, clear, s2_clip_max, valid)
             per_image = [ours[KEYS[0]], ours[KEYS[1]], identity[KEYS[0]], identity[KEYS[1]]]
-            sums += torch.stack([v.double().sum() for v in per_image]).cpu()
-            count += prediction.shape[0]
+            sums += torch.stack([v.double().nansum() for v in per_image]).cpu()
+            counts += torch.stack([v.isfinite().sum().double() for v in per_image]).cpu()
             if len(kept["sar"]) * loader.batch_size < sample_tiles:  # type: ignore[operator]
                 for key, value in zip(kept, (sar, cloudy, prediction, clear)):
                     kept[key].append(value.cpu())
-    means = (sums / max(count, 1)).tolist()
+    means = (sums / counts.clamp(min=1)).tolist()
     samples = {key: torch.cat(values)[:sample_tiles] for key, values in kept.items() if values}
     return Validation(*means, samples=samples)
