@@ -18,7 +18,8 @@ as SSL4EO-S12 or Major-TOM hold them, read through the stacking VRT of `io.sourc
 `offset-folder` (the same folder with +1000 DN and an `_N0400_` product name, so the radiometric
 offset is removed on read).
 
-`--samples` runs the same scene once per value: 1 is the plain prediction, N > 1 adds
+`--norm-mode window running` runs it in both batch-norm modes (window: each window's statistics,
+not foldable; running: folded into the convolutions). `--samples` runs the same scene once per value: 1 is the plain prediction, N > 1 adds
 `--uncertainty` with N stochastic passes (`samples` and `seconds` in each line give its cost).
 """
 
@@ -124,6 +125,8 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, help="where scenes are written (default: a temporary folder)")
     parser.add_argument("--inputs", nargs="+", choices=("geotiff", "band-folder", "offset-folder"), default=["geotiff"],
                         help="input formats of the same scene, run one after the other (default: geotiff)")
+    parser.add_argument("--norm-mode", nargs="+", default=["window"], choices=("window", "running"),
+                        help="batch-norm modes to run the same scene with (default: window, predict's default)")
     parser.add_argument("--samples", type=int, nargs="+", default=[1],
                         help="1: plain prediction; N > 1: with --uncertainty and N stochastic passes (default: 1)")
     args = parser.parse_args()
@@ -137,17 +140,17 @@ def main() -> None:
         fixed = None
         for size in [FIXED_COST_SIZE, *args.sizes]:
             s1, s2 = write_scene(folder, size)
-            runs = [(k, n) for k in args.inputs for n in args.samples] if fixed is not None else [("geotiff", 1)]
-            for kind, samples in runs:
+            runs = [(k, n, m) for k in args.inputs for m in args.norm_mode for n in args.samples] if fixed is not None else [("geotiff", 1, args.norm_mode[0])]
+            for kind, samples, norm in runs:
                 load_before = os.getloadavg()[0]
-                seconds, cpu_seconds, peak_mb = predict_once(kind, s1, s2, folder, checkpoint, args, samples)
+                seconds, cpu_seconds, peak_mb = predict_once(kind, s1, s2, folder, checkpoint, args, samples, norm)
                 if fixed is None:  # one window: what every run pays (imports, model load, COG set-up)
                     fixed = seconds
                     continue
                 windows = WindowGrid(size, size, spec.tile_size, args.overlap).n_windows
                 megapixels = size * size / 1e6
                 print(json.dumps({
-                    "size": size, "input": kind, "samples": samples, "megapixels": megapixels, "seconds": round(seconds, 1),
+                    "size": size, "input": kind, "samples": samples, "norm_mode": norm, "megapixels": megapixels, "seconds": round(seconds, 1),
                     "cpu_seconds": round(cpu_seconds, 1), "mp_per_s": round(megapixels / seconds, 3), "peak_rss_mb": round(peak_mb),
                     "windows": windows, "gflop_per_window": round(gflop, 2), "gflop_per_s": round(windows * gflop / seconds, 1),
                     # the same without the fixed cost of a one-window run (the rate a long scene approaches)
@@ -164,7 +167,7 @@ def main() -> None:
 
 
 def predict_once(
-    kind: str, s1: Path, s2: Path, folder: Path, checkpoint: Path, args: argparse.Namespace, samples: int = 1
+    kind: str, s1: Path, s2: Path, folder: Path, checkpoint: Path, args: argparse.Namespace, samples: int = 1, norm: str = "window"
 ) -> tuple[float, float, float]:
     """`sarclear predict` on the scene (`s1`, `s2`) given in the input format `kind`, with `--uncertainty`
     and `samples` passes when `samples` > 1; see `run_child`."""
@@ -175,7 +178,7 @@ def predict_once(
     out = folder / "out.tif"
     command = [sys.executable, "-m", "sarclear", "predict", "--checkpoint", str(checkpoint), "--s1", str(s1), "--s2", str(s2_input),
                "--out", str(out), "--overlap", str(args.overlap), "--batch-size", str(args.batch_size),
-               "--precision", args.precision, "--quiet"]  # fmt: skip
+               "--precision", args.precision, "--norm-mode", norm, "--quiet"]  # fmt: skip
     std = folder / "std.tif"
     if samples > 1:
         command += ["--uncertainty", str(std), "--samples", str(samples)]

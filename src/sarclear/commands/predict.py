@@ -46,7 +46,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     parser.add_argument("--format", choices=("png", "jpeg"), dest="quicklook", help="also write an 8-bit quick-look beside OUT")
     parser.add_argument("--tile", type=int, help="window size in px (default: the checkpoint's training tile size)")
-    parser.add_argument("--overlap", type=int, help="overlap between windows in px (default: a quarter of the tile, 64 at 256)")
+    parser.add_argument("--overlap", type=int, help="overlap between windows in px (default: an eighth of the tile, at least 16 and at most a quarter: 16 at 64, 32 at 256)")
     parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE, help=f"windows per forward pass (default {DEFAULT_BATCH_SIZE})")
     parser.add_argument("--backend", choices=("torch", "onnx"), help="default: onnx for an .onnx checkpoint, else torch")
     parser.add_argument("--device", help="torch device, e.g. cpu, cuda, cuda:1 (default: cuda when present)")

@@ -60,7 +60,7 @@ def predict_scene(
 
     `checkpoint` is a run folder, a generator file or an `.onnx` export; the model configuration
     comes from it. `tile` defaults to the checkpoint's training tile size, `overlap` to an eighth
-    of the tile (32 px at 256; `default_overlap`). `composite` keeps
+    of the tile, at least 16 px and at most a quarter (32 px at 256; `default_overlap`). `composite` keeps
     observed pixels where the sky is clear (mask from `mask`, else detected); `write_mask` writes
     the mask used; `quicklook` ('png' or 'jpeg') adds an 8-bit picture beside `out`. `s2` may be a
     product (per-band folder, SAFE) and `s1` a VV/VH folder or pair; `s2_offset` overrides the
