@@ -79,7 +79,8 @@ def test_layout_finds_every_tile_with_the_declared_split(dataset) -> None:
 
 def test_scene_numbers_follow_the_official_split() -> None:
     assert scene_numbers("summer", 4)[:2] == [73, 17]  # first test, first val scene of summer
-    assert scene_numbers("winter", 2) == [63, 22]  # scenes=2: test and val only, no train
+    assert scene_numbers("winter", 2) == [1, 63]  # scenes=2: a train and a test scene, no val
+    assert scene_numbers("winter", 1) == [1]  # scenes=1: train only, so `sarclear train` still runs
     assert scene_numbers("summer", 6)[:3] == [73, 17, 119]  # from 6 scenes on: a second test scene
     assert official_split("summer", scene_numbers("summer", 6)[2]) == "test"
     train = scene_numbers("fall", 5)[2:]

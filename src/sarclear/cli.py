@@ -3,7 +3,8 @@
 Each subcommand lives in `sarclear/commands/<name>.py` with two functions, `add_arguments(parser)`
 and `run(args) -> int`; they are imported only when chosen, so `sarclear --help` does not pay for
 importing torch. This is the only module that decides exit codes: 0 success, 2 bad input or usage
-(one line on stderr naming the file), 1 a bug (traceback).
+(one line on stderr naming the file), 1 a bug (traceback), 130 Ctrl-C, 143 SIGTERM (both clean up
+their temporary files first: `sarclear.signals`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Sequence
 
 from sarclear import __version__
 from sarclear.errors import SarclearInputError
+from sarclear.signals import EXIT_TERMINATED, Terminated, terminate_on_sigterm
 
 #: subcommand -> one-line help. The module is `sarclear.commands.<name with - as _>`.
 COMMANDS: dict[str, str] = {
@@ -23,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "train": "train the SAR-optical Pix2Pix model on a manifest (torchrun for multi-GPU)",
     "evaluate": "PSNR/SSIM/SAM/MAE/RMSE of a checkpoint or baseline, per season and cloud cover",
     "predict": "remove clouds from a whole S2 scene with its S1 scene: georeferenced GeoTIFF out",
+    "adapt": "fit a model to one scene's own clear pixels (SAR-guided) and inpaint its clouds: no pretrained model",
     "check": "validate an S1 / cloudy S2 / clear S2 triplet (bands, dtype, grid, every pixel) and describe it",
     "export-onnx": "export a checkpoint's generator to ONNX",
     "demo": "the whole method on built-in synthetic data, end to end, in minutes on a CPU",
@@ -54,10 +57,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     module = importlib.import_module(_module_name(args.command))
     try:
-        return int(module.run(args) or 0)
+        with terminate_on_sigterm():
+            return int(module.run(args) or 0)
     except SarclearInputError as exc:
         print(f"sarclear: error: {exc}", file=sys.stderr)
         return 2
+    except Terminated:
+        print("sarclear: terminated (SIGTERM); no partial output kept", file=sys.stderr)
+        return EXIT_TERMINATED
     except KeyboardInterrupt:
         print("sarclear: interrupted", file=sys.stderr)
         return 130

@@ -15,6 +15,7 @@ from rasterio.windows import Window
 
 from sarclear.data.triplet import check_triplet, read_triplet
 from sarclear.io.geotiff import RasterInfo
+from sarclear.io.pixel_size import pixel_size_text
 
 _WINDOW_ROWS = 512
 _NAMES = ("s1", "s2_cloudy", "s2")
@@ -41,8 +42,7 @@ def value_ranges(s1: Path, cloudy: Path, clear: Path, bands: str, shape: tuple[i
 
 def describe(name: str, info: RasterInfo, low: float, high: float, what: str) -> str:
     crs = info.crs.to_string() if info.crs is not None else "no CRS"
-    unit = "m" if info.crs is not None and info.crs.is_projected else "(CRS units)"
-    pixel = f"{abs(info.transform.a):g} {unit}"
+    pixel = pixel_size_text(info.crs, info.transform)
     return (
         f"{name:<9} {info.path}: {info.count} bands {info.dtype}, {info.width} x {info.height} px, "
         f"{crs}, pixel {pixel}, {what} {low:g} .. {high:g}"

@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from sarclear.errors import ConfigError
 from sarclear.inference.defaults import DEFAULT_NORM_MODE, DEFAULT_SAMPLES, NORM_MODES
 from sarclear.predict.defaults import DEFAULT_BATCH_SIZE
 
@@ -54,6 +55,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress bar or messages")
 
 
+#: Suffixes of picture formats: `--out` is always a GeoTIFF, a picture is asked for with `--format`.
+PICTURE_SUFFIXES: dict[str, str] = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg"}
+
+
+def check_out_name(out: Path) -> None:
+    """Refuse `--out x.png`: the output is a georeferenced GeoTIFF, the 8-bit quick-look is `--format`.
+
+    Without this, GDAL would write a GeoTIFF under a .png name that no picture viewer opens.
+    """
+    from sarclear.predict.writer import quicklook_path
+
+    fmt = PICTURE_SUFFIXES.get(out.suffix.lower())
+    if fmt is not None:
+        tif = out.with_suffix(".tif")
+        raise ConfigError(
+            f"{out}: --out is the GeoTIFF output; for a {fmt.upper()} picture give --out {tif.name} --format {fmt} "
+            f"(it writes {quicklook_path(tif, fmt).name} beside the GeoTIFF)"
+        )
+
+
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
@@ -63,6 +84,7 @@ def run(args: argparse.Namespace) -> int:
         if not args.quiet:  # tqdm.write keeps a message from landing inside the progress bar's line
             tqdm.write(f"sarclear predict: {message}", file=sys.stderr)
 
+    check_out_name(args.out)
     predict_scene(
         args.checkpoint, args.s1, args.s2, args.out,
         composite=args.composite, mask=args.mask, write_mask=args.write_mask, quicklook=args.quicklook,

@@ -12,7 +12,7 @@ from sarclear.errors import ConfigError
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("out", type=Path, help="output folder (official SEN12MS-CR layout + synthetic_truth.csv)")
-    parser.add_argument("--scenes", type=int, default=3, help="scenes per season; 3+ gives test, val and train (default 3)")
+    parser.add_argument("--scenes", type=int, default=3, help="scenes per season; 3+ gives test, val and train, 2 train and test, 1 train (default 3)")
     parser.add_argument("--patches", type=int, default=8, help="patches (tiles) per scene (default 8)")
     parser.add_argument("--size", type=int, default=256, help="tile size in px at 10 m (default 256, as SEN12MS-CR)")
     parser.add_argument("--seasons", default="summer,winter", help="comma-separated: spring,summer,fall,winter")

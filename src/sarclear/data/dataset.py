@@ -27,6 +27,7 @@ from torch.utils.data import Dataset
 from sarclear.data.manifest import Sample
 from sarclear.data.normalize import S2_CLIP_MAX_DN, s1_to_network, s2_to_network
 from sarclear.data.triplet import read_triplet
+from sarclear.data.worker_errors import reported_from_worker
 
 
 def build_input(sar: torch.Tensor, cloudy: torch.Tensor, use_sar: bool = True) -> torch.Tensor:
@@ -62,6 +63,7 @@ class TripletDataset(Dataset):
     def __len__(self) -> int:
         return len(self.samples)
 
+    @reported_from_worker
     def __getitem__(self, index: int) -> dict[str, object]:
         sample = self.samples[index]
         arrays = read_triplet(sample.s1_path, sample.s2_cloudy_path, sample.s2_path, bands=self.bands)

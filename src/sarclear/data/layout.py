@@ -88,6 +88,15 @@ class Triplet:
         return tuple(name for name in MODALITIES if paths[name] is None)
 
 
+def name_parts(name: str) -> tuple[str, str, int] | None:
+    """(roi, scene, patch) of a SEN12MS-CR file name in either layout, or of a sample id
+    (`ROIs1868_summer_73_p30`); None when the name does not follow SEN12MS-CR's naming."""
+    match = _OFFICIAL.match(name) or _FLAT.match(name) or _FLAT.match(name + ".tif")
+    if not match:
+        return None
+    return match["roi"], str(int(match["scene"])), int(match["patch"])
+
+
 def season_of(roi: str) -> str:
     """`ROIs1868_summer` -> `summer`; unknown ROI sets keep their own suffix as season name."""
     return SEASONS.get(roi, roi.split("_", 1)[-1].lower())

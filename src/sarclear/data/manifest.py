@@ -1,7 +1,9 @@
 """The manifest: one CSV row per triplet, the contract between `curate` and everything after it.
 
 `curate` writes it; `train`, `evaluate` and the dataset read it. A user can also write one by hand
-(only the required columns are needed; `kept` defaults to true, `split` to the official split).
+(only the required columns are needed; `kept` defaults to true, `split` to the official split of
+the row's scene, which is the `scene` column or is read from SEN12MS-CR sample ids and file names;
+a row whose split cannot be known is an error, never a silent `train`).
 Paths may be absolute or relative to the manifest's folder.
 """
 
@@ -14,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sarclear.data.layout import official_split, season_of
+from sarclear.data.layout import name_parts, official_split, season_of
 from sarclear.errors import LayoutError
 from sarclear.io.atomic import atomic_output
 
@@ -65,12 +67,18 @@ def _parse_row(row: dict[str, str], base: Path, line: int, path: Path) -> Sample
         return p if p.is_absolute() else base / p
 
     sample_id = row["sample_id"].strip()
-    roi = sample_id.rsplit("_", 2)[0] if sample_id.count("_") >= 2 else ""
+    named = _name_parts(sample_id, row)
+    roi = named[0] if named else ""
     season = (row.get("season") or "").strip() or (season_of(roi) if roi else "unknown")
-    scene = (row.get("scene") or "").strip()
+    scene = (row.get("scene") or "").strip() or (named[1] if named else "")
     split = (row.get("split") or "").strip()
     if not split:
-        split = official_split(season, scene) if scene.isdigit() else "train"
+        if not scene.isdigit():
+            raise LayoutError(
+                f"{path}: line {line}: no split for {sample_id!r}: the manifest has no split or scene value for it and its "
+                "file names are not SEN12MS-CR's; add a split column (train, val or test) or a scene column (official split)"
+            )
+        split = official_split(season, scene)
     if split not in SPLITS:
         raise LayoutError(f"{path}: line {line}: split {split!r} is not one of {', '.join(SPLITS)}")
     reasons = tuple(r for r in (row.get("reasons") or "").split(";") if r)
@@ -91,6 +99,15 @@ def _parse_row(row: dict[str, str], base: Path, line: int, path: Path) -> Sample
         reasons=reasons,
         stats=stats,
     )
+
+
+def _name_parts(sample_id: str, row: dict[str, str]) -> tuple[str, str, int] | None:
+    """(roi, scene, patch) from the sample id or, failing that, any of the row's file names."""
+    for name in (sample_id, *(Path((row.get(c) or "").strip()).name for c in ("s2_path", "s2_cloudy_path", "s1_path"))):
+        parts = name_parts(name) if name else None
+        if parts is not None:
+            return parts
+    return None
 
 
 def read_manifest(path: str | Path) -> list[Sample]:

@@ -29,6 +29,7 @@ from sarclear import __version__
 from sarclear.data import clouds
 from sarclear.data.manifest import Sample, read_manifest, select
 from sarclear.data.provenance import warn_on_mismatch
+from sarclear.data.worker_errors import ErrorSafeLoader
 from sarclear.errors import ConfigError, LayoutError
 from sarclear.evaluate.aggregate import CLOUD_BINS, Aggregator, bin_label, cloud_bin
 from sarclear.evaluate.figures import psnr_vs_cloud_plot
@@ -212,7 +213,7 @@ def evaluate(
     bands, clip = data_conventions(methods)
     dataset = EvalDataset(_samples(manifest, split, max_tiles), bands=bands, s2_clip_max=clip)
     warnings = _provenance_warnings(methods, dataset.samples, log)
-    loader = DataLoader(dataset, batch_size=max(1, batch_size), shuffle=False, num_workers=workers,
+    loader = ErrorSafeLoader(dataset, batch_size=max(1, batch_size), shuffle=False, num_workers=workers,
                         collate_fn=collate, pin_memory=torch_device.type == "cuda")
     with atomic_output(out / PER_IMAGE_FILE) as tmp, tmp.open("w", newline="") as handle:
         state = _stream(loader, dataset, methods, torch_device, clip, handle, progress, gallery_per_category)

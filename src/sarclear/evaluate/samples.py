@@ -19,6 +19,7 @@ from torch.utils.data import Dataset, default_collate, get_worker_info
 from sarclear.data.clouds import cloud_cover_pct, cloud_mask
 from sarclear.data.dataset import TripletDataset
 from sarclear.data.manifest import Sample
+from sarclear.data.worker_errors import reported_from_worker
 from sarclear.errors import LayoutError, RasterError
 from sarclear.io.geotiff import read_raster
 
@@ -50,6 +51,7 @@ class EvalDataset(Dataset):
     def __len__(self) -> int:
         return len(self.triplets)
 
+    @reported_from_worker
     def __getitem__(self, index: int) -> dict[str, object]:
         return self.item(index)
 
@@ -75,6 +77,7 @@ class EvalDataset(Dataset):
         return item
 
 
+@reported_from_worker
 def collate(items: list[dict[str, object]]) -> dict[str, object]:
     """`default_collate`, but tiles of different sizes fail with a message naming them."""
     shapes = {tuple(item["clear"].shape[-2:]) for item in items}  # type: ignore[union-attr]

@@ -2,7 +2,8 @@
 
 Every user mistake that can be seen from headers and a small sample of pixels fails here, with one
 line naming the file: a missing file, an S2 stack with the wrong band count for the checkpoint's
-model, S1 in linear power instead of dB, an S1 scene that does not overlap the S2 scene, a mask on
+model, S1 in linear power or amplitude instead of dB, S1 and S2 swapped, an 8-bit or
+un-georeferenced S2, a truncated TIFF, an S1 scene that does not overlap the S2 scene, a mask on
 another grid. Decisions that are not errors (which bands are RGB, reprojecting S1) are logged.
 """
 
@@ -21,7 +22,9 @@ from rasterio.windows import Window
 from sarclear.data.bands import S1_BANDS, _normalise_name, s2_band_indexes
 from sarclear.errors import ConfigError, GridMismatchError, RasterError
 from sarclear.io.geotiff import RasterInfo, check_same_grid, raster_info
+from sarclear.io.pixel_size import pixel_size_text
 from sarclear.io.sources import S2Radiometry, describe_s2, s1_pair_dataset
+from sarclear.predict.input_checks import check_s1_input, check_s2_input, linear_scale_factor, looks_optical
 
 Log = Callable[[str], None]
 
@@ -74,6 +77,7 @@ def inspect_scene(
     radiometric offset found in the product (see `io.sources`).
     """
     s2, radiometry = open_s2(s2_path, s2_offset, log)
+    check_s2_input(s2, s1_path)
     rgb_bands, how = s2_band_indexes(s2, "rgb")
     log(f"{s2.path.name}: {how}")
     model_bands: tuple[int, ...] = rgb_bands
@@ -88,6 +92,7 @@ def inspect_scene(
         if s1_path is None:
             raise ConfigError("--s1 is required: the checkpoint's model uses Sentinel-1 SAR as input")
         s1 = open_s1(s1_path)
+        check_s1_input(s1)
         s1_bands = _s1_band_indexes(s1)
         _check_s1_units(s1, s1_bands)
         warp = _needs_warp(s1, s2, log)
@@ -161,7 +166,8 @@ def _s1_band_indexes(s1: RasterInfo) -> tuple[int, int]:
     if all(b in names for b in S1_BANDS):
         return names.index("VV") + 1, names.index("VH") + 1
     if s1.count != 2:
-        raise RasterError(s1.path, f"wrong band count: has {s1.count}, expected 2 (VV, VH in dB) or bands described VV and VH")
+        hint = "; did you swap --s1 and --s2?" if looks_optical(s1) else ""
+        raise RasterError(s1.path, f"wrong band count: has {s1.count}, expected 2 (VV, VH in dB) or bands described VV and VH{hint}")
     return 1, 2
 
 
@@ -193,13 +199,23 @@ def sample_pixels(info: RasterInfo, bands: tuple[int, ...], *, keep_shape: bool 
 
 
 def _check_s1_units(s1: RasterInfo, bands: tuple[int, int]) -> None:
-    values = sample_pixels(s1, bands)
-    if values.size == 0:
+    values = sample_pixels(s1, bands, keep_shape=True)
+    valid = np.isfinite(values)
+    if s1.nodata is not None and np.isfinite(s1.nodata):
+        valid &= values != s1.nodata
+    flat = values[valid]
+    if flat.size == 0:
         return
-    linear = float(np.mean((values > 0) & (values <= 1)))
+    linear = float(np.mean((flat > 0) & (flat <= 1)))
     if linear >= LINEAR_SHARE:
-        raise RasterError(s1.path, f"looks like linear power ({linear:.0%} of sampled values in (0, 1]), expected dB; convert with 10*log10(x)")
-    median = float(np.median(values))
+        vv, vh = (band[ok & (band > 0)] for band, ok in zip(values, valid))
+        factor = linear_scale_factor(vv, vh)
+        kind = "power" if factor == 10 else "amplitude"
+        raise RasterError(
+            s1.path,
+            f"looks like linear {kind} ({linear:.0%} of sampled values in (0, 1]), expected dB; convert with {factor}*log10(x)",
+        )
+    median = float(np.median(flat))
     if median > 1:
         raise RasterError(s1.path, f"does not look like backscatter in dB (median {median:.3g}); expected VV, VH in dB (about -30..0)")
 
@@ -227,9 +243,8 @@ def _needs_warp(s1: RasterInfo, s2: RasterInfo, log: Log) -> bool:
     covered = _overlap_share(s2_box, s1_box)
     if covered <= 0:
         raise RasterError(s1.path, f"does not overlap the S2 scene {s2.path.name} (S1 bounds {_fmt(s1_box)}, S2 bounds {_fmt(s2_box)} in {s2.crs})")
-    res = abs(s1.transform.a)
     log(
-        f"{s1.path.name}: on another grid ({s1.width}x{s1.height} px, {res:g} m, {s1.crs}); reprojecting onto the S2 grid "
+        f"{s1.path.name}: on another grid ({s1.width}x{s1.height} px, {pixel_size_text(s1.crs, s1.transform)}, {s1.crs}); reprojecting onto the S2 grid "
         f"(bilinear), it covers ~{covered:.0%} of the S2 scene"
     )
     return True

@@ -1,7 +1,8 @@
 """Training and validation data: up-front checks, a resumable sharded sampler, the loaders.
 
 Every file a run will read is checked before the first step (headers only: existence, band
-counts, dtypes, shared grid, tile size), so a bad row fails in seconds with the file's name,
+counts, dtypes, shared grid, tile size, a file shorter than its TIFF directory says), so a bad row
+fails in seconds with the file's name,
 not hours into training inside a worker process.
 
 Data order is a pure function of (seed, epoch): `TrainSampler` draws each epoch's permutation
@@ -25,7 +26,9 @@ from sarclear.data.bands import s2_band_indexes
 from sarclear.data.dataset import TripletDataset
 from sarclear.data.manifest import Sample
 from sarclear.data.triplet import check_triplet
+from sarclear.data.worker_errors import ErrorSafeLoader
 from sarclear.errors import LayoutError, RasterError, SarclearInputError
+from sarclear.io.truncation import check_not_truncated
 from sarclear.train.interrupt import ignore_stop_signals
 
 
@@ -33,6 +36,8 @@ def check_samples(samples: Sequence[Sample], *, size: int, bands: str, progress:
     """Raise a one-line `SarclearInputError` for the first row whose files cannot be trained on."""
     for sample in tqdm(samples, desc="checking inputs", unit="tile", disable=not progress, leave=False):
         _, cloudy, clear = check_triplet(sample.s1_path, sample.s2_cloudy_path, sample.s2_path)
+        for path in (sample.s1_path, sample.s2_cloudy_path, sample.s2_path):
+            check_not_truncated(path)
         for info in (cloudy, clear):
             s2_band_indexes(info, bands)
         if min(clear.shape) < size:
@@ -116,7 +121,7 @@ def make_loader(
     """A loader that never draws from the global torch RNG (its own generator), so dropout masks
     do not depend on when loaders were created. Workers are not persistent: each epoch's workers
     must see the dataset's new `set_epoch` value (augmentation draw), and forking them is cheap."""
-    return DataLoader(
+    return ErrorSafeLoader(
         dataset,
         batch_size=batch_size,
         sampler=sampler,

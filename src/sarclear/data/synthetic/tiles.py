@@ -4,7 +4,8 @@ Each (season, scene) is one landscape; its patches are adjacent windows of it on
 (10 m pixels), so tiles of a scene join up like the genuine ones. Scene numbers are official ones,
 so the exact-match split logic of `layout.py` is exercised: scene index 0 of every season takes
 that season's first official TEST scene, index 1 its first VAL scene, the others TRAIN scene
-numbers that are in neither list (from 6 scenes on, index 2 is a second TEST scene). With `scenes < 3` there is therefore no train split.
+numbers that are in neither list (from 6 scenes on, index 2 is a second TEST scene). With
+`scenes < 3` train comes first (1 scene: train; 2: train and test), so a small set still trains.
 
 A `bad_fraction` share of tiles carries exactly one defect, named by the curation reason code it
 must trigger, and `synthetic_truth.csv` records it together with the true cloud cover, so the
@@ -77,10 +78,15 @@ class SyntheticTile:
 
 #: Scenes per season from which a second test scene is drawn (see `scene_numbers`).
 SECOND_TEST_FROM: int = 6
+#: Scenes per season from which test, val and train are all present (fewer: train, then test).
+SPLIT_ALL_FROM: int = 3
 
 
 def scene_numbers(season: str, count: int) -> list[int]:
     """Official scene numbers for `count` scenes: [first test, first val, train, train, ...].
+
+    With fewer than `SPLIT_ALL_FROM` (3) scenes a set cannot hold every split; it keeps one to
+    train on: 1 scene is [train], 2 are [train, first test] (no val: training runs without one).
 
     From `SECOND_TEST_FROM` scenes on, index 2 is the season's second official test scene (where
     it has one), so a larger dataset is scored on two landscapes per season instead of one.
@@ -89,7 +95,9 @@ def scene_numbers(season: str, count: int) -> list[int]:
     val = sorted(int(s) for s in VAL_SCENES[season])
     reserved = set(test) | set(val)
     train = (n for n in range(1, 10_000) if n not in reserved)
-    numbers = [test[0], val[0]][:count]
+    if count < SPLIT_ALL_FROM:  # too few for all three splits: train first, then test, never no train
+        return ([next(train)] + [test[0]])[:count]
+    numbers = [test[0], val[0]]
     if count >= SECOND_TEST_FROM and len(test) > 1:
         numbers.append(test[1])
     numbers += [next(train) for _ in range(count - len(numbers))]

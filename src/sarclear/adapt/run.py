@@ -1,0 +1,146 @@
+"""`adapt_scene`: read a scene, fit a model to its clear pixels, write the cloud-free GeoTIFF.
+
+Order of events: check the settings and the start model, read the scene and its mask (refusing a
+scene too cloudy to learn from), fit, then write through `predict`'s own pipeline. The model's
+input is the scene with its clouds set to the mean clear colour (as in training), so that input is
+written to disk (`s2_filled.tif`, beside `cloud_mask.tif`), and `predict_with_engine` runs the
+fitted model over it with `composite=True` and that mask: observed pixels where clear, the model
+under cloud, the composite's soft transition between. With `keep_model`, those two files and the
+checkpoint stay in the folder, and `sarclear predict --checkpoint DIR --s2 DIR/s2_filled.tif
+--mask DIR/cloud_mask.tif --composite --precision fp32` reproduces the output exactly.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import tempfile
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from sarclear.adapt.fit import DEFAULT_BATCH, DEFAULT_CROP, DEFAULT_LR, DEFAULT_NGF, SSIM_WEIGHT, FitReport, fit, new_spec, start_at_fill
+from sarclear.adapt.scene import SHADOW_DILATION_PX, AdaptScene, check_clear_enough, load_scene, pad_scene
+from sarclear.data.normalize import S2_CLIP_MAX_DN, s2_from_network
+from sarclear.errors import ConfigError
+from sarclear.io.geotiff import write_raster
+from sarclear.models.checkpoint import GENERATOR_FILE, load_generator, save_generator
+from sarclear.models.spec import ModelSpec
+from sarclear.predict.engine import TorchEngine
+from sarclear.predict.pipeline import predict_with_engine
+
+Log = Callable[[str], None]
+_logger = logging.getLogger(__name__)
+
+FILLED_FILE = "s2_filled.tif"
+MASK_FILE = "cloud_mask.tif"
+REPORT_FILE = "adapt.json"
+
+
+@dataclass(frozen=True)
+class AdaptResult:
+    """The written output and what the fit did."""
+
+    out: Path
+    spec: ModelSpec
+    fit: FitReport
+    clear_share: float
+    cloud_share: float
+
+
+def crop_size(height: int, width: int, largest: int = DEFAULT_CROP) -> int:
+    """Training crop of a fresh model: `largest`, or the largest power of two (>= 32) the scene holds."""
+    side = max(32, min(height, width))
+    return max(32, min(largest, 1 << (side.bit_length() - 1)))
+
+
+def _start_model(checkpoint: str | Path | None, use_sar: bool) -> tuple[torch.nn.Module | None, ModelSpec | None]:
+    if checkpoint is None:
+        return None, None
+    generator, spec = load_generator(checkpoint)
+    if spec.bands != "rgb" or spec.out_channels != 3:
+        raise ConfigError(f"{checkpoint}: adapt fine-tunes RGB models (bands rgb, 3 outputs); this one has bands {spec.bands}")
+    if spec.use_sar != use_sar:
+        raise ConfigError(f"{checkpoint}: the model {'uses' if spec.use_sar else 'does not use'} SAR; {'drop' if spec.use_sar else 'add'} --no-sar")
+    return generator, spec
+
+
+def _write_model_inputs(scene: AdaptScene, folder: Path) -> tuple[Path, Path]:
+    """The model's input (clouds set to the mean clear colour, B4 B3 B2 DN) and the mask, on the S2 grid."""
+    info = scene.inputs.s2
+    height, width = info.shape
+    dn, cloud = scene.dn[:, :height, :width], scene.cloud[:height, :width]
+    fill_dn = np.round(s2_from_network(scene.fill, scene.s2_clip_max)).astype(dn.dtype)
+    filled = np.where(cloud[None], fill_dn[:, None, None], dn)
+    filled_path = write_raster(folder / FILLED_FILE, filled, crs=info.crs, transform=info.transform, nodata=info.nodata,
+                               descriptions=("B4", "B3", "B2"))  # fmt: skip
+    mask_path = write_raster(folder / MASK_FILE, cloud.astype(np.uint8), crs=info.crs, transform=info.transform)
+    return filled_path, mask_path
+
+
+def adapt_scene(
+    s2: str | Path,
+    s1: str | Path | None,
+    out: str | Path,
+    *,
+    checkpoint: str | Path | None = None,
+    steps: int | None = None,
+    minutes: float | None = None,
+    use_sar: bool = True,
+    mask: str | Path | None = None,
+    keep_model: str | Path | None = None,
+    seed: int = 0,
+    ngf: int = DEFAULT_NGF,
+    crop: int = DEFAULT_CROP,
+    batch_size: int = DEFAULT_BATCH,
+    lr: float = DEFAULT_LR,
+    ssim_weight: float = SSIM_WEIGHT,
+    shadow_dilation: int | None = None,
+    progress: bool = True,
+    log: Log | None = None,
+) -> AdaptResult:
+    """Fit a model to the clear pixels of `s2` (with `s1` unless `use_sar` is False) and write `out`.
+
+    `shadow_dilation` (px) widens the cloud mask; by default `SHADOW_DILATION_PX` for a detected
+    mask and 0 for a `mask` file, which is taken to be the user's considered answer.
+    """
+    log = log or _logger.info
+    if shadow_dilation is None:
+        shadow_dilation = SHADOW_DILATION_PX if mask is None else 0
+    if (steps is None) == (minutes is None):
+        raise ConfigError("give one of --steps or --minutes")
+    if (steps is not None and steps < 1) or (minutes is not None and minutes <= 0) or batch_size < 1 or ngf < 1:
+        raise ConfigError("--steps, --minutes, --batch-size and --ngf must be positive")
+    keep = Path(keep_model) if keep_model is not None else None
+    if keep is not None and keep.exists() and not keep.is_dir():
+        raise ConfigError(f"--keep-model {keep}: exists and is not a folder")
+    generator, spec = _start_model(checkpoint, use_sar)
+    scene = load_scene(s2, s1, use_sar=use_sar, mask=mask, shadow_dilation=shadow_dilation,
+                       s2_clip_max=spec.s2_clip_max if spec else S2_CLIP_MAX_DN, log=log)  # fmt: skip
+    clear_share, cloud_share = scene.clear_share, float(scene.cloud.sum()) / max(1, int(scene.valid.sum()))
+    log(f"{scene.inputs.s2.path.name}: {cloud_share:.1%} cloud (mask dilated by {shadow_dilation} px), {clear_share:.1%} clear to learn from")
+    check_clear_enough(scene, has_checkpoint=generator is not None, log=log)
+    if spec is None or generator is None:
+        spec = new_spec(use_sar, crop_size(*scene.inputs.shape, crop), ngf)
+        torch.manual_seed(seed)
+        generator = spec.build()
+        start_at_fill(generator, scene.fill)
+    report = fit(pad_scene(scene, spec.tile_size), generator, spec, steps=steps, minutes=minutes, seed=seed,
+                 batch_size=batch_size, lr=lr, ssim_weight=ssim_weight, progress=progress, log=log)  # fmt: skip
+    with tempfile.TemporaryDirectory(prefix="sarclear-adapt-") as tmp:
+        folder = keep if keep is not None else Path(tmp)
+        folder.mkdir(parents=True, exist_ok=True)
+        filled, mask_path = _write_model_inputs(scene, folder)
+        if keep is not None:
+            save_generator(keep / GENERATOR_FILE, generator, spec)
+            settings = {"s2": str(s2), "s1": None if s1 is None else str(s1), "seed": seed, "steps": report.steps,
+                        "seconds": round(report.seconds, 1), "loss_tenths": report.losses, "cloud_share": cloud_share,
+                        "clear_share": clear_share, "spec": asdict(spec), "checkpoint": None if checkpoint is None else str(checkpoint)}  # fmt: skip
+            (keep / REPORT_FILE).write_text(json.dumps(settings, indent=2) + "\n")
+        engine = TorchEngine(generator, "cpu", "fp32", owned=True)
+        predict_with_engine(engine, spec, s1 if use_sar else None, filled, out, composite=True, mask=mask_path,
+                            progress=progress, log=log, model_name="the fitted model")  # fmt: skip
+    return AdaptResult(Path(out), spec, report, clear_share, cloud_share)

@@ -1,0 +1,128 @@
+"""One scene in memory, ready for internal learning: network-unit SAR and RGB, validity, cloud mask.
+
+Inputs go through predict's own path (`inspect_scene` checks the files, `SceneReader` reads them,
+`MaskSource` reads `--mask` or detects clouds strip by strip), so `adapt` accepts every input
+format `predict` does. The mask is dilated further (`SHADOW_DILATION_PX`) because thick cloud
+shadow next to a cloud is as useless as the cloud, and a fit that learned from shadowed pixels
+would paint shadow into the clouds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from sarclear.data.clouds import dilate
+from sarclear.data.normalize import S2_CLIP_MAX_DN, s1_to_network, s2_to_network
+from sarclear.data.valid import valid_pixels
+from sarclear.errors import SarclearInputError
+from sarclear.io.cog import gdal_env
+from sarclear.predict.masking import MaskSource
+from sarclear.predict.reader import SceneReader
+from sarclear.predict.scene import SceneInputs, inspect_scene
+
+Log = Callable[[str], None]
+
+#: Extra dilation of the cloud mask, in pixels (60 m at 10 m): s2cloudless's own 2 px dilation
+#: leaves the bright halo and the near shadow of cumulus outside the mask.
+SHADOW_DILATION_PX: int = 6
+#: Below this share of clear valid pixels a scene holds too little of itself to learn from: the
+#: issue's "say < 10 %"; with `--checkpoint` the start model carries the knowledge instead.
+MIN_CLEAR_SHARE: float = 0.10
+#: Rows per strip when computing the mask, bounding the detector's memory on large scenes.
+MASK_STRIP_ROWS: int = 1024
+
+
+class TooCloudyError(SarclearInputError):
+    """The scene has too few clear pixels to fit a model from scratch."""
+
+
+@dataclass(frozen=True)
+class AdaptScene:
+    """A scene as the fit sees it. `optical` and `sar` are in network units ([-1, 1]);
+    `cloud` is the dilated mask (True = to inpaint), `valid` where S2 (and S1) hold data."""
+
+    inputs: SceneInputs
+    dn: np.ndarray  # (3, H, W) the S2 RGB digital numbers as read (B4 B3 B2)
+    optical: np.ndarray  # (3, H, W) float32, B4 B3 B2
+    sar: np.ndarray | None  # (2, H, W) float32 VV, VH, or None for an optical-only fit
+    valid: np.ndarray  # (H, W) bool
+    cloud: np.ndarray  # (H, W) bool
+    fill: np.ndarray  # (3,) float32, mean clear colour in network units
+    s2_clip_max: float
+
+    @property
+    def clear(self) -> np.ndarray:
+        """Pixels the fit may learn from: valid and not under the (dilated) cloud mask."""
+        return self.valid & ~self.cloud
+
+    @property
+    def clear_share(self) -> float:
+        return float(self.clear.sum()) / max(1, int(self.valid.sum()))
+
+    def filled_optical(self, holes: np.ndarray) -> np.ndarray:
+        """`optical` with `holes` (and clouds, and invalid pixels) set to the mean clear colour:
+        the network never sees a pixel it must not trust, so its output cannot depend on one."""
+        hide = holes | ~self.clear
+        return np.where(hide[None], self.fill[:, None, None], self.optical).astype(np.float32)
+
+
+def load_scene(
+    s2: str | Path,
+    s1: str | Path | None,
+    *,
+    use_sar: bool,
+    mask: str | Path | None = None,
+    s2_clip_max: float = S2_CLIP_MAX_DN,
+    shadow_dilation: int = SHADOW_DILATION_PX,
+    log: Log = lambda _: None,
+) -> AdaptScene:
+    """Check and read the whole scene (RGB and, if `use_sar`, S1 on the S2 grid) with its cloud mask."""
+    inputs = inspect_scene(s2, s1, use_sar=use_sar, bands="rgb", mask_path=mask, log=log)
+    height, width = inputs.shape
+    with gdal_env(), SceneReader(inputs) as reader:
+        dn = reader.s2(0, height, inputs.rgb_bands)
+        db = reader.s1(0, height) if use_sar else None
+        valid = valid_pixels(dn, db, s2_nodata=inputs.s2.nodata)  # the rule predict's stream uses
+        sar = None if db is None else np.nan_to_num(s1_to_network(db), nan=0.0).astype(np.float32)
+        source = MaskSource(reader, log)
+        cloud = np.concatenate([source.rows(r0, min(height, r0 + MASK_STRIP_ROWS))[0] for r0 in range(0, height, MASK_STRIP_ROWS)])
+    cloud = dilate(cloud, shadow_dilation) & valid
+    optical = s2_to_network(dn.astype(np.float32), s2_clip_max).astype(np.float32)
+    clear = valid & ~cloud
+    fill = optical[:, clear].mean(axis=1) if clear.any() else np.zeros(3, dtype=np.float32)
+    return AdaptScene(inputs, dn, optical, sar, valid, cloud, fill.astype(np.float32), float(s2_clip_max))
+
+
+def pad_scene(scene: AdaptScene, size: int) -> AdaptScene:
+    """The scene padded by reflection to at least `size` px each way, the padding marked invalid
+    (never learned from), so a small scene still yields training crops of the model's size."""
+    height, width = scene.valid.shape
+    pad = ((0, max(0, size - height)), (0, max(0, size - width)))
+    if not any(p[1] for p in pad):
+        return scene
+    mode = "reflect" if height > 1 and width > 1 else "edge"
+
+    def grow(a: np.ndarray | None) -> np.ndarray | None:
+        return None if a is None else np.pad(a, ((0, 0), *pad), mode=mode)
+
+    valid = np.pad(scene.valid, pad, constant_values=False)
+    cloud = np.pad(scene.cloud, pad, constant_values=False)
+    return replace(scene, dn=grow(scene.dn), optical=grow(scene.optical), sar=grow(scene.sar), valid=valid, cloud=cloud)
+
+
+def check_clear_enough(scene: AdaptScene, has_checkpoint: bool, log: Log = lambda _: None) -> None:
+    """Refuse (exit 2) a scene with under `MIN_CLEAR_SHARE` clear pixels unless a start model is given."""
+    share = scene.clear_share
+    if share >= MIN_CLEAR_SHARE:
+        return
+    name = scene.inputs.s2.path
+    if not has_checkpoint:
+        raise TooCloudyError(
+            f"{name}: only {share:.1%} of the scene is clear (at least {MIN_CLEAR_SHARE:.0%} needed to learn from the scene "
+            "itself); give --checkpoint with a trained model to fine-tune, or a less cloudy scene"
+        )
+    log(f"{name.name}: only {share:.1%} clear; relying mostly on the --checkpoint model")

@@ -1,0 +1,59 @@
+"""`sarclear adapt`: fit a model to one scene's own clear pixels (with its SAR) and inpaint its clouds."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+#: Default wall-clock budget: a few minutes on 2 CPU cores for a 256 x 256 tile (docs/adapt.md).
+DEFAULT_MINUTES = 2.0
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--s1", type=Path, help="Sentinel-1 scene: VV, VH in dB (reprojected onto the S2 grid if needed)")
+    parser.add_argument("--s2", required=True, type=Path, help="cloudy Sentinel-2 scene: 13-band L1C stack or RGB, DN")
+    parser.add_argument("--out", required=True, type=Path, help="output Cloud-Optimized GeoTIFF (RGB uint16 DN, B4 B3 B2), on the S2 grid")
+    parser.add_argument("--checkpoint", type=Path, help="start from this trained model (fine-tune) instead of a fresh small one")
+    budget = parser.add_mutually_exclusive_group()
+    budget.add_argument("--minutes", type=float, help=f"wall-clock fitting budget (default {DEFAULT_MINUTES:g})")
+    budget.add_argument("--steps", type=int, help="fixed number of training steps instead of a time budget (reproducible)")
+    parser.add_argument("--no-sar", action="store_true", help="fit an optical-only model (no --s1): the comparison that shows SAR's worth")
+    parser.add_argument("--mask", type=Path, help="cloud mask on the S2 grid (nonzero = cloud) instead of detecting clouds")
+    parser.add_argument("--keep-model", type=Path, metavar="DIR", help="keep the fitted checkpoint, its input and mask in DIR (for predict / evaluate)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed: same seed, steps and threads give the same output (default 0)")
+    parser.add_argument("--ngf", type=int, help="width of a fresh model (default 16)")
+    parser.add_argument("--crop", type=int, help="training crop of a fresh model in px, a power of two >= 32 (default 64)")
+    parser.add_argument("--batch-size", type=int, help="crops per step (default 8)")
+    parser.add_argument("--lr", type=float, help="Adam learning rate, decayed to 5 %% of it (default 1e-3)")
+    parser.add_argument("--ssim-weight", type=float, help="weight of a 1 - SSIM term beside L1 (default 0: off)")
+    parser.add_argument("--dilate", type=int, help="extra cloud-mask dilation in px, to cover shadow and halo (default 6 for a detected mask, 0 with --mask)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar or messages")
+
+
+def run(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from sarclear.adapt import adapt_scene
+    from sarclear.errors import ConfigError
+
+    def say(message: str) -> None:
+        if not args.quiet:
+            tqdm.write(f"sarclear adapt: {message}", file=sys.stderr)
+
+    if args.no_sar and args.s1 is not None:
+        say("--no-sar: ignoring --s1")
+    if not args.no_sar and args.s1 is None:
+        raise ConfigError("--s1 is required (the fit uses SAR as guidance); give --no-sar for an optical-only fit")
+    if args.crop is not None and (args.crop < 32 or args.crop & (args.crop - 1)):
+        raise ConfigError(f"--crop {args.crop}: must be a power of two >= 32")
+    optional = {"ngf": args.ngf, "crop": args.crop, "batch_size": args.batch_size, "lr": args.lr, "ssim_weight": args.ssim_weight,
+                "shadow_dilation": args.dilate}
+    minutes = args.minutes if args.minutes is not None or args.steps is not None else DEFAULT_MINUTES
+    result = adapt_scene(
+        args.s2, None if args.no_sar else args.s1, args.out, checkpoint=args.checkpoint, steps=args.steps, minutes=minutes,
+        use_sar=not args.no_sar, mask=args.mask, keep_model=args.keep_model, seed=args.seed, progress=not args.quiet, log=say,
+        **{k: v for k, v in optional.items() if v is not None},
+    )  # fmt: skip
+    say(f"{result.fit.steps} steps in {result.fit.seconds:.0f} s; wrote {result.out}")
+    return 0

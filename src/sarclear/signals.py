@@ -1,0 +1,54 @@
+"""SIGTERM ends a command the way Ctrl-C does: through every clean-up path, so no work file is left.
+
+Slurm (at the time limit or `scancel`), Docker (`docker stop`) and systemd send SIGTERM, whose
+default action kills the process on the spot: no `finally`, no `atomic_output` clean-up, so hidden
+`.OUT.work-PID.tif` and `.OUT.tmp-PID.tif` files stay behind. `terminate_on_sigterm` (installed by
+the CLI around a command) turns the signal into `Terminated`, a `KeyboardInterrupt`, so everything
+that already cleans up after Ctrl-C cleans up after SIGTERM too. Training installs its own handler
+while it runs (`train.interrupt.StopRequest`: finish the step, write a checkpoint) and restores
+this one afterwards.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from types import FrameType
+
+#: What a shell reports for a process ended by SIGTERM (128 + 15); the CLI exits with it.
+EXIT_TERMINATED: int = 128 + signal.SIGTERM
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM received: raised in the main thread, unwinds like Ctrl-C."""
+
+
+def _handler(owner: int) -> Callable[[int, FrameType | None], None]:
+    """The handler for the process `owner`. A forked child (a DataLoader or curate pool worker)
+    inherits it but is not the command: there SIGTERM keeps its default action, so the child ends
+    quietly as before instead of printing a `KeyboardInterrupt` traceback."""
+
+    def handle(signum: int, frame: FrameType | None) -> None:
+        if os.getpid() != owner:
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+            return
+        raise Terminated(f"signal {signum}")
+
+    return handle
+
+
+@contextlib.contextmanager
+def terminate_on_sigterm() -> Iterator[None]:
+    """While active, SIGTERM raises `Terminated` in the main thread (no-op elsewhere)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _handler(os.getpid()))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

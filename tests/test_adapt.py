@@ -1,0 +1,124 @@
+"""`sarclear adapt`: fitting to a scene's own clear pixels, end to end on tiny GeoTIFFs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+
+from sarclear.cli import main
+from sarclear.io.geotiff import write_raster
+from sarclear.predict.composite import FEATHER_PX
+from tests.helpers import CRS, transform_for
+
+SIZE = 64
+#: A tiny, fast fit: 32 px crops, 4 filters, a few steps.
+FAST = ["--steps", "3", "--ngf", "4", "--crop", "32", "--batch-size", "2", "--quiet"]
+
+
+def _scene(tmp_path: Path, cloud: np.ndarray, seed: int = 0) -> dict[str, Path]:
+    """S1 (dB), a 3-band RGB S2 (DN, bright where `cloud`) and the mask, on one 10 m UTM grid."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:SIZE, 0:SIZE]
+    field = ((yy // 16 + xx // 16) % 2).astype(np.float32)
+    s1 = np.stack([-12 + 4 * field + rng.normal(0, 1, field.shape), -19 + 4 * field + rng.normal(0, 1, field.shape)]).astype(np.float32)
+    s2 = np.stack([600 + 500 * field, 700 + 300 * field, 500 + 200 * field]) + rng.integers(0, 50, (3, SIZE, SIZE))
+    s2 = np.where(cloud[None], 6000, s2).astype(np.uint16)
+    meta = {"crs": CRS, "transform": transform_for()}
+    return {
+        "s1": write_raster(tmp_path / "s1.tif", s1, **meta),
+        "s2": write_raster(tmp_path / "s2.tif", s2, descriptions=("B4", "B3", "B2"), **meta),
+        "mask": write_raster(tmp_path / "mask.tif", cloud.astype(np.uint8), **meta),
+    }
+
+
+def _square_cloud(top: int = 20, size: int = 16) -> np.ndarray:
+    cloud = np.zeros((SIZE, SIZE), dtype=bool)
+    cloud[top : top + size, top : top + size] = True
+    return cloud
+
+
+def _adapt(paths: dict[str, Path], out: Path, *extra: str) -> int:
+    return main(["adapt", "--s1", str(paths["s1"]), "--s2", str(paths["s2"]), "--mask", str(paths["mask"]), "--out", str(out), *FAST, *extra])
+
+
+def _read(path: Path) -> tuple[np.ndarray, rasterio.Affine, object]:
+    with rasterio.open(path) as src:
+        return src.read(), src.transform, src.crs
+
+
+def test_output_keeps_clear_pixels_and_the_grid(tmp_path: Path) -> None:
+    cloud = _square_cloud()
+    paths = _scene(tmp_path, cloud)
+    out = tmp_path / "out.tif"
+    assert _adapt(paths, out) == 0
+    result, transform, crs = _read(out)
+    observed, in_transform, in_crs = _read(paths["s2"])
+    assert result.shape == observed.shape and transform == in_transform and crs == in_crs
+    far = np.ones_like(cloud)  # beyond the composite's transition (2 x FEATHER_PX // 2 px) the observed pixels stay
+    far[20 - FEATHER_PX : 36 + FEATHER_PX, 20 - FEATHER_PX : 36 + FEATHER_PX] = False
+    assert np.array_equal(result[:, far], observed[:, far])
+    assert np.all(result[:, cloud] < 6000)  # the bright cloud itself is replaced by the model
+
+
+def test_a_value_planted_under_the_mask_changes_nothing(tmp_path: Path) -> None:
+    cloud = _square_cloud()
+    first = _scene(tmp_path / "a", cloud)
+    second = _scene(tmp_path / "b", cloud)
+    with rasterio.open(second["s2"], "r+") as dst:  # plant a wildly wrong value under the cloud
+        planted = dst.read()
+        planted[:, cloud] = np.array([123, 9000, 40000], dtype=np.uint16)[:, None]
+        dst.write(planted)
+    assert _adapt(first, tmp_path / "a.tif", "--seed", "3") == 0
+    assert _adapt(second, tmp_path / "b.tif", "--seed", "3") == 0
+    assert np.array_equal(_read(tmp_path / "a.tif")[0], _read(tmp_path / "b.tif")[0])
+
+
+def test_nearly_fully_cloudy_scene_without_checkpoint_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cloud = np.ones((SIZE, SIZE), dtype=bool)
+    cloud[:8, :8] = False  # 1.6 % clear
+    paths = _scene(tmp_path, cloud)
+    out = tmp_path / "out.tif"
+    assert _adapt(paths, out) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "s2.tif" in err[0] and "--checkpoint" in err[0] and "clear" in err[0]
+    assert not out.exists()
+
+
+def test_too_cloudy_scene_is_fine_tuned_when_a_checkpoint_is_given(tmp_path: Path) -> None:
+    paths = _scene(tmp_path / "start", _square_cloud())
+    assert _adapt(paths, tmp_path / "start.tif", "--keep-model", str(tmp_path / "model")) == 0
+    cloud = np.ones((SIZE, SIZE), dtype=bool)
+    cloud[:8, :8] = False
+    cloudy = _scene(tmp_path / "cloudy", cloud)
+    assert _adapt(cloudy, tmp_path / "out.tif", "--checkpoint", str(tmp_path / "model")) == 0
+    assert _read(tmp_path / "out.tif")[0].shape == (3, SIZE, SIZE)
+
+
+def test_kept_model_reloads_in_predict_and_reproduces_the_output(tmp_path: Path) -> None:
+    paths = _scene(tmp_path, _square_cloud())
+    model = tmp_path / "model"
+    assert _adapt(paths, tmp_path / "adapt.tif", "--keep-model", str(model)) == 0
+    assert (model / "generator.safetensors").is_file()
+    again = tmp_path / "predict.tif"
+    code = main([
+        "predict", "--checkpoint", str(model), "--s1", str(paths["s1"]), "--s2", str(model / "s2_filled.tif"),
+        "--mask", str(model / "cloud_mask.tif"), "--composite", "--precision", "fp32", "--device", "cpu", "--out", str(again), "--quiet",
+    ])  # fmt: skip
+    assert code == 0
+    assert np.array_equal(_read(again)[0], _read(tmp_path / "adapt.tif")[0])
+
+
+def test_optical_only_fit_needs_no_sar(tmp_path: Path) -> None:
+    paths = _scene(tmp_path, _square_cloud())
+    out = tmp_path / "out.tif"
+    code = main(["adapt", "--no-sar", "--s2", str(paths["s2"]), "--mask", str(paths["mask"]), "--out", str(out), *FAST])
+    assert code == 0 and out.is_file()
+
+
+def test_sar_is_required_unless_no_sar(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    paths = _scene(tmp_path, _square_cloud())
+    assert main(["adapt", "--s2", str(paths["s2"]), "--out", str(tmp_path / "o.tif"), *FAST]) == 2
+    assert "--no-sar" in capsys.readouterr().err

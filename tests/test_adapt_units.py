@@ -1,0 +1,75 @@
+"""The pieces of `adapt`: hole shapes, training pairs, the mean-fill start, on in-memory scenes."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from sarclear.adapt.fit import new_spec, start_at_fill
+from sarclear.adapt.holes import sample_hole
+from sarclear.adapt.pairs import training_batch
+from sarclear.adapt.scene import AdaptScene, pad_scene
+
+SIZE = 64
+
+
+def _scene(cloud: np.ndarray) -> AdaptScene:
+    rng = np.random.default_rng(0)
+    optical = rng.uniform(-0.9, -0.5, (3, SIZE, SIZE)).astype(np.float32)
+    valid = np.ones((SIZE, SIZE), dtype=bool)
+    fill = optical[:, ~cloud].mean(axis=1).astype(np.float32)
+    sar = rng.uniform(-1, 1, (2, SIZE, SIZE)).astype(np.float32)
+    dn = np.zeros((3, SIZE, SIZE), dtype=np.uint16)
+    return AdaptScene(None, dn, optical, sar, valid, cloud, fill, 10000.0)  # type: ignore[arg-type]
+
+
+def test_holes_are_windows_of_the_scenes_own_mask() -> None:
+    cloud = np.zeros((SIZE, SIZE), dtype=bool)
+    cloud[:, :12] = True  # one straight cloud edge: every usable window holds a band of it
+    hole = sample_hole(cloud, 32, np.random.default_rng(1))
+    assert hole.shape == (32, 32)
+    rows, cols = hole.any(axis=1), hole.any(axis=0)
+    assert rows.all() or cols.all()  # a band across the window (in some orientation), not a blob
+
+
+def test_pairs_never_show_or_learn_real_cloud_pixels() -> None:
+    cloud = np.zeros((SIZE, SIZE), dtype=bool)
+    cloud[10:30, 10:30] = True
+    scene = _scene(cloud)
+    planted = scene.optical.copy()
+    planted[:, cloud] = 0.99  # a value no clear pixel has
+    scene = AdaptScene(None, scene.dn, planted, scene.sar, scene.valid, cloud, scene.fill, 10000.0)  # type: ignore[arg-type]
+    batch = training_batch(scene, 32, 16, np.random.default_rng(0))
+    assert not np.any(batch.x[:, 2:] == 0.99)  # optical channels: the planted cloud never enters
+    assert np.all(batch.weight[batch.target[:, :1] == 0.99] == 0)  # and is never a target with weight
+    assert batch.weight.max() == 1.0 and (batch.weight > 0).mean() > 0.3
+
+
+def test_a_fresh_model_starts_at_the_mean_clear_colour() -> None:
+    fill = np.array([-0.8, -0.7, -0.75], dtype=np.float32)
+    spec = new_spec(use_sar=True, crop=32, ngf=8)
+    torch.manual_seed(0)
+    generator = spec.build().eval()
+    start_at_fill(generator, fill)
+    with torch.no_grad():
+        out = generator(torch.rand(2, 5, 32, 32) * 2 - 1)
+    assert torch.allclose(out.mean(dim=(0, 2, 3)), torch.from_numpy(fill), atol=0.05)
+
+
+def test_small_scenes_are_padded_with_invalid_pixels() -> None:
+    cloud = np.zeros((SIZE, SIZE), dtype=bool)
+    padded = pad_scene(_scene(cloud), 128)
+    assert padded.optical.shape == (3, 128, 128) and padded.valid.shape == (128, 128)
+    assert padded.valid[:SIZE, :SIZE].all() and not padded.valid[SIZE:, :].any()
+
+
+def test_the_ssim_term_ignores_pixels_of_unknown_truth() -> None:
+    from sarclear.adapt.fit import masked_ssim_loss
+
+    target = torch.rand(1, 3, 32, 32) * 0.5 - 0.9
+    output = target.clone()
+    weight = torch.ones(1, 1, 32, 32)
+    weight[..., :, 16:] = 0
+    output[..., :, 24:] = 1.0  # wrong only far inside the weight-0 half (beyond the 11 px window)
+    assert masked_ssim_loss(output, target, weight).item() < 1e-4
+    assert masked_ssim_loss(output, target, torch.ones_like(weight)).item() > 0.1
