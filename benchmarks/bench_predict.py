@@ -1,7 +1,7 @@
 """Speed and memory of `sarclear predict` on synthetic whole scenes, one JSON line per scene size.
 
     python benchmarks/bench_predict.py [--sizes 2048 8192] [--overlap PX] [--batch-size N] [--precision auto]
-                                       [--inputs geotiff band-folder offset-folder]
+                                       [--inputs geotiff band-folder offset-folder] [--samples 1 4 8]
 
 For each size a synthetic 13-band L1C scene and its S1 scene are written (block row by block row,
 so making an 8192 x 8192 scene needs no more memory than a 2048 one), then `sarclear predict` runs
@@ -22,6 +22,10 @@ offset is removed on read).
 just writes them), so a timed GPU run need not spend its minutes writing a 10980 x 10980 scene.
 On CUDA (`--device cuda`, or the default when a GPU is present) the child also reports its peak
 GPU memory (`peak_cuda_mb`, torch's allocator).
+
+`--norm-mode window running` runs it in both batch-norm modes (window: each window's statistics,
+not foldable; running: folded into the convolutions). `--samples` runs the same scene once per value: 1 is the plain prediction, N > 1 adds
+`--uncertainty` with N stochastic passes (`samples` and `seconds` in each line give its cost).
 """
 
 from __future__ import annotations
@@ -154,6 +158,10 @@ def main() -> None:
     parser.add_argument("--write-only", action="store_true", help="write the scenes into --scenes, predict nothing")
     parser.add_argument("--device", help="predict's --device (default: cuda when present, else cpu)")
     parser.add_argument("--ngf", type=int, default=64, help="generator width (64: the default 54M-parameter model)")
+    parser.add_argument("--norm-mode", nargs="+", default=["window"], choices=("window", "running"),
+                        help="batch-norm modes to run the same scene with (default: window, predict's default)")
+    parser.add_argument("--samples", type=int, nargs="+", default=[1],
+                        help="1: plain prediction; N > 1: with --uncertainty and N stochastic passes (default: 1)")
     args = parser.parse_args()
     if args.write_only:
         if args.scenes is None:
@@ -171,16 +179,17 @@ def main() -> None:
         fixed = None
         for size in [FIXED_COST_SIZE, *args.sizes]:
             s1, s2 = scene_paths(args.scenes or folder, size)
-            for kind in args.inputs if fixed is not None else ["geotiff"]:
+            runs = [(k, n, m) for k in args.inputs for m in args.norm_mode for n in args.samples] if fixed is not None else [("geotiff", 1, args.norm_mode[0])]
+            for kind, samples, norm in runs:
                 load_before = os.getloadavg()[0]
-                seconds, cpu_seconds, peak_mb, peak_cuda_mb = predict_once(kind, s1, s2, folder, checkpoint, args)
+                seconds, cpu_seconds, peak_mb, peak_cuda_mb = predict_once(kind, s1, s2, folder, checkpoint, args, samples, norm)
                 if fixed is None:  # one window: what every run pays (imports, model load, COG set-up)
                     fixed = seconds
                     continue
                 windows = WindowGrid(size, size, spec.tile_size, args.overlap).n_windows
                 megapixels = size * size / 1e6
                 print(json.dumps({
-                    "size": size, "input": kind, "megapixels": megapixels, "seconds": round(seconds, 1),
+                    "size": size, "input": kind, "samples": samples, "norm_mode": norm, "megapixels": megapixels, "seconds": round(seconds, 1),
                     "cpu_seconds": round(cpu_seconds, 1), "mp_per_s": round(megapixels / seconds, 3), "peak_rss_mb": round(peak_mb),
                     "windows": windows, "gflop_per_window": round(gflop, 2), "gflop_per_s": round(windows * gflop / seconds, 1),
                     # the same without the fixed cost of a one-window run (the rate a long scene approaches)
@@ -200,18 +209,21 @@ def main() -> None:
 
 
 def predict_once(
-    kind: str, s1: Path, s2: Path, folder: Path, checkpoint: Path, args: argparse.Namespace
+    kind: str, s1: Path, s2: Path, folder: Path, checkpoint: Path, args: argparse.Namespace, samples: int = 1, norm: str = "window"
 ) -> tuple[float, float, float, float | None]:
-    """`sarclear predict` on the scene (`s1`, `s2`) given in the input format `kind`: `run_child`'s
-    figures and the child's peak CUDA memory in MB (None without CUDA)."""
+    """`sarclear predict` on the scene (`s1`, `s2`) given in the input format `kind`, with `--uncertainty`
+    and `samples` passes when `samples` > 1: `run_child`'s figures and the child's peak CUDA memory in MB
+    (None without CUDA)."""
     s2_input = s2
     if kind != "geotiff":
         name = "S2A_MSIL1C_20230101T000000_N0509_R001_T31TCJ_20230101T120000" if kind == "offset-folder" else "bands"
         s2_input = write_band_folder(s2, folder / name, offset=1000 if kind == "offset-folder" else 0)
-    out, peak_file = folder / "out.tif", folder / "peak_cuda_mb"
+    out, peak_file, std = folder / "out.tif", folder / "peak_cuda_mb", folder / "std.tif"
     command = [sys.executable, "-c", CHILD, str(peak_file), "predict", "--checkpoint", str(checkpoint), "--s1", str(s1),
                "--s2", str(s2_input), "--out", str(out), "--overlap", str(args.overlap), "--batch-size", str(args.batch_size),
-               "--precision", args.precision, "--quiet", *(["--device", args.device] if args.device else [])]  # fmt: skip
+               "--precision", args.precision, "--norm-mode", norm, "--quiet", *(["--device", args.device] if args.device else [])]  # fmt: skip
+    if samples > 1:
+        command += ["--uncertainty", str(std), "--samples", str(samples)]
     try:
         seconds, cpu_seconds, peak_mb = run_child(command)
         peak_cuda_mb = float(peak_file.read_text()) if peak_file.is_file() else None
@@ -219,6 +231,7 @@ def predict_once(
     finally:
         out.unlink(missing_ok=True)
         peak_file.unlink(missing_ok=True)
+        std.unlink(missing_ok=True)
         if s2_input != s2:
             shutil.rmtree(s2_input)
 

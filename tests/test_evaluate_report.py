@@ -100,7 +100,9 @@ def test_protocol_is_recorded(report):
     assert "per image" in protocol["averaging"]
     assert protocol["cloud_mask"]["methods"] == {"brightness": len(TILES)}  # RGB files: no s2cloudless
     assert protocol["cloud_cover"]["sources"] == {"manifest": 3, "mask": 2}
-    assert "eval" in protocol["generator_mode"]
+    assert "predict's engine" in protocol["generator_mode"]
+    engine = report[2]["methods"]["with_sar"]["engine"]  # each checkpoint's inference settings, as predict tags them
+    assert (engine["norm"], engine["tile"], engine["samples"], engine["backend"]) == ("window", 32, 1, "torch")
 
 
 def test_per_image_csv_means_equal_metrics_json(report):

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from sarclear.data.manifest import SPLITS
 from sarclear.errors import ConfigError
+from sarclear.inference.defaults import DEFAULT_NORM_MODE, DEFAULT_SAMPLES, NORM_MODES
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -28,6 +29,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", help="torch device (default: cuda when available, else cpu)")
     parser.add_argument("--workers", type=int, default=2, help="DataLoader worker processes reading tiles (default: 2)")
     parser.add_argument("--gallery", type=int, default=2, metavar="K", help="gallery tiles per best/median/worst (default: 2)")
+    engine = parser.add_argument_group("inference engine (the same options and defaults as sarclear predict)")
+    engine.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto", help="as predict (auto: bf16 where native)")
+    engine.add_argument("--norm-mode", choices=NORM_MODES, default=DEFAULT_NORM_MODE, help=f"batch norm at inference (default {DEFAULT_NORM_MODE})")
+    engine.add_argument("--tile", type=int, help="window size in px (default: the checkpoint's training tile size)")
+    engine.add_argument("--overlap", type=int, help="overlap between windows in px (default: as predict)")
+    engine.add_argument(
+        "--uncertainty", action="store_true",
+        help="score the mean of --samples stochastic passes and how well their std ranks the errors (Spearman, plot)",
+    )  # fmt: skip
+    engine.add_argument("--samples", type=int, default=DEFAULT_SAMPLES, metavar="N", help=f"passes with --uncertainty (default {DEFAULT_SAMPLES})")
+    engine.add_argument("--seed", type=int, default=0, help="seed of the dropout masks with --uncertainty")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -39,6 +51,7 @@ def _baselines(values: list[str] | None) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from sarclear.evaluate.methods import EngineOptions
     from sarclear.evaluate.report_md import overall_markdown
     from sarclear.evaluate.run import METRICS_FILE, PER_IMAGE_FILE, REPORT_HTML, REPORT_MD, evaluate
 
@@ -58,11 +71,18 @@ def run(args: argparse.Namespace) -> int:
         device=args.device,
         workers=max(0, args.workers),
         gallery_per_category=max(0, args.gallery),
+        engine=EngineOptions(
+            precision=args.precision, norm=args.norm_mode, tile=args.tile, overlap=args.overlap,
+            samples=args.samples if args.uncertainty else 1, seed=args.seed,
+        ),
         progress=not args.quiet,
         log=lambda line: print(f"sarclear evaluate: {line}", file=sys.stderr),
     )
     print(f"{summary['n_tiles']} tiles of split {summary['split']}, methods: {', '.join(summary['methods'])}\n")
     print(overall_markdown(summary["results"]))
+    if "uncertainty" in summary:
+        u = summary["uncertainty"]
+        print(f"\nuncertainty ({u['samples']} passes): Spearman {u['spearman']:.3f} between std and |error| over {u['pixels']} px")
     print()
     for name in (METRICS_FILE, PER_IMAGE_FILE, REPORT_MD, REPORT_HTML):
         print(f"wrote {args.out / name}")

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from sarclear.errors import ConfigError
+from sarclear.inference.defaults import DEFAULT_NORM_MODE, DEFAULT_SAMPLES, NORM_MODES
 from sarclear.predict.defaults import DEFAULT_BATCH_SIZE
 
 
@@ -29,9 +30,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--composite", action="store_true", help="keep observed pixels under clear sky, the model only under cloud")
     parser.add_argument("--mask", type=Path, help="cloud mask on the S2 grid (nonzero = cloud) instead of detecting clouds")
     parser.add_argument("--write-mask", type=Path, metavar="MASK.tif", help="also write the cloud mask used (1 cloud, 0 clear, 255 nodata)")
+    parser.add_argument(
+        "--uncertainty", type=Path, metavar="STD.tif",
+        help="also write the per-pixel standard deviation (DN, float32, B4 B3 B2) of --samples stochastic passes "
+        "(dropout on); the prediction is then their mean. Zero where --composite keeps the observed pixel",
+    )  # fmt: skip
+    parser.add_argument(
+        "--samples", type=int, default=DEFAULT_SAMPLES, metavar="N",
+        help=f"stochastic passes per window with --uncertainty (default {DEFAULT_SAMPLES}; N times the model's cost)",
+    )  # fmt: skip
+    parser.add_argument("--seed", type=int, default=0, help="seed of the dropout masks with --uncertainty (default 0)")
+    parser.add_argument(
+        "--norm-mode", choices=NORM_MODES,
+        help=f"batch norm at inference: each window's own statistics (window) or the running ones (default {DEFAULT_NORM_MODE}; "
+        "an .onnx file keeps the mode it was exported with)",
+    )  # fmt: skip
     parser.add_argument("--format", choices=("png", "jpeg"), dest="quicklook", help="also write an 8-bit quick-look beside OUT")
     parser.add_argument("--tile", type=int, help="window size in px (default: the checkpoint's training tile size)")
-    parser.add_argument("--overlap", type=int, help="overlap between windows in px (default: an eighth of the tile, 32 at 256)")
+    parser.add_argument("--overlap", type=int, help="overlap between windows in px (default: an eighth of the tile, at least 16 and at most a quarter: 16 at 64, 32 at 256)")
     parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE, help=f"windows per forward pass (default {DEFAULT_BATCH_SIZE})")
     parser.add_argument("--backend", choices=("torch", "onnx"), help="default: onnx for an .onnx checkpoint, else torch")
     parser.add_argument("--device", help="torch device, e.g. cpu, cuda, cuda:1 (default: cuda when present)")
@@ -72,6 +88,7 @@ def run(args: argparse.Namespace) -> int:
     predict_scene(
         args.checkpoint, args.s1, args.s2, args.out,
         composite=args.composite, mask=args.mask, write_mask=args.write_mask, quicklook=args.quicklook,
+        uncertainty=args.uncertainty, samples=args.samples, seed=args.seed, norm=args.norm_mode,
         tile=args.tile, overlap=args.overlap, batch_size=args.batch_size, backend=args.backend,
         device=args.device, precision=args.precision, s2_offset=args.s2_offset, progress=not args.quiet, log=say,
     )  # fmt: skip

@@ -1,7 +1,8 @@
 """The report gallery: best, median and worst tiles of the main method, rendered side by side.
 
 Tiles are chosen after the streaming pass from the per-tile PSNR scalars, then re-read and
-re-predicted (generators are deterministic in eval mode), so no image is held in memory during
+re-predicted (a tile's prediction depends on that tile alone: per-window batch norm, dropout
+masks re-seeded per tile), so no image is held in memory during
 the pass however many tiles there are.
 """
 
@@ -14,9 +15,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from sarclear.evaluate.figures import error_rgb, mask_rgb
+from sarclear.evaluate.figures import ERROR_VMAX, error_rgb, mask_rgb
 from sarclear.evaluate.methods import Method, predict_batch
 from sarclear.evaluate.samples import EvalDataset, collate
+from sarclear.evaluate.uncertainty import uncertainty_rgb
 from sarclear.report.images import jpeg_bytes
 from sarclear.report.render import optical_rgb, sar_grey
 
@@ -100,7 +102,7 @@ def render_tiles(
     for category, index in picks:
         item = dataset.item(index, (masks or {}).get(index))
         batch = collate([item])
-        cloudy_dn, target_dn, preds = predict_batch(batch, methods, device, s2_clip_max)
+        cloudy_dn, target_dn, preds, stds = predict_batch(batch, methods, device, s2_clip_max)
         cloudy, target = cloudy_dn[0].cpu().numpy(), target_dn[0].cpu().numpy()
         images = [
             ("SAR (VV)", jpeg_bytes(sar_grey(item["sar"].numpy()))),  # type: ignore[union-attr]
@@ -110,6 +112,8 @@ def render_tiles(
         images += [(name, jpeg_bytes(optical_rgb(pred[0].cpu().numpy()))) for name, pred in preds.items()]
         images.append(("target (clear)", jpeg_bytes(optical_rgb(target))))
         images.append((f"|error| {primary}", jpeg_bytes(error_rgb(preds[primary][0].cpu().numpy(), target))))
+        if primary in stds:  # on the error map's scale, so the two pictures compare directly
+            images.append((f"uncertainty (std) {primary}", jpeg_bytes(uncertainty_rgb(stds[primary][0].cpu().numpy(), ERROR_VMAX))))
         tiles.append(
             GalleryTile(
                 category=category,

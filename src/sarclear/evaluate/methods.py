@@ -4,10 +4,12 @@ Every method turns `(sar, cloudy_dn)` into a prediction in S2 digital numbers, s
 depend on a model's normalisation: each checkpoint normalises its own input with the clip range it
 was trained with (`ModelSpec.s2_clip_max`) and its output is mapped back to DN.
 
-Generators run in eval mode: BatchNorm uses its running statistics and dropout is off, so a
-prediction is deterministic and does not depend on the other tiles in the batch. The official
-Pix2Pix keeps BN and dropout in training mode at test time unless `--eval` is given; that mode is
-deliberately not used here.
+Generators run through `predict`'s engine (`sarclear.predict.engine.TorchEngine`: device,
+precision, batch-norm mode, folding) over `predict`'s window grid and blending
+(`sarclear.inference.windows`), so a tile's score is the score of the GeoTIFF `predict` would write
+for it. Dropout is off unless `samples` > 1 (the mean of N stochastic passes, as `predict
+--uncertainty`); either way a tile's prediction does not depend on the other tiles in its batch
+(per-window batch norm, dropout masks re-seeded per tile).
 """
 
 from __future__ import annotations
@@ -17,15 +19,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from sarclear.data.dataset import build_input
 from sarclear.data.normalize import S2_CLIP_MAX_DN, s2_from_network, s2_to_network
 from sarclear.errors import ConfigError, LayoutError
 from sarclear.evaluate.baselines import Predictor, get_baseline
+from sarclear.inference.defaults import DEFAULT_NORM_MODE
+from sarclear.inference.sampling import check_samples
+from sarclear.inference.settings import EngineSettings, engine_settings
+from sarclear.inference.windows import predict_array, run_windows
 from sarclear.models.checkpoint import load_generator, resolve_generator_file
 from sarclear.models.generator import UNetGenerator
 from sarclear.models.spec import ModelSpec
+from sarclear.predict.defaults import DEFAULT_BATCH_SIZE, default_overlap
+from sarclear.predict.engine import TorchEngine
+from sarclear.predict.tiling import WindowGrid
 
 
 @dataclass
@@ -47,21 +57,69 @@ class Method:
         out: dict[str, Any] = {"kind": self.kind, "source": self.source}
         if self.spec is not None:
             out["spec"] = self.spec.to_dict()
+        if isinstance(self.predict, GeneratorPredictor):
+            out["engine"] = self.predict.settings.to_dict()
         return out
 
 
-class GeneratorPredictor:
-    """`(sar, cloudy_dn) -> DN` with one generator, in its own normalisation and input layout."""
+@dataclass(frozen=True)
+class EngineOptions:
+    """How checkpoints run in `evaluate`: `predict`'s options, with `predict`'s defaults."""
 
-    def __init__(self, generator: UNetGenerator, spec: ModelSpec) -> None:
-        self.generator = generator.eval()
+    precision: str = "auto"
+    norm: str = DEFAULT_NORM_MODE
+    tile: int | None = None  # None: the checkpoint's training tile size
+    overlap: int | None = None  # None: `default_overlap(tile)`
+    batch_size: int = DEFAULT_BATCH_SIZE
+    samples: int = 1  # > 1: mean and std of N stochastic passes (uncertainty)
+    seed: int = 0
+
+
+class GeneratorPredictor:
+    """`(sar, cloudy_dn) -> DN` with one generator through the inference engine, in its own
+    normalisation and input layout; `with_std` also returns the passes' standard deviation (DN)."""
+
+    def __init__(self, generator: UNetGenerator, spec: ModelSpec, device: torch.device, options: EngineOptions) -> None:
         self.spec = spec
+        self.options = options
+        self.tile = options.tile or spec.tile_size
+        self.overlap = default_overlap(self.tile) if options.overlap is None else options.overlap
+        if self.tile % 2**spec.n_down:
+            raise ConfigError(f"--tile {self.tile}: the checkpoint's U-Net has {spec.n_down} down-samplings, so the tile must be a multiple of {2**spec.n_down}")
+        if not 0 <= self.overlap < self.tile:
+            raise ConfigError(f"--overlap {self.overlap}: must be >= 0 and smaller than the tile ({self.tile} px)")
+        self.engine = TorchEngine(generator, device, options.precision, owned=True, norm=options.norm, seed=options.seed)
+        if options.samples > 1:
+            check_samples(options.samples, self.engine.has_dropout, "the checkpoint")
+        self.settings: EngineSettings = engine_settings(
+            self.engine, tile=self.tile, overlap=self.overlap, samples=options.samples, seed=options.seed
+        )
 
     def __call__(self, sar: torch.Tensor, cloudy_dn: torch.Tensor) -> torch.Tensor:
-        x = build_input(sar, s2_to_network(cloudy_dn, self.spec.s2_clip_max), self.spec.use_sar)
-        with torch.inference_mode():
-            out = self.generator(x)
-        return s2_from_network(out.float(), self.spec.s2_clip_max)
+        return self.with_std(sar, cloudy_dn)[0]
+
+    def with_std(self, sar: torch.Tensor, cloudy_dn: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Prediction and (with `samples` > 1) standard deviation, both `(B, C, H, W)` DN on the input's device."""
+        clip = self.spec.s2_clip_max
+        x = build_input(sar, s2_to_network(cloudy_dn, clip), self.spec.use_sar).float().cpu().numpy()
+        _, _, h, w = x.shape
+        samples = self.options.samples
+        if h == w == self.tile and samples <= 1:  # one window per tile: the whole batch in one call
+            mean, std = run_windows(self.engine, x)
+        else:
+            grid = WindowGrid(h, w, self.tile, self.overlap)
+            means, stds = [], []
+            for image in x:
+                self.engine.reseed(self.options.seed)  # a tile's passes do not depend on its neighbours
+                m, s = predict_array(self.engine, image, grid, pick=range(self.spec.out_channels),
+                                     batch_size=self.options.batch_size, samples=samples)  # fmt: skip
+                means.append(m)
+                stds.append(s)
+            mean = np.stack(means)
+            std = np.stack(stds) if samples > 1 else None  # type: ignore[arg-type]
+        device = cloudy_dn.device
+        dn = s2_from_network(torch.from_numpy(np.ascontiguousarray(mean)).to(device), clip)
+        return dn, (None if std is None else torch.from_numpy(std * (clip / 2.0)).to(device))
 
 
 def checkpoint_name(path: str | Path) -> str:
@@ -86,15 +144,20 @@ def load_methods(
     compare: Iterable[str | Path],
     baselines: Iterable[str],
     device: torch.device,
+    options: EngineOptions = EngineOptions(),
 ) -> list[Method]:
-    """Methods in table order: the checkpoint, the `--compare` checkpoints, then the baselines."""
+    """Methods in table order: the checkpoint, the `--compare` checkpoints, then the baselines.
+
+    Every checkpoint runs with `options`; `samples` > 1 applies to the first one only (the
+    uncertainty of the primary method), the others run one deterministic pass."""
     methods: list[Method] = []
     taken: set[str] = set()
     paths = ([checkpoint] if checkpoint is not None else []) + list(compare)
-    for path in paths:
+    for index, path in enumerate(paths):
         generator, spec = load_generator(path, device)
+        run_options = options if index == 0 else EngineOptions(**{**options.__dict__, "samples": 1})
         methods.append(
-            Method(_unique(checkpoint_name(path), taken), "checkpoint", GeneratorPredictor(generator, spec),
+            Method(_unique(checkpoint_name(path), taken), "checkpoint", GeneratorPredictor(generator, spec, device, run_options),
                    str(resolve_generator_file(path)), spec)
         )
     for name in baselines:
@@ -146,9 +209,19 @@ def check_inputs(methods: Sequence[Method], channels: int, height: int, width: i
 
 def predict_batch(
     batch: dict[str, Any], methods: Sequence[Method], device: torch.device, s2_clip_max: float
-) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
-    """`(cloudy_dn, target_dn, {method: prediction_dn})` of a collated batch, all on `device`."""
+) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    """`(cloudy_dn, target_dn, {method: prediction_dn}, {method: std_dn})` of a collated batch, all on
+    `device`; the std of the methods that ran stochastic passes (`EngineOptions.samples` > 1)."""
     sar = batch["sar"].to(device)
     cloudy_dn = s2_from_network(batch["cloudy"].to(device), s2_clip_max)
     target_dn = s2_from_network(batch["clear"].to(device), s2_clip_max)
-    return cloudy_dn, target_dn, {m.name: m.predict(sar, cloudy_dn) for m in methods}
+    preds: dict[str, torch.Tensor] = {}
+    stds: dict[str, torch.Tensor] = {}
+    for m in methods:
+        if isinstance(m.predict, GeneratorPredictor):
+            preds[m.name], std = m.predict.with_std(sar, cloudy_dn)
+            if std is not None:
+                stds[m.name] = std
+        else:
+            preds[m.name] = m.predict(sar, cloudy_dn)
+    return cloudy_dn, target_dn, preds, stds

@@ -46,8 +46,10 @@ def gallery_html(tiles: Sequence[GalleryTile], primary: str) -> Html:
     return Html("".join(parts))
 
 
-def render_html(summary: Mapping[str, Any], plot_png: bytes | None, tiles: Sequence[GalleryTile]) -> str:
-    """The whole report.html from a metrics.json-shaped summary, the plot and the gallery tiles."""
+def render_html(
+    summary: Mapping[str, Any], plot_png: bytes | None, tiles: Sequence[GalleryTile], uncertainty_png: bytes | None = None
+) -> str:
+    """The whole report.html from a metrics.json-shaped summary, the plots and the gallery tiles."""
     results = summary["results"]
     notes = Html("<ul>" + "".join(f"<li>{escape(n)}</li>" for n in protocol_notes(summary)) + "</ul>")
     overall = []
@@ -64,6 +66,14 @@ def render_html(summary: Mapping[str, Any], plot_png: bytes | None, tiles: Seque
     if plot_png is not None:
         sections.append(("PSNR vs cloud cover", figure_html(plot_png, "reflectance PSNR of every tile against the "
                                                            "cloud cover of its cloudy input", width=760)))
+    if uncertainty_png is not None and "uncertainty" in summary:
+        u = summary["uncertainty"]
+        caption = (
+            f"{u['method']}, {u['samples']} stochastic passes: Spearman correlation {u['spearman']:.3f} between the "
+            f"per-pixel standard deviation and the absolute error ({u['pixels']:,} pixels of {u['tiles']} tiles); "
+            "mean absolute error per uncertainty decile"
+        )
+        sections.append(("Error vs uncertainty", figure_html(uncertainty_png, caption, width=560)))
     sections.append(("Gallery", gallery_html(tiles, summary["primary_method"])))
     methods = ", ".join(summary["methods"])
     return html_page("sarclear evaluation", sections, subtitle=f"{methods} · split {summary['split']} · "

@@ -36,5 +36,14 @@ def render_markdown(summary: Mapping[str, Any], plot_file: str | None = None) ->
             lines += [REGION_NOTE, ""]
     if plot_file:
         lines += ["## PSNR vs cloud cover", "", f"![PSNR vs cloud cover]({plot_file})", ""]
+    if "uncertainty" in summary:
+        u = summary["uncertainty"]
+        lines += [
+            "## Error vs uncertainty", "",
+            f"{u['method']}, {u['samples']} stochastic passes: Spearman correlation **{u['spearman']:.3f}** between the per-pixel "
+            f"standard deviation and the absolute error ({u['pixels']:,} pixels of {u['tiles']} tiles; mean of the per-tile "
+            f"correlations {u['spearman_per_tile_mean']:.3f}).", "",
+            "![error vs uncertainty](error_vs_uncertainty.png)", "",
+        ]  # fmt: skip
     lines += ["The best / median / worst tiles are shown in report.html.", ""]
     return "\n".join(lines)

@@ -2,7 +2,7 @@
 
     manifest rows -> EvalDataset (tiles + cloud mask) -> DataLoader -> each method's prediction (DN)
     -> per-tile metrics -> per_image.csv (streamed) + running aggregates -> metrics.json, report.md,
-    report.html (+ psnr_vs_cloud_cover.png)
+    report.html (+ psnr_vs_cloud_cover.png; with uncertainty: error_vs_uncertainty.png)
 
 Memory stays flat in the number of tiles: only scalars are kept (running statistics, one PSNR and
 cloud cover per tile and method for the plot and the gallery choice); gallery tiles are re-read at
@@ -34,17 +34,19 @@ from sarclear.errors import ConfigError, LayoutError
 from sarclear.evaluate.aggregate import CLOUD_BINS, Aggregator, bin_label, cloud_bin
 from sarclear.evaluate.figures import psnr_vs_cloud_plot
 from sarclear.evaluate.gallery import Candidates, pick_tiles, render_tiles
-from sarclear.evaluate.methods import Method, check_inputs, data_conventions, load_methods, predict_batch
+from sarclear.evaluate.methods import EngineOptions, Method, check_inputs, data_conventions, load_methods, predict_batch
 from sarclear.evaluate.metrics import METRICS, PROTOCOL, REGIONS, SCALES, dn_metrics
 from sarclear.evaluate.report_html import render_html
 from sarclear.evaluate.report_md import render_markdown
 from sarclear.evaluate.samples import EvalDataset, collate
+from sarclear.evaluate.uncertainty import UncertaintyScore, error_vs_uncertainty_plot
 from sarclear.io.atomic import atomic_output
 from sarclear.io.geotiff import raster_info
 from sarclear.io.sources import describe_s2
 
 METRICS_FILE, PER_IMAGE_FILE, REPORT_MD, REPORT_HTML = "metrics.json", "per_image.csv", "report.md", "report.html"
 PLOT_FILE = "psnr_vs_cloud_cover.png"
+UNCERTAINTY_PLOT_FILE = "error_vs_uncertainty.png"
 INFO_COLUMNS: tuple[str, ...] = (
     "sample_id", "season", "split", "method", "cloud_cover_pct", "cloud_cover_source", "cloud_bin", "cloud_mask_pct",
 )
@@ -91,6 +93,7 @@ class _Pass:
         self.cover = [math.nan] * n_tiles
         self.mask_methods: Counter[str] = Counter()
         self.cover_sources: Counter[str] = Counter()
+        self.uncertainty = UncertaintyScore()
 
     def add_batch(self, batch: dict[str, Any], scores: dict[str, dict[str, list[float]]], writer: csv.DictWriter) -> None:
         mask_pct = (batch["cloud_mask"].float().mean(dim=(1, 2)) * 100).tolist()
@@ -123,8 +126,10 @@ def _stream(
         for batch in loader:
             first = dataset.samples[int(batch["index"][0])]
             check_inputs(methods, *batch["clear"].shape[1:], where=first.s2_cloudy_path)
-            _, target_dn, preds = predict_batch(batch, methods, device, clip)
+            _, target_dn, preds, stds = predict_batch(batch, methods, device, clip)
             mask, valid = batch["cloud_mask"].to(device), batch["valid_mask"].to(device)
+            if state.primary in stds:
+                state.uncertainty.add(stds[state.primary], preds[state.primary], target_dn, valid[:, 0] > 0)
             scores = {
                 name: {key: value.cpu().tolist() for key, value in dn_metrics(pred, target_dn, mask, valid).items()}
                 for name, pred in preds.items()
@@ -150,8 +155,9 @@ def _protocol(bands: str, state: _Pass) -> dict[str, Any]:
             "rule": "manifest column cloud_cover_pct when set, else the cloud mask over valid pixels",
             "bins_pct": [bin_label(*b) for b in CLOUD_BINS],
         },
-        "generator_mode": "eval: BatchNorm running statistics, dropout off (Pix2Pix's train-mode testing is not used)",
-        "tiles": "whole tiles, no crop; a checkpoint needs sides that are multiples of 2**n_down",
+        "generator_mode": "predict's engine (methods[...].engine): batch norm in its `norm` mode (window: each window's own "
+        "statistics; running: the running averages), dropout off unless samples > 1 (mean of the stochastic passes)",
+        "tiles": "whole tiles, no crop, through predict's window grid (engine tile and overlap) and blending",
     }
 
 
@@ -189,17 +195,21 @@ def evaluate(
     device: str | torch.device | None = None,
     workers: int = 0,
     gallery_per_category: int = 2,
+    engine: EngineOptions = EngineOptions(),
     progress: bool = True,
     log: Callable[[str], None] = lambda _: None,
 ) -> dict[str, Any]:
     """Score every method on one manifest split; write OUT/metrics.json, per_image.csv, report.md/html.
 
-    Returns the metrics.json content: `protocol`, `methods`, `results[method][breakdown]...`,
-    `warnings` (a synthetic-data model scored on real data, a level mismatch; also sent to `log`).
+    Checkpoints run as `predict` runs them (`engine`: precision, batch-norm mode, window grid;
+    `samples` > 1 adds the uncertainty score of the first checkpoint). Returns the metrics.json
+    content: `protocol`, `methods` (with each checkpoint's engine settings), `results[method]
+    [breakdown]...`, `uncertainty` (with samples > 1), `warnings` (a synthetic-data model scored on
+    real data, a level mismatch; also sent to `log`).
     """
     manifest, out = Path(manifest), Path(out)
     torch_device = resolve_device(device)
-    methods = load_methods(checkpoint, compare, baselines, torch_device)
+    methods = load_methods(checkpoint, compare, baselines, torch_device, engine)
     bands, clip = data_conventions(methods)
     dataset = EvalDataset(_samples(manifest, split, max_tiles), bands=bands, s2_clip_max=clip)
     warnings = _provenance_warnings(methods, dataset.samples, log)
@@ -220,6 +230,12 @@ def evaluate(
         "results": state.aggregator.results(),
         "warnings": warnings,
     }
+    uncertainty_plot = None
+    if methods[0].kind == "checkpoint" and engine.samples > 1:
+        summary["uncertainty"] = {"method": methods[0].name, "samples": engine.samples, **state.uncertainty.result()}
+        uncertainty_plot = error_vs_uncertainty_plot(summary["uncertainty"])
+        with atomic_output(out / UNCERTAINTY_PLOT_FILE) as tmp:
+            tmp.write_bytes(uncertainty_plot)
     with atomic_output(out / METRICS_FILE) as tmp:
         tmp.write_text(json.dumps(summary, indent=2) + "\n")
     plot = psnr_vs_cloud_plot({name: list(zip(state.cover, scores)) for name, scores in state.headline.items()})
@@ -228,5 +244,5 @@ def evaluate(
     _write_text(out / REPORT_MD, render_markdown(summary, PLOT_FILE))
     picks = pick_tiles(state.headline[methods[0].name], gallery_per_category)
     tiles = render_tiles(dataset, picks, methods, state.headline, torch_device, clip, state.candidates.masks)
-    _write_text(out / REPORT_HTML, render_html(summary, plot, tiles))
+    _write_text(out / REPORT_HTML, render_html(summary, plot, tiles, uncertainty_plot))
     return summary

@@ -5,8 +5,15 @@
 DEFAULT_BATCH_SIZE: int = 8
 
 
+#: Shortest blend ramp the default overlap gives, in pixels: neighbouring windows that disagree by
+#: some DN cross-fade over this many pixels, so the step per pixel stays small.
+MIN_DEFAULT_OVERLAP: int = 16
+
+
 def default_overlap(tile: int) -> int:
-    """An eighth of the tile (32 px at 256). The blend ramps over the overlap, so seams vanish at any
-    overlap (tested); more overlap only averages more windows at the price of speed: a full
-    10980 px tile needs 2,401 windows at 32 px and 3,249 at 64 px (docs/predict.md)."""
-    return tile // 8
+    """An eighth of the tile, but at least `MIN_DEFAULT_OVERLAP` px (and at most a quarter of the tile):
+    8, 16, 16, 32 px at 32, 64, 128, 256 px. Small models' windows disagree most (least context),
+    and a ramp of 8 px let a 64 px model's grid show on a real overcast scene (issue 14); at 256 px
+    the eighth is kept because every extra overlap costs windows: a full 10980 px tile needs 2,401
+    windows at 32 px and 3,249 at 64 px (docs/predict.md has the seam measurement)."""
+    return min(max(tile // 8, MIN_DEFAULT_OVERLAP), tile // 4)

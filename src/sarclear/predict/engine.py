@@ -15,6 +15,7 @@ fp16 weights and activations of an unnormalised U-Net can overflow float16's ran
 
 from __future__ import annotations
 
+import copy
 import json
 import tempfile
 from collections.abc import Callable
@@ -25,6 +26,8 @@ import numpy as np
 import torch
 
 from sarclear.errors import CheckpointError, ConfigError
+from sarclear.inference.norm import DEFAULT_NORM_MODE, NORM_KEY, check_norm_mode, use_window_norm
+from sarclear.inference.sampling import mean_and_std, use_sampled_dropout
 from sarclear.models.checkpoint import SPEC_KEY, load_generator
 from sarclear.models.spec import ModelSpec
 from sarclear.native_bf16 import has_native_bf16
@@ -66,24 +69,47 @@ def resolve_precision(precision: str, device: torch.device) -> str:
 
 
 class TorchEngine:
-    """A module in eval mode under `torch.inference_mode`: batch norm folded into the convolutions,
+    """A module in eval mode under `torch.inference_mode`: batch norm in `norm` mode (`window`: each
+    window's own statistics, `sarclear.inference.norm`; `running`: folded into the convolutions),
     the 3-channel output layer as an ordinary convolution (`subpixel`), weights in float32 or
-    bfloat16, channels_last on CPU (oneDNN's preferred layout).
+    bfloat16, channels_last on CPU (oneDNN's preferred layout). Dropout is off, except during
+    `sample`, which runs N stochastic passes with masks from a generator seeded with `seed`.
 
-    The module is folded in place when `owned` (the caller will not use it again), else a copy is.
+    The module is changed in place when `owned` (the caller will not use it again), else a copy is.
     """
 
     def __init__(
-        self, module: torch.nn.Module, device: str | torch.device | None = None, precision: str = "fp32", *, owned: bool = False
+        self,
+        module: torch.nn.Module,
+        device: str | torch.device | None = None,
+        precision: str = "fp32",
+        *,
+        owned: bool = False,
+        norm: str = DEFAULT_NORM_MODE,
+        seed: int = 0,
     ) -> None:
         self.device = torch.device(device) if device is not None else default_device()
         self.precision = resolve_precision(precision, self.device)
+        self.norm = check_norm_mode(norm)
         self.dtype = torch.bfloat16 if self.precision == "bf16" else torch.float32
-        self.module = fold_batchnorm(module, inplace=owned)
+        if self.norm == "running":
+            self.module = fold_batchnorm(module, inplace=owned)
+        else:
+            self.module = use_window_norm((module if owned else copy.deepcopy(module)).eval())
+        self._generator = torch.Generator(self.device).manual_seed(seed)
+        self._dropouts = use_sampled_dropout(self.module, self._generator)
         rewrite_narrow_deconvs(self.module)
         self.module = self.module.to(self.device, self.dtype)
         if self.device.type == "cpu":
             self.module = self.module.to(memory_format=torch.channels_last)
+
+    def reseed(self, seed: int) -> None:
+        """Restart the dropout masks' random stream (`evaluate` does per tile, so tiles are independent)."""
+        self._generator.manual_seed(seed)
+
+    @property
+    def has_dropout(self) -> bool:
+        return bool(self._dropouts)
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         x = torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32)).to(self.device, self.dtype)
@@ -92,6 +118,16 @@ class TorchEngine:
         with torch.inference_mode():
             y = self.module(x)
         return y.float().cpu().numpy()
+
+    def sample(self, batch: np.ndarray, samples: int) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and standard deviation (network units) of `samples` passes with dropout on."""
+        for layer in self._dropouts:
+            layer.active = True
+        try:
+            return mean_and_std(self, batch, samples)
+        finally:
+            for layer in self._dropouts:
+                layer.active = False
 
 
 class OnnxEngine:
@@ -108,6 +144,8 @@ class OnnxEngine:
         except Exception as exc:  # onnxruntime raises its own exception types for bad files
             raise CheckpointError(f"{path}: not a readable ONNX model ({str(exc).splitlines()[0]})") from exc
         self.input_name = self.session.get_inputs()[0].name
+        #: Exports older than the batch-norm modes ran eval-mode batch norm, i.e. `running`.
+        self.norm = self.session.get_modelmeta().custom_metadata_map.get(NORM_KEY, "running")
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         return self.session.run(None, {self.input_name: np.ascontiguousarray(batch, dtype=np.float32)})[0]
@@ -135,12 +173,16 @@ def load_engine(
     backend: str | None = None,
     device: str | None = None,
     precision: str = "auto",
+    norm: str | None = None,
+    seed: int = 0,
     log: Callable[[str], None] = lambda _: None,
 ) -> tuple[Engine, ModelSpec]:
     """An engine and its spec from a checkpoint (run folder, generator file) or an `.onnx` export.
 
     `backend=None` picks onnx for a `.onnx` file and torch otherwise. The onnx backend given a
     torch checkpoint exports it to a temporary file first (deleted once the session holds it).
+    `norm` is the batch-norm mode (None: `DEFAULT_NORM_MODE`; an `.onnx` file holds the mode it
+    was exported with), `seed` seeds the dropout masks of `sample`.
     """
     path = Path(checkpoint)
     is_onnx = path.suffix.lower() == ".onnx"
@@ -152,8 +194,11 @@ def load_engine(
             raise ConfigError(f"{path}: an ONNX model runs with --backend onnx, not torch")
         dev = parse_device(device)
         generator, spec = load_generator(path, dev)
-        engine = TorchEngine(generator, dev, precision, owned=True)
-        log(f"model: {spec.in_channels} -> {spec.out_channels} channels, ngf {spec.ngf}; torch on {dev}, {engine.precision}")
+        engine = TorchEngine(generator, dev, precision, owned=True, norm=norm or DEFAULT_NORM_MODE, seed=seed)
+        log(
+            f"model: {spec.in_channels} -> {spec.out_channels} channels, ngf {spec.ngf}; torch on {dev}, {engine.precision}, "
+            f"batch norm: {engine.norm}"
+        )
         return engine, spec
     if is_onnx:
         if not path.is_file():
@@ -163,8 +208,10 @@ def load_engine(
         from sarclear.predict.onnx_export import export_onnx
 
         with tempfile.TemporaryDirectory(prefix="sarclear-onnx-") as tmp:
-            exported = export_onnx(path, Path(tmp) / "generator.onnx")
+            exported = export_onnx(path, Path(tmp) / "generator.onnx", norm=norm or DEFAULT_NORM_MODE)
             onnx_engine = OnnxEngine(exported)
     spec = onnx_spec(onnx_engine, path)
+    if norm is not None and onnx_engine.norm != norm:
+        raise ConfigError(f"{path}: exported with batch norm mode {onnx_engine.norm}, not {norm}; re-export with --norm-mode {norm}")
     log(f"model: {spec.in_channels} -> {spec.out_channels} channels, ngf {spec.ngf}; onnxruntime {onnx_engine.session.get_providers()[0]}")
     return onnx_engine, spec

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from sarclear.errors import ConfigError
+from sarclear.inference.norm import DEFAULT_NORM_MODE, NORM_KEY, check_norm_mode, use_window_norm
 from sarclear.io.atomic import atomic_output
 from sarclear.models.checkpoint import SPEC_KEY, load_generator
 
@@ -33,15 +34,20 @@ def _import_onnx():
     return onnx
 
 
-def export_onnx(checkpoint: str | Path, out: str | Path, *, opset: int = OPSET, check: bool = True) -> Path:
+def export_onnx(
+    checkpoint: str | Path, out: str | Path, *, opset: int = OPSET, check: bool = True, norm: str = DEFAULT_NORM_MODE
+) -> Path:
     """Write the generator of `checkpoint` as ONNX to `out` (atomically) and return `out`.
 
     Input `input` is `(batch, in_channels, H, W)` float32 in network units, H and W multiples of
-    2**n_down; output `output` is `(batch, out_channels, H, W)` in [-1, 1]. With `check`, and
+    2**n_down; output `output` is `(batch, out_channels, H, W)` in [-1, 1]. Batch norm runs in
+    `norm` mode (`sarclear.inference.norm`), recorded in the metadata. With `check`, and
     onnxruntime installed, the ONNX model must match torch within `EXPORT_TOLERANCE` on a random window.
     """
     onnx = _import_onnx()
     generator, spec = load_generator(checkpoint, "cpu")
+    if check_norm_mode(norm) == "window":  # `sarclear.inference.norm`: exported as InstanceNormalization
+        use_window_norm(generator)
     example = torch.rand(1, spec.in_channels, spec.tile_size, spec.tile_size, generator=torch.Generator().manual_seed(0)) * 2 - 1
     out = Path(out)
     with atomic_output(out) as tmp:
@@ -60,6 +66,8 @@ def export_onnx(checkpoint: str | Path, out: str | Path, *, opset: int = OPSET, 
         model = onnx.load(str(tmp))
         entry = model.metadata_props.add()
         entry.key, entry.value = SPEC_KEY, json.dumps(spec.to_dict())
+        entry = model.metadata_props.add()
+        entry.key, entry.value = NORM_KEY, norm
         onnx.save(model, str(tmp))
         if check:
             _check_against_torch(tmp, generator, example)

@@ -13,6 +13,9 @@ from pathlib import Path
 
 from sarclear.data.provenance import warn_on_mismatch
 from sarclear.errors import CheckpointError, ConfigError
+from sarclear.inference.defaults import DEFAULT_SAMPLES
+from sarclear.inference.sampling import check_samples
+from sarclear.inference.settings import EngineSettings, engine_settings
 from sarclear.io.cog import gdal_env
 from sarclear.models.spec import ModelSpec
 from sarclear.predict.composite import composite as blend_composite
@@ -23,7 +26,7 @@ from sarclear.predict.reader import SceneReader
 from sarclear.predict.scene import SceneInputs, inspect_scene
 from sarclear.predict.stream import predicted_rows, rgb_channels
 from sarclear.predict.tiling import WindowGrid
-from sarclear.predict.writer import QUICKLOOK_FORMATS, mask_values, output_dn, quicklook_path, scene_outputs
+from sarclear.predict.writer import QUICKLOOK_FORMATS, mask_values, output_dn, quicklook_path, scene_outputs, std_values
 
 Log = Callable[[str], None]
 _logger = logging.getLogger(__name__)
@@ -38,6 +41,8 @@ def predict_scene(
     composite: bool = False,
     mask: str | Path | None = None,
     write_mask: str | Path | None = None,
+    uncertainty: str | Path | None = None,
+    samples: int = DEFAULT_SAMPLES,
     quicklook: str | None = None,
     tile: int | None = None,
     overlap: int | None = None,
@@ -45,6 +50,8 @@ def predict_scene(
     backend: str | None = None,
     device: str | None = None,
     precision: str = "auto",
+    norm: str | None = None,
+    seed: int = 0,
     s2_offset: float | None = None,
     progress: bool = True,
     log: Log | None = None,
@@ -53,19 +60,24 @@ def predict_scene(
 
     `checkpoint` is a run folder, a generator file or an `.onnx` export; the model configuration
     comes from it. `tile` defaults to the checkpoint's training tile size, `overlap` to an eighth
-    of the tile (32 px at 256; `default_overlap`). `composite` keeps
+    of the tile, at least 16 px and at most a quarter (32 px at 256; `default_overlap`). `composite` keeps
     observed pixels where the sky is clear (mask from `mask`, else detected); `write_mask` writes
     the mask used; `quicklook` ('png' or 'jpeg') adds an 8-bit picture beside `out`. `s2` may be a
     product (per-band folder, SAFE) and `s1` a VV/VH folder or pair; `s2_offset` overrides the
-    radiometric offset found in the product (`io.sources`).
+    radiometric offset found in the product (`io.sources`). `uncertainty` writes the per-pixel
+    standard deviation (DN) of `samples` stochastic passes (dropout on; their mean is the prediction),
+    zero where `composite` keeps the observed pixel. `norm` is the batch-norm mode
+    (`sarclear.inference.norm`), `seed` seeds the dropout masks.
     """
     log = log or _logger.info
     _check_settings(tile, overlap, batch_size, quicklook)
-    engine, spec = load_engine(checkpoint, backend=backend, device=device, precision=precision, log=log)
+    if uncertainty is not None and samples < 2:
+        check_samples(samples, True)
+    engine, spec = load_engine(checkpoint, backend=backend, device=device, precision=precision, norm=norm, seed=seed, log=log)
     return predict_with_engine(
-        engine, spec, s1, s2, out, composite=composite, mask=mask, write_mask=write_mask, quicklook=quicklook,
-        tile=tile, overlap=overlap, batch_size=batch_size, s2_offset=s2_offset, progress=progress, log=log,
-        model_name=str(checkpoint),
+        engine, spec, s1, s2, out, composite=composite, mask=mask, write_mask=write_mask, uncertainty=uncertainty,
+        samples=samples, quicklook=quicklook, tile=tile, overlap=overlap, batch_size=batch_size, s2_offset=s2_offset,
+        progress=progress, log=log, model_name=str(checkpoint), seed=seed,
     )  # fmt: skip
 
 
@@ -79,6 +91,8 @@ def predict_with_engine(
     composite: bool = False,
     mask: str | Path | None = None,
     write_mask: str | Path | None = None,
+    uncertainty: str | Path | None = None,
+    samples: int = DEFAULT_SAMPLES,
     quicklook: str | None = None,
     tile: int | None = None,
     overlap: int | None = None,
@@ -87,10 +101,12 @@ def predict_with_engine(
     progress: bool = True,
     log: Log = lambda _: None,
     model_name: str = "checkpoint",
+    seed: int = 0,
 ) -> Path:
     """`predict_scene` with an engine already built (any callable on window batches) and its spec.
 
-    `model_name` (the checkpoint's path) names the model in error messages.
+    `model_name` (the checkpoint's path) names the model in error messages; `seed` is recorded in
+    the tags (the engine was built with it).
     """
     tile = tile or spec.tile_size
     overlap = default_overlap(tile) if overlap is None else overlap
@@ -98,23 +114,36 @@ def predict_with_engine(
     _check_tile(tile, spec)
     if mask is not None and not composite and write_mask is None:
         raise ConfigError("--mask is only used with --composite (or --write-mask)")
+    passes = 1
+    if uncertainty is not None:
+        if not hasattr(engine, "sample"):
+            raise ConfigError("--uncertainty needs the torch backend (an ONNX graph has its dropout removed)")
+        check_samples(samples, bool(getattr(engine, "has_dropout", True)), model_name)
+        passes = samples
     inputs = inspect_scene(s2, s1, use_sar=spec.use_sar, bands=spec.bands, mask_path=mask, s2_offset=s2_offset, log=log)
     _check_model_matches(spec, inputs, model_name)
     warn_on_mismatch(spec.training_data, spec.s2_level, inputs.s2, inputs.radiometry.level, log)
     out = Path(out)
     mask_out = Path(write_mask) if write_mask is not None else None
-    _check_outputs(inputs, [out, mask_out, quicklook_path(out, quicklook) if quicklook else None])
+    std_out = Path(uncertainty) if uncertainty is not None else None
+    _check_outputs(inputs, [out, mask_out, std_out, quicklook_path(out, quicklook) if quicklook else None])
     grid = WindowGrid(inputs.s2.height, inputs.s2.width, tile, overlap)
-    log(f"{grid.width}x{grid.height} px in {grid.n_windows} windows of {tile} px (overlap {overlap}), batches of {batch_size}")
+    settings = engine_settings(engine, tile=tile, overlap=overlap, samples=passes, seed=seed)
+    log(
+        f"{grid.width}x{grid.height} px in {grid.n_windows} windows of {tile} px (overlap {overlap}), batches of {batch_size}"
+        + (f", {passes} stochastic passes each (uncertainty)" if passes > 1 else "")
+    )
+    tags = _output_tags(inputs, spec, model_name, composite, settings)
     with gdal_env(), SceneReader(inputs) as reader, scene_outputs(
-        out, inputs.s2, mask_out=mask_out, quicklook=quicklook, tags=_output_tags(inputs, spec, model_name, composite)
+        out, inputs.s2, mask_out=mask_out, std_out=std_out, quicklook=quicklook, tags=tags
     ) as writers:
         masks = MaskSource(reader, log) if composite or mask_out is not None else None
         rows = predicted_rows(
-            engine, reader, grid, s2_clip_max=spec.s2_clip_max, out_channels=spec.out_channels, batch_size=batch_size, progress=progress
-        )
+            engine, reader, grid, s2_clip_max=spec.s2_clip_max, out_channels=spec.out_channels, batch_size=batch_size,
+            samples=passes, progress=progress,
+        )  # fmt: skip
         for block in rows:
-            dn = block.predicted
+            dn, alpha = block.predicted, None
             if masks is not None:
                 cloud, alpha = masks.rows(block.r0, block.r1)
                 if composite:
@@ -122,17 +151,21 @@ def predict_with_engine(
                 if writers.mask is not None:
                     writers.mask.write(mask_values(cloud, block.valid))
             writers.out.write(output_dn(dn, block.valid))
-    log(f"wrote {out}" + (f", {mask_out}" if mask_out else "") + (f", {quicklook_path(out, quicklook)}" if quicklook else ""))
+            if writers.std is not None and block.std is not None:
+                writers.std.write(std_values(block.std, block.valid, alpha if composite else None))
+    written = [out, mask_out, std_out, quicklook_path(out, quicklook) if quicklook else None]
+    log("wrote " + ", ".join(str(p) for p in written if p is not None))
     return out
 
 
-def _output_tags(inputs: SceneInputs, spec: ModelSpec, model_name: str, composite: bool) -> dict[str, str]:
+def _output_tags(inputs: SceneInputs, spec: ModelSpec, model_name: str, composite: bool, settings: EngineSettings) -> dict[str, str]:
     """What the output was made from and how, kept in the GeoTIFF so it travels with the pixels."""
     tags = inputs.radiometry.tags()
     tags.update(
         SARCLEAR_MODEL=Path(model_name).name,
         SARCLEAR_MODEL_TRAINED_ON=f"{spec.training_data} {spec.s2_level}",
         SARCLEAR_COMPOSITE="yes" if composite else "no",
+        **settings.tags(),
     )
     return tags
 

@@ -22,11 +22,13 @@ from tqdm import tqdm
 from sarclear.data.bands import S2_RGB_POSITIONS
 from sarclear.data.normalize import s2_from_network
 from sarclear.data.valid import valid_pixels
-from sarclear.predict.blend import RowBlender
+from sarclear.inference.windows import WindowBlend, batches, run_windows
 from sarclear.predict.engine import Engine
 from sarclear.predict.prepare import network_input, pad_to
 from sarclear.predict.reader import SceneReader
-from sarclear.predict.tiling import WindowGrid, blend_weights
+from sarclear.predict.tiling import WindowGrid
+
+__all__ = ["RowBlock", "batches", "predicted_rows", "rgb_channels"]
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,7 @@ class RowBlock:
     predicted: np.ndarray  # (3, n, W) float32 DN, B4 B3 B2
     observed: np.ndarray  # (3, n, W) the cloudy input's B4 B3 B2 DN
     valid: np.ndarray  # (n, W) bool
+    std: np.ndarray | None = None  # (3, n, W) float32 DN: spread of the stochastic passes (with samples > 1)
 
 
 def rgb_channels(out_channels: int) -> list[int]:
@@ -47,15 +50,6 @@ def rgb_channels(out_channels: int) -> list[int]:
     if out_channels == 13:
         return list(S2_RGB_POSITIONS)
     raise ValueError(f"a generator with {out_channels} output channels has no known RGB (expected 3 or 13)")
-
-
-def batches(items: Sequence[int], size: int) -> list[list[int]]:
-    """Split into the fewest batches of at most `size`, as even as possible (5 by 4 gives
-    3 and 2, not 4 and 1), since a batch of one runs at a fraction of a full batch's speed per window."""
-    if not items:
-        return []
-    count = -(-len(items) // size)
-    return [[int(v) for v in part] for part in np.array_split(np.asarray(items), count)]
 
 
 def _read_strip(reader: SceneReader, top: int, bottom: int) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
@@ -82,18 +76,19 @@ def predicted_rows(
     s2_clip_max: float,
     out_channels: int,
     batch_size: int,
+    samples: int = 1,
     progress: bool = True,
 ) -> Iterator[RowBlock]:
     """Blended predictions over the whole scene, top to bottom, in `RowBlock`s.
 
     Strips stay in their stored units and dtypes; only a batch of windows is converted to network
-    units at a time, which keeps the float copies small on a 10980 px wide scene.
+    units at a time, which keeps the float copies small on a 10980 px wide scene. With `samples`
+    > 1 each window is the mean of that many stochastic passes and the blocks carry their std.
     """
     inputs = reader.inputs
-    tile, h, w = grid.tile, grid.window_height, grid.window_width
-    weights = blend_weights(tile, grid.overlap)[:h, :w]
-    blender = RowBlender(3, grid.width, tile)
-    pick = rgb_channels(out_channels)
+    tile, w = grid.tile, grid.window_width
+    blend = WindowBlend(grid, rgb_channels(out_channels), uncertainty=samples > 1)
+    dn_per_unit = s2_clip_max / 2.0  # s2_from_network is linear: [-1, 1] -> [0, clip]
     observed_pick = [inputs.model_bands.index(b) for b in inputs.rgb_bands]  # the model reads RGB or all 13 bands
     starts = grid.row_starts
     with (
@@ -114,11 +109,13 @@ def predicted_rows(
             bar.update(len(grid.col_starts) - len(cols))
             for batch in batches(cols, batch_size):
                 x = network_input(_windows(s2, batch, tile), _windows(s1, batch, tile), s2_clip_max)  # type: ignore[arg-type]
-                for c, prediction in zip(batch, engine(x)):
-                    blender.add(top, c, prediction[pick, :h, :w], weights)
+                blend.add(top, batch, run_windows(engine, x, samples))
                 bar.update(len(batch))
             end = grid.final_row(index)
-            rows = blender.flush(end)
+            rows, std = blend.flush(end)
             if index + 1 < len(starts):
                 pending.exception()  # wait for the read (its error, if any, is raised at the next strip)
-            yield RowBlock(top, end, s2_from_network(rows, s2_clip_max).astype(np.float32), s2[observed_pick, : end - top], valid[: end - top])
+            yield RowBlock(
+                top, end, s2_from_network(rows, s2_clip_max).astype(np.float32), s2[observed_pick, : end - top], valid[: end - top],
+                None if std is None else (std * dn_per_unit).astype(np.float32),
+            )  # fmt: skip

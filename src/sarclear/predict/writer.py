@@ -1,4 +1,4 @@
-"""The files a prediction writes: the RGB COG, optionally the mask COG and an 8-bit quick-look.
+"""The files a prediction writes: the RGB COG, optionally the mask COG, the uncertainty COG and an 8-bit quick-look.
 
 All of them appear together at the very end or not at all: rows stream into hidden work GeoTIFFs,
 which become COGs under temporary names, which are renamed onto the requested names only when the
@@ -27,6 +27,9 @@ OUTPUT_NODATA: int = 0
 MASK_CLOUD, MASK_CLEAR, MASK_NODATA = 1, 0, 255
 #: Longest side of the quick-look in pixels; larger scenes are read from the COG's overviews.
 QUICKLOOK_MAX_PX: int = 4096
+#: Uncertainty nodata: NaN (a standard deviation is never negative, but NaN is what GDAL tools expect of floats).
+STD_NODATA: float = float("nan")
+STD_NAMES: tuple[str, ...] = tuple(f"{name}_std" for name in RGB_NAMES)
 QUICKLOOK_FORMATS: dict[str, tuple[str, str]] = {"png": (".png", "PNG"), "jpeg": (".jpg", "JPEG"), "jpg": (".jpg", "JPEG")}
 
 
@@ -34,6 +37,15 @@ def output_dn(dn: np.ndarray, valid: np.ndarray) -> np.ndarray:
     """Float DN -> uint16 with nodata 0 outside `valid`; valid pixels are kept >= 1 so none reads as nodata."""
     out = np.clip(np.rint(dn), 1, np.iinfo(np.uint16).max).astype(np.uint16)
     out[:, ~valid] = OUTPUT_NODATA
+    return out
+
+
+def std_values(std: np.ndarray, valid: np.ndarray, alpha: np.ndarray | None = None) -> np.ndarray:
+    """`(3, H, W)` float32 standard deviation in DN, NaN outside `valid`; scaled by the composite's
+    `alpha` when given (0 where the observed pixel is kept: `alpha * model + (1 - alpha) * observed`
+    has `alpha` times the model's spread)."""
+    out = std.astype(np.float32) if alpha is None else (std * alpha[None]).astype(np.float32)
+    out[:, ~valid] = STD_NODATA
     return out
 
 
@@ -53,6 +65,7 @@ def quicklook_path(out: str | Path, fmt: str) -> Path:
 class Writers:
     out: BlockRowWriter
     mask: BlockRowWriter | None
+    std: BlockRowWriter | None = None
 
 
 @contextlib.contextmanager
@@ -61,17 +74,19 @@ def scene_outputs(
     grid: RasterInfo,
     *,
     mask_out: Path | None = None,
+    std_out: Path | None = None,
     quicklook: str | None = None,
     tags: dict[str, str] | None = None,
 ) -> Iterator[Writers]:
-    """Writers for the output rows (and mask rows) on `grid`'s CRS, transform and size; see module doc.
-
-    `tags` (provenance: source, level, offset, model) go into the output's GeoTIFF metadata."""
+    """Writers for the output rows (and mask and uncertainty rows) on `grid`'s CRS, transform and size;
+    see module doc. `tags` (provenance: source, level, offset, model, engine) go into the output's and
+    the uncertainty's GeoTIFF metadata."""
     geo = {"height": grid.height, "width": grid.width, "crs": grid.crs, "transform": grid.transform}
-    works = [work_path(out)] + ([work_path(mask_out)] if mask_out else [])
+    works = [work_path(out)] + ([work_path(mask_out)] if mask_out else []) + ([work_path(std_out)] if std_out else [])
     with contextlib.ExitStack() as finals:
         tmp_out = finals.enter_context(atomic_output(out))
         tmp_mask = finals.enter_context(atomic_output(mask_out)) if mask_out else None
+        tmp_std = finals.enter_context(atomic_output(std_out)) if std_out else None
         tmp_look = finals.enter_context(atomic_output(quicklook_path(out, quicklook))) if quicklook else None
         try:
             with contextlib.ExitStack() as open_works:
@@ -83,10 +98,19 @@ def scene_outputs(
                     if mask_out
                     else None
                 )
-                yield Writers(rgb, mask)
+                std = (
+                    open_works.enter_context(
+                        open_work_gtiff(works[-1], count=3, dtype="float32", nodata=STD_NODATA, descriptions=STD_NAMES, tags=tags, **geo)
+                    )
+                    if std_out
+                    else None
+                )
+                yield Writers(rgb, mask, std)
             gtiff_to_cog(works[0], tmp_out)
             if tmp_mask is not None:
                 gtiff_to_cog(works[1], tmp_mask, resampling="nearest")
+            if tmp_std is not None:
+                gtiff_to_cog(works[-1], tmp_std)
             if tmp_look is not None and quicklook is not None:
                 write_quicklook(tmp_out, tmp_look, QUICKLOOK_FORMATS[quicklook.lower()][1])
         finally:

@@ -1,8 +1,10 @@
-"""Validation: PSNR/SSIM on the reflectance scale (`evaluate/metrics.py`, valid pixels only), in eval mode.
+"""Validation: PSNR/SSIM on the reflectance scale (`evaluate/metrics.py`, valid pixels only), as inference runs.
 
-Batch norm uses its running statistics and dropout is off (`generator.eval()`), as `sarclear
-evaluate` and `predict` will run the saved generator; the reference code's default of keeping
-train mode at test time is not followed. No RNG is drawn, so validating never changes training.
+Dropout is off and batch norm normalises in the inference engine's mode (`sarclear.inference.norm`,
+default: each tile's own statistics), the mode `sarclear evaluate` and `predict` run the saved
+generator in, so the best checkpoint is chosen by the number those commands will report. Val tiles
+are centre crops of the training size, i.e. one inference window each. No RNG is drawn, so
+validating never changes training.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from torch.utils.data import DataLoader
 
 from sarclear.data.dataset import build_input
 from sarclear.evaluate.metrics import network_metrics
+from sarclear.inference.norm import DEFAULT_NORM_MODE, norm_mode
 from sarclear.train.interrupt import stop_signals_blocked
 
 #: The two numbers logged per validation (reflectance scale, data range 1, as the SEN12MS-CR tables).
@@ -45,14 +48,15 @@ def validate(
     s2_clip_max: float,
     sample_tiles: int,
     memory_format: torch.memory_format = torch.contiguous_format,
+    norm: str = DEFAULT_NORM_MODE,
 ) -> Validation:
-    """Run `generator` over `loader` once; metrics are per image, then averaged over images."""
-    was_training = generator.training
-    generator.eval()
+    """Run `generator` over `loader` once; metrics are per image, then averaged over images.
+
+    The generator is put back as it was (training mode, its own batch-norm layers) afterwards."""
     sums = torch.zeros(4, dtype=torch.float64)
     counts = torch.zeros(4, dtype=torch.float64)  # per metric: a tile without valid pixels scores NaN, skipped
     kept: dict[str, list[torch.Tensor]] = {"sar": [], "cloudy": [], "prediction": [], "target": []}
-    try:
+    with norm_mode(generator, norm):
         with stop_signals_blocked():
             batches = iter(loader)  # forks the workers
         for batch in batches:
@@ -70,8 +74,6 @@ def validate(
             if len(kept["sar"]) * loader.batch_size < sample_tiles:  # type: ignore[operator]
                 for key, value in zip(kept, (sar, cloudy, prediction, clear)):
                     kept[key].append(value.cpu())
-    finally:
-        generator.train(was_training)
     means = (sums / counts.clamp(min=1)).tolist()
     samples = {key: torch.cat(values)[:sample_tiles] for key, values in kept.items() if values}
     return Validation(*means, samples=samples)
