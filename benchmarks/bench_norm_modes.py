@@ -34,10 +34,10 @@ from sarclear.data.normalize import s2_from_network
 from sarclear.data.synthetic.bigscene import write_scene
 from sarclear.evaluate.methods import EngineOptions, GeneratorPredictor
 from sarclear.evaluate.metrics import dn_metrics
+from sarclear.inference.tiling import WindowGrid
 from sarclear.models.checkpoint import load_generator
 from sarclear.predict import predict_scene
 from sarclear.predict.seams import seam_ratio
-from sarclear.predict.tiling import WindowGrid
 
 
 def parse() -> argparse.Namespace:

@@ -47,10 +47,10 @@ from rasterio.transform import from_origin
 from rasterio.windows import Window
 from torch.utils.flop_counter import FlopCounterMode
 
+from sarclear.inference.tiling import WindowGrid
 from sarclear.models.checkpoint import save_generator
 from sarclear.models.spec import ModelSpec
 from sarclear.predict.defaults import DEFAULT_BATCH_SIZE, default_overlap
-from sarclear.predict.tiling import WindowGrid
 
 BLOCK = 512
 #: A one-window scene: its run time is the fixed cost every scene pays.

@@ -18,10 +18,12 @@ LAYERS: dict[str, int] = {
     "io": 1,
     "data": 2,
     "models": 3, "report": 3,
-    "config": 4,
-    "curate": 5, "evaluate": 5, "train": 5, "predict": 5, "adapt": 5, "demo": 6,
-    "commands": 7,
-    "cli": 8, "__main__": 9,
+    "config": 4, "inference": 4,
+    "curate": 5, "train": 5, "predict": 5,
+    "evaluate": 6, "adapt": 6,
+    "demo": 7,
+    "commands": 8,
+    "cli": 9, "__main__": 10,
 }
 #: Imports across siblings of one layer, each with its reason.
 ALLOWED: dict[tuple[str, str], str] = {

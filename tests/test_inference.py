@@ -10,10 +10,10 @@ from torch import nn
 from sarclear.errors import ConfigError
 from sarclear.inference.norm import WindowNorm, norm_mode
 from sarclear.inference.sampling import check_samples
+from sarclear.inference.tiling import WindowGrid
 from sarclear.inference.windows import predict_array
 from sarclear.models.spec import ModelSpec
 from sarclear.predict.engine import TorchEngine
-from sarclear.predict.tiling import WindowGrid
 
 
 def _trained_like(n_down: int = 6, tile: int = 64) -> nn.Module:

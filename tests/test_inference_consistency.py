@@ -20,11 +20,11 @@ from sarclear.data.manifest import CORE_COLUMNS, write_manifest
 from sarclear.data.synthetic import generate_dataset
 from sarclear.data.synthetic.bigscene import write_scene
 from sarclear.evaluate.metrics import dn_metrics
+from sarclear.inference.tiling import WindowGrid
 from sarclear.predict import predict_scene
 from sarclear.predict.composite import feather
 from sarclear.predict.defaults import default_overlap
 from sarclear.predict.seams import seam_ratio
-from sarclear.predict.tiling import WindowGrid
 
 MODEL = Path(__file__).parent / "data" / "small-model" / "generator.safetensors"
 #: Grid visibility above which a seam is plain to see (a hard grid, overlap 0, measures about 2 on this model).

@@ -7,10 +7,10 @@ import itertools
 import numpy as np
 import pytest
 
-from sarclear.predict.blend import RowBlender
+from sarclear.inference.blend import RowBlender
+from sarclear.inference.tiling import WEIGHT_FLOOR, WindowGrid, blend_weights, ramp, window_starts
 from sarclear.predict.composite import composite, feather
 from sarclear.predict.prepare import network_input, pad_to
-from sarclear.predict.tiling import WEIGHT_FLOOR, WindowGrid, blend_weights, ramp, window_starts
 
 
 @pytest.mark.parametrize(("length", "tile", "overlap"), [(100, 32, 8), (96, 32, 8), (33, 32, 0), (10980, 256, 64), (5, 32, 8), (32, 32, 8)])

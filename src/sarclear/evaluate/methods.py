@@ -29,13 +29,13 @@ from sarclear.evaluate.baselines import Predictor, get_baseline
 from sarclear.inference.defaults import DEFAULT_NORM_MODE
 from sarclear.inference.sampling import check_samples
 from sarclear.inference.settings import EngineSettings, engine_settings
+from sarclear.inference.tiling import WindowGrid
 from sarclear.inference.windows import predict_array, run_windows
 from sarclear.models.checkpoint import load_generator, resolve_generator_file
 from sarclear.models.generator import UNetGenerator
 from sarclear.models.spec import ModelSpec
 from sarclear.predict.defaults import DEFAULT_BATCH_SIZE, default_overlap
 from sarclear.predict.engine import TorchEngine
-from sarclear.predict.tiling import WindowGrid
 
 
 @dataclass

@@ -15,8 +15,8 @@ from typing import Protocol
 
 import numpy as np
 
-from sarclear.predict.blend import RowBlender
-from sarclear.predict.tiling import WindowGrid, blend_weights
+from sarclear.inference.blend import RowBlender
+from sarclear.inference.tiling import WindowGrid, blend_weights, pad_to
 
 
 class Engine(Protocol):
@@ -77,8 +77,6 @@ def predict_array(
     """A `(C, H, W)` network-unit image through `grid`'s windows: `(len(pick), H, W)` prediction and std.
 
     Windows are cut from `x` padded by reflection to at least one tile, as the scene reader pads."""
-    from sarclear.predict.prepare import pad_to
-
     tile = grid.tile
     padded = pad_to(x, tile, tile)
     blend = WindowBlend(grid, pick, uncertainty=samples > 1)

@@ -16,6 +16,7 @@ from sarclear.errors import CheckpointError, ConfigError
 from sarclear.inference.defaults import DEFAULT_SAMPLES
 from sarclear.inference.sampling import check_samples
 from sarclear.inference.settings import EngineSettings, engine_settings
+from sarclear.inference.tiling import WindowGrid
 from sarclear.io.cog import gdal_env
 from sarclear.models.spec import ModelSpec
 from sarclear.predict.composite import composite as blend_composite
@@ -25,7 +26,6 @@ from sarclear.predict.masking import MaskSource
 from sarclear.predict.reader import SceneReader
 from sarclear.predict.scene import SceneInputs, inspect_scene
 from sarclear.predict.stream import predicted_rows, rgb_channels
-from sarclear.predict.tiling import WindowGrid
 from sarclear.predict.writer import QUICKLOOK_FORMATS, mask_values, output_dn, quicklook_path, scene_outputs, std_values
 
 Log = Callable[[str], None]

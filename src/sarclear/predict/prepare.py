@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from sarclear.data.normalize import s1_to_network, s2_to_network
+from sarclear.inference.tiling import pad_to  # noqa: F401 (re-exported: predict pads with it)
 
 
 def network_input(s2_dn: np.ndarray, s1_db: np.ndarray | None, s2_clip_max: float) -> np.ndarray:
@@ -24,13 +25,3 @@ def network_input(s2_dn: np.ndarray, s1_db: np.ndarray | None, s2_clip_max: floa
         return optical.astype(np.float32)
     sar = np.nan_to_num(s1_to_network(s1_db.astype(np.float32)), nan=0.0)
     return np.concatenate([sar, optical], axis=-3).astype(np.float32)
-
-
-def pad_to(array: np.ndarray, height: int, width: int) -> np.ndarray:
-    """Pad the last two axes by reflection up to at least `height` x `width` (for scenes smaller than a tile)."""
-    h, w = array.shape[-2:]
-    pad_h, pad_w = max(0, height - h), max(0, width - w)
-    if not pad_h and not pad_w:
-        return array
-    mode = "reflect" if h > 1 and w > 1 else "edge"
-    return np.pad(array, [(0, 0)] * (array.ndim - 2) + [(0, pad_h), (0, pad_w)], mode=mode)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sarclear.predict.tiling import WindowGrid
+from sarclear.inference.tiling import WindowGrid
 
 
 def _band(length: int, starts: list[int], tile: int, ramp: int) -> np.ndarray:

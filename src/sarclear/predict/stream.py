@@ -22,11 +22,11 @@ from tqdm import tqdm
 from sarclear.data.bands import S2_RGB_POSITIONS
 from sarclear.data.normalize import s2_from_network
 from sarclear.data.valid import valid_pixels
+from sarclear.inference.tiling import WindowGrid
 from sarclear.inference.windows import WindowBlend, batches, run_windows
 from sarclear.predict.engine import Engine
 from sarclear.predict.prepare import network_input, pad_to
 from sarclear.predict.reader import SceneReader
-from sarclear.predict.tiling import WindowGrid
 
 __all__ = ["RowBlock", "batches", "predicted_rows", "rgb_channels"]
 

@@ -93,3 +93,12 @@ class WindowGrid:
         """Rows above this one are complete once window row `index` is done (no later window covers them)."""
         starts = self.row_starts
         return starts[index + 1] if index + 1 < len(starts) else self.height
+
+def pad_to(array: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Pad the last two axes by reflection up to at least `height` x `width` (for scenes smaller than a tile)."""
+    h, w = array.shape[-2:]
+    pad_h, pad_w = max(0, height - h), max(0, width - w)
+    if not pad_h and not pad_w:
+        return array
+    mode = "reflect" if h > 1 and w > 1 else "edge"
+    return np.pad(array, [(0, 0)] * (array.ndim - 2) + [(0, pad_h), (0, pad_w)], mode=mode)
