@@ -73,6 +73,8 @@ def describe_s2(path: str | Path, *, offset: float | None = None, descriptions: 
     """
     path = Path(path)
     if is_product(path):
+        if not path.exists():
+            raise RasterError(path, "not found")
         product = _product(str(path.resolve()), path.stat().st_mtime_ns)
         found = product.offset
         applied = found if offset is None else offset
@@ -80,7 +82,7 @@ def describe_s2(path: str | Path, *, offset: float | None = None, descriptions: 
         if applied is None:
             applied, source = 0.0, product.offset_source + "; none removed"
         name = _product_dataset(str(path.resolve()), path.stat().st_mtime_ns, applied)
-        kind = "SAFE product" if _is_safe(path) else "folder of band files"
+        kind = "SAFE product" if is_safe_product(path) else "folder of band files"
         return name, S2Radiometry(kind, product.level, product.level_source, applied, source, product.baseline)
     level, level_source = _file_level(path, descriptions, count)
     if offset:
@@ -95,17 +97,17 @@ def describe_s2(path: str | Path, *, offset: float | None = None, descriptions: 
 def s1_pair_dataset(paths: Sequence[Path]) -> str:
     """A 2-band (VV, VH) VRT from two single-band files given in any order."""
     vv, vh = s1_files(list(paths))
-    return stack_vrt([BandFile("VV", str(vv)), BandFile("VH", str(vh))], origin=vv.parent)
+    return _s1_vrt(vv, vh, vv.parent)
 
 
-def _is_safe(path: Path) -> bool:
-    return is_safe_product(path)
+def _s1_vrt(vv: Path, vh: Path, origin: Path) -> str:
+    return stack_vrt([BandFile("VV", str(vv)), BandFile("VH", str(vh))], origin=origin)
 
 
 @functools.lru_cache(maxsize=64)
 def _product(path_text: str, _mtime: int) -> ProductBands:
     path = Path(path_text)
-    if _is_safe(path):
+    if is_safe_product(path):
         return read_safe(path)
     if path.is_dir() and band_files(path):
         return read_band_folder(path)
@@ -115,9 +117,8 @@ def _product(path_text: str, _mtime: int) -> ProductBands:
 @functools.lru_cache(maxsize=64)
 def _product_dataset(path_text: str, mtime: int, offset: float | None) -> str:
     path = Path(path_text)
-    if path.is_dir() and not _is_safe(path) and has_s1_files(path) and not band_files(path):
-        vv, vh = s1_files(path)
-        return stack_vrt([BandFile("VV", str(vv)), BandFile("VH", str(vh))], origin=path)
+    if path.is_dir() and not is_safe_product(path) and has_s1_files(path) and not band_files(path):
+        return _s1_vrt(*s1_files(path), path)
     product = _product(path_text, mtime)
     applied = product.offset if offset is None else offset
     bands = [BandFile(name, product.bands[name]) for name in S2_BAND_ORDER if name in product.bands]

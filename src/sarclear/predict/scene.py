@@ -23,7 +23,7 @@ from sarclear.data.bands import S1_BANDS, _normalise_name, s2_band_indexes
 from sarclear.errors import ConfigError, GridMismatchError, RasterError
 from sarclear.io.geotiff import RasterInfo, check_same_grid, raster_info
 from sarclear.io.pixel_size import pixel_size_text
-from sarclear.io.sources import S2Radiometry, describe_s2, s1_pair_dataset
+from sarclear.io.sources import S2Radiometry, describe_s2, is_product, s1_pair_dataset
 from sarclear.predict.input_checks import check_s1_input, check_s2_input, linear_scale_factor, looks_optical
 
 Log = Callable[[str], None]
@@ -111,13 +111,11 @@ def inspect_scene(
 def open_s2(path: str | Path, offset: float | None, log: Log) -> tuple[RasterInfo, S2Radiometry]:
     """The S2 input as one raster (a product's bands stacked on the 10 m grid), its level and offset logged."""
     path = Path(path)
-    header = raster_info(path) if not path.is_dir() and path.suffix.lower() not in (".zip", ".safe") else None
-    if header is not None:
-        name, radiometry = describe_s2(path, offset=offset, descriptions=header.descriptions, count=header.count)
-    else:
-        if not path.exists():
-            raise RasterError(path, "not found")
+    header = None if is_product(path) else raster_info(path)
+    if header is None:
         name, radiometry = describe_s2(path, offset=offset)
+    else:
+        name, radiometry = describe_s2(path, offset=offset, descriptions=header.descriptions, count=header.count)
     info = header if header is not None and name == str(path) else raster_info(path, source=name)
     if radiometry.kind != "GeoTIFF":
         log(f"{path.name}: {radiometry.kind}, {info.count} bands ({', '.join(d or '?' for d in info.descriptions)}) stacked on the finest grid, bilinear")
