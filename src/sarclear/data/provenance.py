@@ -44,9 +44,10 @@ def training_provenance(samples: Sequence[Sample], manifest: str | Path) -> dict
         return {"training_data": "unknown", "s2_level": "L1C", "training_summary": ""}
     step = max(1, len(samples) // SAMPLED_ROWS)
     picked = list(samples[::step])[:SAMPLED_ROWS]
-    synthetic = [is_synthetic(s.s2_path) for s in picked]
+    facts = [_header_facts(s.s2_path) for s in picked]
+    synthetic = [f[0] for f in facts]
     data = "synthetic" if all(synthetic) else "real" if not any(synthetic) else "mixed"
-    levels = Counter(_level(s.s2_path) for s in picked)
+    levels = Counter(f[1] for f in facts)
     level = levels.most_common(1)[0][0] or "L1C"
     seasons = Counter(s.season for s in samples)
     season_text = ", ".join(f"{k} {v}" for k, v in sorted(seasons.items()))
@@ -54,13 +55,14 @@ def training_provenance(samples: Sequence[Sample], manifest: str | Path) -> dict
     return {"training_data": data, "s2_level": level, "training_summary": summary}
 
 
-def _level(path: Path) -> str | None:
+def _header_facts(path: Path) -> tuple[bool, str | None]:
+    """(synthetic?, processing level) of one S2 file from a single header read."""
     try:
         with rasterio.open(dataset_name(path)) as src:
-            descriptions, count = src.descriptions, src.count
+            synthetic, descriptions, count = src.tags().get(SYNTHETIC_TAG) == "1", src.descriptions, src.count
     except (RasterioError, OSError):
-        return None
-    return describe_s2(path, descriptions=descriptions, count=count)[1].level
+        return False, None
+    return synthetic, describe_s2(path, descriptions=descriptions, count=count)[1].level
 
 
 def warn_on_mismatch(training_data: str, s2_level: str, scene: RasterInfo, scene_level: str | None, log: Log) -> list[str]:
