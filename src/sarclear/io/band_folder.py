@@ -85,7 +85,7 @@ def read_band_folder(folder: Path) -> ProductBands:
             offset = BASELINE_OFFSET_DN
             offset_source = f"sensing date {sensed} (every product since {BASELINE_0400_START} carries it)"
         elif sensed is not None:
-            offset_source = f"unknown: sensed {sensed}, before baseline 04.00, so none unless reprocessed (then give --s2-offset 1000)"
+            offset_source = f"sensed {sensed}, before baseline 04.00: none unless the product was reprocessed (then give --s2-offset 1000)"
     return ProductBands(
         path=folder,
         bands={name: str(path) for name, path in files.items()},

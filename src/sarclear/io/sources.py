@@ -80,7 +80,7 @@ def describe_s2(path: str | Path, *, offset: float | None = None, descriptions: 
         applied = found if offset is None else offset
         source = product.offset_source if offset is None else f"--s2-offset {offset:g}" + (f" (the product says {found:g})" if found is not None and found != offset else "")
         if applied is None:
-            applied, source = 0.0, product.offset_source + "; none removed"
+            applied, source = 0.0, product.offset_source
         name = _product_dataset(str(path.resolve()), path.stat().st_mtime_ns, applied)
         kind = "SAFE product" if is_safe_product(path) else "folder of band files"
         return name, S2Radiometry(kind, product.level, product.level_source, applied, source, product.baseline)
