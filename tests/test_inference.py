@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from sarclear.errors import ConfigError
-from sarclear.inference.norm import WindowNorm, norm_mode
+from sarclear.inference.norm import WindowNorm, norm_mode, resolve_norm_mode
 from sarclear.inference.sampling import check_samples
 from sarclear.inference.tiling import WindowGrid
 from sarclear.inference.windows import predict_array
@@ -45,6 +45,15 @@ def test_window_mode_is_train_mode_batch_norm_at_batch_one_whatever_the_batch() 
     np.testing.assert_allclose(engine(x[1:2]), expected[1:2], atol=1e-5)  # the batch's other windows do not matter
     running = TorchEngine(model, "cpu", "fp32", norm="running")(x)
     assert np.abs(running - expected).mean() > 1e-3  # the two modes really differ on this model
+
+
+def test_auto_mode_follows_the_batch_batch_norm_was_trained_with() -> None:
+    assert resolve_norm_mode("auto", 1) == "window"  # one image per statistic in training: per window
+    assert resolve_norm_mode("auto", 4) == "running"  # statistics of 4 images: their running average fits
+    assert resolve_norm_mode("auto", 0) == "running"  # unknown (older checkpoints): PyTorch's eval mode
+    assert resolve_norm_mode("window", 4) == "window" and resolve_norm_mode("running", 1) == "running"
+    with pytest.raises(ValueError):
+        TorchEngine(_trained_like(), "cpu", "fp32", norm="auto")  # callers resolve it from the spec
 
 
 def test_norm_mode_context_restores_the_generator_being_trained() -> None:

@@ -13,13 +13,13 @@ pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 
 from sarclear.cli import main
-from sarclear.inference.norm import DEFAULT_NORM_MODE, norm_mode
+from sarclear.inference.norm import norm_mode
 from sarclear.models.checkpoint import load_generator, save_generator
 from sarclear.models.spec import ModelSpec
 from sarclear.predict.engine import OnnxEngine, load_engine
 from tests.test_predict import write_scene
 
-SPEC = ModelSpec(ngf=8, n_down=5, tile_size=32)
+SPEC = ModelSpec(ngf=8, n_down=5, tile_size=32, norm_batch=1)  # trained at batch 1: `auto` exports per-window batch norm
 
 
 @pytest.fixture(scope="module")
@@ -35,11 +35,11 @@ def test_onnx_matches_torch_on_any_batch_and_window_size(exported: tuple[Path, P
     ckpt, onnx_path = exported
     generator, _ = load_generator(ckpt)
     x = torch.rand(3, 5, 64, 96, generator=torch.Generator().manual_seed(1)) * 2 - 1
-    with torch.inference_mode(), norm_mode(generator, DEFAULT_NORM_MODE):  # exported in the default mode
+    with torch.inference_mode(), norm_mode(generator, "window"):  # exported in the default mode, `auto` at batch 1
         expected = generator(x).numpy()
     engine = OnnxEngine(onnx_path)
     got = engine(x.numpy())
-    assert engine.norm == DEFAULT_NORM_MODE
+    assert engine.norm == "window"
     assert got.shape == (3, 3, 64, 96)
     assert np.abs(got - expected).max() < 1e-4
 

@@ -37,6 +37,7 @@ def test_train_command_writes_checkpoints_metrics_and_samples(tmp_path: Path, ca
     assert (spec.ngf, spec.n_down, spec.tile_size, spec.in_channels) == (4, 5, 32, 5)
     assert (spec.training_data, spec.s2_level) == ("real", "L1C")  # hand-made tiles carry no synthetic tag
     assert spec.training_summary.startswith("3 real L1C triplets from manifest.csv")
+    assert spec.norm_batch == 1  # batch 1 (the default): `auto` batch norm is per window at inference
     assert generator(torch.zeros(1, 5, 32, 32)).shape == (1, 3, 32, 32)
 
     rows = read_rows(run)
@@ -52,6 +53,32 @@ def test_train_command_writes_checkpoints_metrics_and_samples(tmp_path: Path, ca
     assert (saved.data.size, saved.model.ngf, saved.run.max_steps, saved.manifest) == (32, 4, 20, str(manifest))
     state = torch.load(run / "checkpoints" / "last" / "state.pt", weights_only=True)
     assert (state["step"], state["epoch"], state["batch"]) == (20, 6, 2)
+
+
+@pytest.mark.parametrize(("batch", "mode"), [(1, "window"), (2, "running")])
+def test_validation_scores_what_evaluate_reports_in_the_mode_the_batch_calls_for(
+    tmp_path: Path, batch: int, mode: str
+) -> None:
+    """The best checkpoint is chosen by the number `evaluate` then gives: same batch-norm mode, picked
+    from the batch the model trained at (docs/train.md: per-window statistics win at batch 1 and lose
+    by decibels at batch 4)."""
+    import json
+
+    manifest = write_dataset(tmp_path / "data", train=4, val=2, size=32)
+    run = tmp_path / "run"
+    assert main(["train", "--manifest", str(manifest), "--out", str(run), "--size", "32", "--ngf", "4", "--ndf", "4",
+                 "--batch-size", str(batch), "--max-steps", "4", "--val-every", "4", "--workers", "0",
+                 "--precision", "32", "--quiet"]) == 0  # fmt: skip
+    _, spec = load_generator(run / "checkpoints" / "last")
+    assert spec.norm_batch == batch
+    logged = float([r for r in read_rows(run) if r["val_psnr"]][-1]["val_psnr"])
+    out = tmp_path / "eval"
+    assert main(["evaluate", "--checkpoint", str(run / "checkpoints" / "last"), "--manifest", str(manifest), "--split", "val",
+                 "--out", str(out), "--precision", "fp32", "--workers", "0", "--gallery", "0", "--quiet"]) == 0  # fmt: skip
+    metrics = json.loads((out / "metrics.json").read_text())
+    method = metrics["primary_method"]
+    assert metrics["methods"][method]["engine"]["norm"] == mode
+    assert metrics["results"][method]["overall"]["reflectance"]["psnr"]["mean"] == pytest.approx(logged, abs=0.05)
 
 
 def weights(run: Path) -> dict[str, torch.Tensor]:

@@ -12,6 +12,7 @@ checkpoint stay in the folder, and `sarclear predict --checkpoint DIR --s2 DIR/s
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import tempfile
@@ -36,6 +37,7 @@ from sarclear.adapt.fit import (
 from sarclear.adapt.scene import SHADOW_DILATION_PX, AdaptScene, check_clear_enough, load_scene, pad_scene
 from sarclear.data.normalize import S2_CLIP_MAX_DN, s2_from_network
 from sarclear.errors import ConfigError
+from sarclear.inference.norm import DEFAULT_NORM_MODE, resolve_norm_mode
 from sarclear.io.geotiff import write_raster
 from sarclear.models.checkpoint import GENERATOR_FILE, load_generator, save_generator
 from sarclear.models.spec import ModelSpec
@@ -142,6 +144,7 @@ def adapt_scene(
         start_at_fill(generator, scene.fill)
     report = fit(pad_scene(scene, spec.tile_size), generator, spec, steps=steps, minutes=minutes, seed=seed,
                  batch_size=batch_size, lr=lr, ssim_weight=ssim_weight, progress=progress, log=log)  # fmt: skip
+    spec = dataclasses.replace(spec, norm_batch=batch_size)  # what its batch norm was last trained with
     with tempfile.TemporaryDirectory(prefix="sarclear-adapt-") as tmp:
         folder = keep if keep is not None else Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)
@@ -152,7 +155,7 @@ def adapt_scene(
                         "seconds": round(report.seconds, 1), "loss_tenths": report.losses, "cloud_share": cloud_share,
                         "clear_share": clear_share, "spec": asdict(spec), "checkpoint": None if checkpoint is None else str(checkpoint)}  # fmt: skip
             (keep / REPORT_FILE).write_text(json.dumps(settings, indent=2) + "\n")
-        engine = TorchEngine(generator, "cpu", "fp32", owned=True)
+        engine = TorchEngine(generator, "cpu", "fp32", owned=True, norm=resolve_norm_mode(DEFAULT_NORM_MODE, spec.norm_batch))
         predict_with_engine(engine, spec, s1 if use_sar else None, filled, out, composite=True, mask=mask_path,
                             progress=progress, log=log, model_name="the fitted model")  # fmt: skip
     return AdaptResult(Path(out), spec, report, clear_share, cloud_share)

@@ -31,7 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gallery", type=int, default=2, metavar="K", help="gallery tiles per best/median/worst (default: 2)")
     engine = parser.add_argument_group("inference engine (the same options and defaults as sarclear predict)")
     engine.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto", help="as predict (auto: bf16 where native)")
-    engine.add_argument("--norm-mode", choices=NORM_MODES, default=DEFAULT_NORM_MODE, help=f"batch norm at inference (default {DEFAULT_NORM_MODE})")
+    engine.add_argument("--norm-mode", choices=NORM_MODES, default=DEFAULT_NORM_MODE, help=f"batch norm at inference (default {DEFAULT_NORM_MODE}: window for a model trained at batch 1, else running)")
     engine.add_argument("--tile", type=int, help="window size in px (default: the checkpoint's training tile size)")
     engine.add_argument("--overlap", type=int, help="overlap between windows in px (default: as predict)")
     engine.add_argument(

@@ -16,7 +16,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--opset", type=int, default=17, help="ONNX opset (default 17)")
     parser.add_argument(
         "--norm-mode", choices=NORM_MODES, default=DEFAULT_NORM_MODE,
-        help=f"batch norm at inference: each window's own statistics or the running ones (default {DEFAULT_NORM_MODE})",
+        help=f"batch norm at inference: each window's own statistics, the running ones, or (default {DEFAULT_NORM_MODE}) "
+        "window for a model trained at batch 1 and running otherwise",
     )  # fmt: skip
 
 

@@ -42,8 +42,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the dropout masks with --uncertainty (default 0)")
     parser.add_argument(
         "--norm-mode", choices=NORM_MODES,
-        help=f"batch norm at inference: each window's own statistics (window) or the running ones (default {DEFAULT_NORM_MODE}; "
-        "an .onnx file keeps the mode it was exported with)",
+        help=f"batch norm at inference: each window's own statistics (window), the running ones, or (default {DEFAULT_NORM_MODE}) "
+        "window for a model trained at batch 1 and running otherwise; an .onnx file keeps the mode it was exported with",
     )  # fmt: skip
     parser.add_argument("--format", choices=("png", "jpeg"), dest="quicklook", help="also write an 8-bit quick-look beside OUT")
     parser.add_argument("--tile", type=int, help="window size in px (default: the checkpoint's training tile size)")

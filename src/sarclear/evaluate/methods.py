@@ -27,6 +27,7 @@ from sarclear.data.normalize import S2_CLIP_MAX_DN, s2_from_network, s2_to_netwo
 from sarclear.errors import ConfigError, LayoutError
 from sarclear.evaluate.baselines import Predictor, get_baseline
 from sarclear.inference.defaults import DEFAULT_NORM_MODE
+from sarclear.inference.norm import resolve_norm_mode
 from sarclear.inference.sampling import check_samples
 from sarclear.inference.settings import EngineSettings, engine_settings
 from sarclear.inference.tiling import WindowGrid
@@ -88,7 +89,8 @@ class GeneratorPredictor:
             raise ConfigError(f"--tile {self.tile}: the checkpoint's U-Net has {spec.n_down} down-samplings, so the tile must be a multiple of {2**spec.n_down}")
         if not 0 <= self.overlap < self.tile:
             raise ConfigError(f"--overlap {self.overlap}: must be >= 0 and smaller than the tile ({self.tile} px)")
-        self.engine = TorchEngine(generator, device, options.precision, owned=True, norm=options.norm, seed=options.seed)
+        norm = resolve_norm_mode(options.norm, spec.norm_batch)
+        self.engine = TorchEngine(generator, device, options.precision, owned=True, norm=norm, seed=options.seed)
         if options.samples > 1:
             check_samples(options.samples, self.engine.has_dropout, "the checkpoint")
         self.settings: EngineSettings = engine_settings(

@@ -6,8 +6,15 @@ deepest layers (2 x 2 and 4 x 4 maps at 128-256 px), and the reference code test
 (`model.train()`) unless `--eval`. `window` reproduces train-mode batch norm at batch 1 for every
 window separately (per-sample, per-channel mean and variance, then the layer's affine weights),
 so a window's output never depends on the other windows in its batch. `running` is the eval-mode
-layer (and can be folded into the convolutions). docs/train.md has the measurement that chose the
-default; `sarclear.predict.fuse` folds `running`.
+layer (and can be folded into the convolutions); `sarclear.predict.fuse` folds it.
+
+Which is better depends on how the model was trained (docs/train.md measured both ways round):
+at batch 1 the per-window statistics are what every training step saw, while at batch 4 (the
+demo's recipe) each step already normalised over four images, so the running averages of those
+are the better estimate and per-window statistics of one window are the mismatch. So the default,
+`auto`, reads the batch that the checkpoint says its batch norm was trained with
+(`ModelSpec.norm_batch`) and picks `window` for 1 and `running` otherwise (unknown, in checkpoints
+from before the field, reads as `running`, PyTorch's eval mode).
 """
 
 from __future__ import annotations
@@ -22,13 +29,24 @@ from torch import nn
 from sarclear.errors import ConfigError
 from sarclear.inference.defaults import DEFAULT_NORM_MODE, NORM_KEY, NORM_MODES
 
-__all__ = ["DEFAULT_NORM_MODE", "NORM_KEY", "NORM_MODES", "WindowNorm", "check_norm_mode", "norm_mode", "use_window_norm"]
+__all__ = [
+    "DEFAULT_NORM_MODE", "NORM_KEY", "NORM_MODES", "WindowNorm", "check_norm_mode", "norm_mode", "resolve_norm_mode",
+    "use_window_norm",
+]  # fmt: skip
 
 
 def check_norm_mode(mode: str) -> str:
     if mode not in NORM_MODES:
         raise ConfigError(f"--norm-mode {mode}: expected one of {', '.join(NORM_MODES)}")
     return mode
+
+
+def resolve_norm_mode(mode: str, norm_batch: int) -> str:
+    """`window` or `running`: `mode` itself, or for `auto` the one that matches training, where batch
+    norm saw `norm_batch` images per statistic (1: `window`; more, or 0 for unknown: `running`)."""
+    if check_norm_mode(mode) != "auto":
+        return mode
+    return "window" if norm_batch == 1 else "running"
 
 
 class WindowNorm(nn.Module):
@@ -70,7 +88,8 @@ def use_window_norm(module: nn.Module) -> nn.Module:
 def norm_mode(module: nn.Module, mode: str) -> Iterator[nn.Module]:
     """`module` in eval mode with batch norm in `mode` for the duration of the block, then restored
     (training mode, the original layers): validation borrows the generator being trained this way."""
-    check_norm_mode(mode)
+    if check_norm_mode(mode) == "auto":
+        raise ValueError("norm_mode needs a concrete mode: resolve `auto` with resolve_norm_mode first")
     was_training = module.training
     slots = _batch_norm_slots(module) if mode == "window" else []
     module.eval()

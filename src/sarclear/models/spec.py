@@ -17,8 +17,8 @@ def depth_for_size(size: int) -> int:
     return int(math.log2(size))
 
 
-#: ModelSpec fields that describe the training data rather than the network.
-PROVENANCE_FIELDS: tuple[str, ...] = ("s2_level", "training_data", "training_summary")
+#: ModelSpec fields that describe how the weights were trained rather than the network.
+PROVENANCE_FIELDS: tuple[str, ...] = ("s2_level", "training_data", "training_summary", "norm_batch")
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,10 @@ class ModelSpec:
     s2_level: str = "L1C"
     training_data: str = "unknown"
     training_summary: str = ""
+    #: Images per batch-norm statistic in training (the per-process batch, times the processes with
+    #: SyncBatchNorm); 0: unknown (older checkpoints). Decides the `auto` batch-norm mode at
+    #: inference (`sarclear.inference.norm.resolve_norm_mode`).
+    norm_batch: int = 0
 
     def architecture(self) -> dict[str, Any]:
         """The fields that decide whether saved weights fit this model (provenance left out)."""

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from sarclear.errors import CheckpointError, ConfigError
-from sarclear.inference.norm import DEFAULT_NORM_MODE, NORM_KEY, check_norm_mode, use_window_norm
+from sarclear.inference.norm import DEFAULT_NORM_MODE, NORM_KEY, check_norm_mode, resolve_norm_mode, use_window_norm
 from sarclear.inference.sampling import mean_and_std, use_sampled_dropout
 from sarclear.models.checkpoint import SPEC_KEY, load_generator
 from sarclear.models.spec import ModelSpec
@@ -85,12 +85,14 @@ class TorchEngine:
         precision: str = "fp32",
         *,
         owned: bool = False,
-        norm: str = DEFAULT_NORM_MODE,
+        norm: str = "running",
         seed: int = 0,
     ) -> None:
         self.device = torch.device(device) if device is not None else default_device()
         self.precision = resolve_precision(precision, self.device)
-        self.norm = check_norm_mode(norm)
+        if check_norm_mode(norm) == "auto":
+            raise ValueError("TorchEngine needs a concrete batch-norm mode: resolve `auto` with resolve_norm_mode")
+        self.norm = norm
         self.dtype = torch.bfloat16 if self.precision == "bf16" else torch.float32
         if self.norm == "running":
             self.module = fold_batchnorm(module, inplace=owned)
@@ -181,8 +183,8 @@ def load_engine(
 
     `backend=None` picks onnx for a `.onnx` file and torch otherwise. The onnx backend given a
     torch checkpoint exports it to a temporary file first (deleted once the session holds it).
-    `norm` is the batch-norm mode (None: `DEFAULT_NORM_MODE`; an `.onnx` file holds the mode it
-    was exported with), `seed` seeds the dropout masks of `sample`.
+    `norm` is the batch-norm mode (None: `DEFAULT_NORM_MODE`, `auto`, resolved from the checkpoint's
+    spec; an `.onnx` file holds the mode it was exported with), `seed` seeds the dropout masks of `sample`.
     """
     path = Path(checkpoint)
     is_onnx = path.suffix.lower() == ".onnx"
@@ -194,7 +196,8 @@ def load_engine(
             raise ConfigError(f"{path}: an ONNX model runs with --backend onnx, not torch")
         dev = parse_device(device)
         generator, spec = load_generator(path, dev)
-        engine = TorchEngine(generator, dev, precision, owned=True, norm=norm or DEFAULT_NORM_MODE, seed=seed)
+        mode = resolve_norm_mode(norm or DEFAULT_NORM_MODE, spec.norm_batch)
+        engine = TorchEngine(generator, dev, precision, owned=True, norm=mode, seed=seed)
         log(
             f"model: {spec.in_channels} -> {spec.out_channels} channels, ngf {spec.ngf}; torch on {dev}, {engine.precision}, "
             f"batch norm: {engine.norm}"
@@ -211,7 +214,7 @@ def load_engine(
             exported = export_onnx(path, Path(tmp) / "generator.onnx", norm=norm or DEFAULT_NORM_MODE)
             onnx_engine = OnnxEngine(exported)
     spec = onnx_spec(onnx_engine, path)
-    if norm is not None and onnx_engine.norm != norm:
+    if norm not in (None, "auto") and onnx_engine.norm != norm:
         raise ConfigError(f"{path}: exported with batch norm mode {onnx_engine.norm}, not {norm}; re-export with --norm-mode {norm}")
     log(f"model: {spec.in_channels} -> {spec.out_channels} channels, ngf {spec.ngf}; onnxruntime {onnx_engine.session.get_providers()[0]}")
     return onnx_engine, spec

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from sarclear.errors import ConfigError
-from sarclear.inference.norm import DEFAULT_NORM_MODE, NORM_KEY, check_norm_mode, use_window_norm
+from sarclear.inference.norm import DEFAULT_NORM_MODE, NORM_KEY, resolve_norm_mode, use_window_norm
 from sarclear.io.atomic import atomic_output
 from sarclear.models.checkpoint import SPEC_KEY, load_generator
 
@@ -41,12 +41,14 @@ def export_onnx(
 
     Input `input` is `(batch, in_channels, H, W)` float32 in network units, H and W multiples of
     2**n_down; output `output` is `(batch, out_channels, H, W)` in [-1, 1]. Batch norm runs in
-    `norm` mode (`sarclear.inference.norm`), recorded in the metadata. With `check`, and
+    `norm` mode (`sarclear.inference.norm`; `auto` resolved from the checkpoint's spec), recorded
+    in the metadata. With `check`, and
     onnxruntime installed, the ONNX model must match torch within `EXPORT_TOLERANCE` on a random window.
     """
     onnx = _import_onnx()
     generator, spec = load_generator(checkpoint, "cpu")
-    if check_norm_mode(norm) == "window":  # `sarclear.inference.norm`: exported as InstanceNormalization
+    norm = resolve_norm_mode(norm, spec.norm_batch)
+    if norm == "window":  # `sarclear.inference.norm`: exported as InstanceNormalization
         use_window_norm(generator)
     example = torch.rand(1, spec.in_channels, spec.tile_size, spec.tile_size, generator=torch.Generator().manual_seed(0)) * 2 - 1
     out = Path(out)

@@ -24,6 +24,7 @@ from sarclear.data.dataset import TripletDataset, build_input
 from sarclear.data.manifest import Sample, read_manifest, select
 from sarclear.data.provenance import training_provenance
 from sarclear.errors import CheckpointError, ConfigError, SarclearInputError
+from sarclear.inference.norm import DEFAULT_NORM_MODE, resolve_norm_mode
 from sarclear.models.checkpoint import read_spec
 from sarclear.train import data as train_data
 from sarclear.train.cpu_speedups import apply_cpu_speedups
@@ -87,7 +88,7 @@ class Trainer:
         _check_inputs(train_rows + val_rows, env, config.data.size, config.model.bands, progress and env.is_main)
 
         # Networks, on the device, with the CPU-only speed-ups (no-ops elsewhere).
-        self.spec = model_spec(config, training_provenance(train_rows, config.manifest))
+        self.spec = model_spec(config, training_provenance(train_rows, config.manifest), world_size=env.world_size)
         self.generator, self.discriminator = build_networks(
             self.spec, ndf=config.model.ndf, d_layers=config.model.d_layers, seed=run.seed
         )
@@ -246,7 +247,8 @@ class Trainer:
         if self.val_loader is not None:
             result = validate_generator(self.generator, self.val_loader, device=self.device,
                                         autocast=self.precision.autocast, use_sar=model.use_sar,
-                                        s2_clip_max=model.s2_clip_max, sample_tiles=self.config.run.sample_tiles)
+                                        s2_clip_max=model.s2_clip_max, sample_tiles=self.config.run.sample_tiles,
+                                        norm=resolve_norm_mode(DEFAULT_NORM_MODE, self.spec.norm_batch))
             self.log.log({"step": counters.step, "epoch": counters.epoch, "val_psnr": result.psnr,
                           "val_ssim": result.ssim, "val_identity_psnr": result.identity_psnr,
                           "val_identity_ssim": result.identity_ssim, "elapsed_s": time.perf_counter() - self.started})

@@ -14,8 +14,9 @@ from sarclear.models.spec import ModelSpec
 from sarclear.train.distributed import DistEnv
 
 
-def model_spec(config: TrainConfig, provenance: dict[str, str] | None = None) -> ModelSpec:
-    """The generator spec saved with the weights: architecture, data conventions, and (from
+def model_spec(config: TrainConfig, provenance: dict[str, str] | None = None, *, world_size: int = 1) -> ModelSpec:
+    """The generator spec saved with the weights: architecture, data conventions, how many images
+    each batch-norm statistic saw (`world_size` processes share one with SyncBatchNorm), and (from
     `data.provenance.training_provenance`) what it was trained on."""
     m = config.model
     channels = 3 if m.bands == "rgb" else 13
@@ -30,6 +31,7 @@ def model_spec(config: TrainConfig, provenance: dict[str, str] | None = None) ->
         bands=m.bands,
         s2_clip_max=m.s2_clip_max,
         tile_size=config.data.size,
+        norm_batch=config.data.batch_size * (world_size if config.run.sync_bn else 1),
         **(provenance or {}),
     )
 

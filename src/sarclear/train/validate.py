@@ -1,8 +1,9 @@
 """Validation: PSNR/SSIM on the reflectance scale (`evaluate/metrics.py`, valid pixels only), as inference runs.
 
-Dropout is off and batch norm normalises in the inference engine's mode (`sarclear.inference.norm`,
-default: each tile's own statistics), the mode `sarclear evaluate` and `predict` run the saved
-generator in, so the best checkpoint is chosen by the number those commands will report. Val tiles
+Dropout is off and batch norm normalises in the inference engine's mode (`sarclear.inference.norm`:
+the trainer passes what `auto` resolves to for its batch), the mode `sarclear evaluate` and
+`predict` run the saved generator in, so the best checkpoint is chosen by the number those
+commands will report. Val tiles
 are centre crops of the training size, i.e. one inference window each. No RNG is drawn, so
 validating never changes training.
 """
@@ -19,7 +20,7 @@ from torch.utils.data import DataLoader
 
 from sarclear.data.dataset import build_input
 from sarclear.evaluate.metrics import network_metrics
-from sarclear.inference.norm import DEFAULT_NORM_MODE, norm_mode
+from sarclear.inference.norm import norm_mode
 from sarclear.train.interrupt import stop_signals_blocked
 
 #: The two numbers logged per validation (reflectance scale, data range 1, as the SEN12MS-CR tables).
@@ -48,7 +49,7 @@ def validate(
     s2_clip_max: float,
     sample_tiles: int,
     memory_format: torch.memory_format = torch.contiguous_format,
-    norm: str = DEFAULT_NORM_MODE,
+    norm: str = "running",
 ) -> Validation:
     """Run `generator` over `loader` once; metrics are per image, then averaged over images.
 
