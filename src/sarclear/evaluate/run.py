@@ -31,10 +31,10 @@ from sarclear.data.manifest import Sample, read_manifest, select
 from sarclear.data.provenance import warn_on_mismatch
 from sarclear.data.worker_errors import ErrorSafeLoader
 from sarclear.errors import ConfigError, LayoutError
+from sarclear.evaluate.adapt_method import AdaptOptions
 from sarclear.evaluate.aggregate import CLOUD_BINS, Aggregator, bin_label, cloud_bin
 from sarclear.evaluate.figures import psnr_vs_cloud_plot
 from sarclear.evaluate.gallery import Candidates, pick_tiles, render_tiles
-from sarclear.evaluate.adapt_method import AdaptOptions
 from sarclear.evaluate.methods import (
     EngineOptions,
     Method,
