@@ -103,7 +103,7 @@ def adapt_notes(summary: Mapping[str, Any]) -> list[str]:
         if method.get("kind") == "adapt":
             a = method["adapt"]
             notes.append(
-                f"{name}: `sarclear adapt` fitted to each tile's own clear pixels ({'SAR + optical' if a['use_sar'] else 'optical only'}, "
+                f"{name}: sarclear adapt fitted to each tile's own clear pixels ({'SAR + optical' if a['use_sar'] else 'optical only'}, "
                 f"{a['steps']} steps, seed {a['seed']}, {a['start']}), inside evaluate's cloud mask; outputs in {a['outputs']}."
             )
     if summary.get("n_skipped"):
