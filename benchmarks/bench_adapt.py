@@ -17,10 +17,13 @@ GeoTIFFs (B4 B3 B2, all 10 m bands, so no resampling is needed). One more case h
   (The winter triplet is dark thin haze over the whole tile: no mask separates cloud from clear.)
 
 Methods, all scored inside the cloud mask with `sarclear.evaluate.metrics.dn_metrics` (PSNR on the
-reflectance scale, SSIM on the 8-bit display scale, DN [0, 3000] -> [0, 255]):
+reflectance scale, SSIM on the 8-bit display scale, DN [0, 3000] -> [0, 255]), and computed by
+`sarclear evaluate`'s own code (`sarclear.evaluate.baselines`, `sarclear.evaluate.adapt_method`):
 identity (the cloudy input), mean fill (the scene's mean clear colour), biharmonic inpainting
 (scikit-image `inpaint_biharmonic`), the optical-only fit (`adapt --no-sar`) and the fusion fit
 (`adapt`, SAR-guided), each with its wall time. The fits use a fixed `--steps` for reproducibility.
+(`sarclear evaluate --adapt sar,no-sar --baseline identity,mean-fill,biharmonic` scores the same
+methods on a manifest of triplets, with evaluate's detected cloud mask instead of a given one.)
 """
 
 from __future__ import annotations
@@ -36,7 +39,8 @@ import numpy as np
 import rasterio
 import torch
 
-from sarclear.adapt import adapt_scene
+from sarclear.evaluate.adapt_method import adapt_prediction, read_prediction
+from sarclear.evaluate.baselines import biharmonic_array, mean_fill_array
 from sarclear.evaluate.metrics import dn_metrics
 from sarclear.io.geotiff import write_raster
 
@@ -130,23 +134,6 @@ def _fall_case(work: Path) -> dict:
     return _write_case(work / "sen12mscr-fall", truth, s1, meta, cloud, cloudy)
 
 
-def _load(path: str) -> np.ndarray:
-    with rasterio.open(path) as src:
-        return src.read().astype(np.float32)
-
-
-def mean_fill(cloudy: np.ndarray, cloud: np.ndarray) -> np.ndarray:
-    """Every cloudy pixel set to the mean clear colour of the scene."""
-    colour = cloudy[:, ~cloud].mean(axis=1)
-    return np.where(cloud[None], colour[:, None, None], cloudy)
-
-
-def biharmonic(cloudy: np.ndarray, cloud: np.ndarray) -> np.ndarray:
-    from skimage.restoration import inpaint_biharmonic
-
-    return inpaint_biharmonic(cloudy.transpose(1, 2, 0) / 10000.0, cloud, channel_axis=-1).transpose(2, 0, 1) * 10000.0
-
-
 def score(pred: np.ndarray, truth: np.ndarray, cloud: np.ndarray) -> dict[str, float]:
     m = dn_metrics(torch.from_numpy(pred[None]), torch.from_numpy(truth[None]), torch.from_numpy(cloud[None]))
     return {
@@ -157,19 +144,18 @@ def score(pred: np.ndarray, truth: np.ndarray, cloud: np.ndarray) -> dict[str, f
 
 
 def run_case(case: dict, work: Path, steps: int, seed: int, methods: list[str], fit_options: dict) -> dict:
-    cloudy, truth = _load(case["s2"]), _load(case["truth"])
-    cloud = _load(case["mask"])[0] > 0
+    cloudy, truth = read_prediction(case["s2"]), read_prediction(case["truth"])
+    cloud = read_prediction(case["mask"])[0] > 0
     results: dict[str, dict] = {}
-    simple = {"identity": lambda: cloudy, "mean_fill": lambda: mean_fill(cloudy, cloud), "biharmonic": lambda: biharmonic(cloudy, cloud)}
+    simple = {"identity": lambda: cloudy, "mean_fill": lambda: mean_fill_array(cloudy, cloud),
+              "biharmonic": lambda: biharmonic_array(cloudy, cloud)}  # fmt: skip
     for name in methods:
         start = time.perf_counter()
         if name in simple:
             pred = simple[name]()
         else:
-            out = work / case["name"] / f"{name}.tif"
-            adapt_scene(case["s2"], case["s1"], out, steps=steps, use_sar=name == "fusion_fit", mask=case["mask"],
-                        seed=seed, progress=False, **fit_options)  # fmt: skip
-            pred = _load(str(out))
+            pred = adapt_prediction(case["s2"], case["s1"], case["mask"], work / case["name"] / f"{name}.tif",
+                                    use_sar=name == "fusion_fit", steps=steps, seed=seed, fit=fit_options)  # fmt: skip
         results[name] = {**score(pred.astype(np.float32), truth, cloud), "seconds": round(time.perf_counter() - start, 1)}
     return {"case": case["name"], "cloud_share": round(float(cloud.mean()), 3), "size": list(cloud.shape), "methods": results}
 

@@ -28,6 +28,7 @@ LAYERS: dict[str, int] = {
 #: Imports across siblings of one layer, each with its reason.
 ALLOWED: dict[tuple[str, str], str] = {
     ("train", "evaluate"): "validation scores with the evaluation metrics (evaluate/metrics.py)",
+    ("evaluate", "adapt"): "evaluate --adapt scores the GeoTIFF adapt_scene writes for each tile (evaluate/adapt_method.py)",
     ("demo", "cli"): "the demo runs the same commands a user types (sarclear.cli.main)",
 }
 

@@ -2,8 +2,8 @@
 
 Tiles are chosen after the streaming pass from the per-tile PSNR scalars, then re-read and
 re-predicted (a tile's prediction depends on that tile alone: per-window batch norm, dropout
-masks re-seeded per tile), so no image is held in memory during
-the pass however many tiles there are.
+masks re-seeded per tile; an adapt method reads back the GeoTIFF it wrote instead of fitting
+again), so no image is held in memory during the pass however many tiles there are.
 """
 
 from __future__ import annotations
@@ -102,7 +102,7 @@ def render_tiles(
     for category, index in picks:
         item = dataset.item(index, (masks or {}).get(index))
         batch = collate([item])
-        cloudy_dn, target_dn, preds, stds = predict_batch(batch, methods, device, s2_clip_max)
+        cloudy_dn, target_dn, preds, stds = predict_batch(batch, methods, device, s2_clip_max, dataset.samples)
         cloudy, target = cloudy_dn[0].cpu().numpy(), target_dn[0].cpu().numpy()
         images = [
             ("SAR (VV)", jpeg_bytes(sar_grey(item["sar"].numpy()))),  # type: ignore[union-attr]

@@ -10,10 +10,15 @@ precision, batch-norm mode, folding) over `predict`'s window grid and blending
 for it. Dropout is off unless `samples` > 1 (the mean of N stochastic passes, as `predict
 --uncertainty`); either way a tile's prediction does not depend on the other tiles in its batch
 (per-window batch norm, dropout masks re-seeded per tile).
+
+`adapt` methods (`sarclear.evaluate.adapt_method`) have no weights to load: each tile gets its
+own fit, from scratch or fine-tuned from the first `--checkpoint` / `--compare` model that takes
+the same inputs (with or without SAR).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,8 +28,11 @@ import numpy as np
 import torch
 
 from sarclear.data.dataset import build_input
+from sarclear.data.manifest import Sample
 from sarclear.data.normalize import S2_CLIP_MAX_DN, s2_from_network, s2_to_network
 from sarclear.errors import ConfigError, LayoutError
+from sarclear.evaluate.adapt_defaults import ADAPT_VARIANTS
+from sarclear.evaluate.adapt_method import AdaptOptions, AdaptPredictor
 from sarclear.evaluate.baselines import Predictor, get_baseline
 from sarclear.inference.defaults import DEFAULT_NORM_MODE
 from sarclear.inference.norm import resolve_norm_mode
@@ -44,10 +52,11 @@ class Method:
     """One column of the results: a name, how to predict, and the data conventions it needs."""
 
     name: str
-    kind: str  # "baseline" or "checkpoint"
-    predict: Predictor
-    source: str  # baseline name or checkpoint file
+    kind: str  # "baseline", "checkpoint" or "adapt"
+    predict: Predictor | AdaptPredictor
+    source: str  # baseline name, checkpoint file or adapt variant
     spec: ModelSpec | None = None
+    seconds: float = 0.0  # prediction time summed over the scoring pass (fits included for adapt)
 
     @property
     def size_multiple(self) -> int:
@@ -55,11 +64,13 @@ class Method:
         return 2**self.spec.n_down if self.spec is not None else 1
 
     def describe(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"kind": self.kind, "source": self.source}
+        out: dict[str, Any] = {"kind": self.kind, "source": self.source, "seconds": round(self.seconds, 2)}
         if self.spec is not None:
             out["spec"] = self.spec.to_dict()
         if isinstance(self.predict, GeneratorPredictor):
             out["engine"] = self.predict.settings.to_dict()
+        if isinstance(self.predict, AdaptPredictor):
+            out["adapt"] = self.predict.describe()
         return out
 
 
@@ -97,7 +108,8 @@ class GeneratorPredictor:
             self.engine, tile=self.tile, overlap=self.overlap, samples=options.samples, seed=options.seed
         )
 
-    def __call__(self, sar: torch.Tensor, cloudy_dn: torch.Tensor) -> torch.Tensor:
+    def __call__(self, sar: torch.Tensor, cloudy_dn: torch.Tensor, cloud: object = None, valid: object = None) -> torch.Tensor:
+        """The prediction (DN); a generator sees the whole cloudy input, so `cloud` and `valid` are unused."""
         return self.with_std(sar, cloudy_dn)[0]
 
     def with_std(self, sar: torch.Tensor, cloudy_dn: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -141,14 +153,27 @@ def _unique(name: str, taken: set[str]) -> str:
     return candidate
 
 
+def adapt_start(methods: Sequence[Method], use_sar: bool) -> str | None:
+    """The checkpoint an adapt variant fine-tunes: the first RGB one with the same SAR use, else None (fresh)."""
+    for method in methods:
+        spec = method.spec
+        if method.kind == "checkpoint" and spec is not None and spec.use_sar == use_sar and spec.bands == "rgb" and spec.out_channels == 3:
+            return method.source
+    return None
+
+
 def load_methods(
     checkpoint: str | Path | None,
     compare: Iterable[str | Path],
     baselines: Iterable[str],
     device: torch.device,
     options: EngineOptions = EngineOptions(),
+    adapt: Iterable[str] = (),
+    adapt_options: AdaptOptions = AdaptOptions(),
+    adapt_folder: Path = Path("adapt"),
 ) -> list[Method]:
-    """Methods in table order: the checkpoint, the `--compare` checkpoints, then the baselines.
+    """Methods in table order: the checkpoint, the `--compare` checkpoints, the adapt variants
+    (`sar`, `no-sar`; their outputs under `adapt_folder`), then the baselines.
 
     Every checkpoint runs with `options`; `samples` > 1 applies to the first one only (the
     uncertainty of the primary method), the others run one deterministic pass."""
@@ -162,10 +187,17 @@ def load_methods(
             Method(_unique(checkpoint_name(path), taken), "checkpoint", GeneratorPredictor(generator, spec, device, run_options),
                    str(resolve_generator_file(path)), spec)
         )
+    checkpoints = list(methods)
+    for variant in adapt:
+        if variant not in ADAPT_VARIANTS:
+            raise ConfigError(f"unknown --adapt variant {variant!r}; expected {' or '.join(ADAPT_VARIANTS)}")
+        use_sar, name = variant == "sar", _unique(ADAPT_VARIANTS[variant], taken)
+        predictor = AdaptPredictor(use_sar, adapt_options, adapt_folder / name, adapt_start(checkpoints, use_sar))
+        methods.append(Method(name, "adapt", predictor, variant))
     for name in baselines:
         methods.append(Method(_unique(name, taken), "baseline", get_baseline(name), name))
     if not methods:
-        raise ConfigError("nothing to evaluate: give --checkpoint, --compare or --baseline identity")
+        raise ConfigError("nothing to evaluate: give --checkpoint, --compare, --adapt or --baseline identity")
     return methods
 
 
@@ -182,7 +214,10 @@ def data_conventions(methods: Sequence[Method]) -> tuple[str, float]:
         detail = ", ".join(f"{m.name}: {m.spec.bands}" for m in methods if m.spec is not None)
         raise ConfigError(f"checkpoints use different band sets ({detail}); compare models trained on the same bands")
     clip = max([S2_CLIP_MAX_DN] + [s.s2_clip_max for s in specs])
-    return (bands.pop() if bands else "rgb"), float(clip)
+    band_set = bands.pop() if bands else "rgb"
+    if band_set != "rgb" and any(m.kind == "adapt" for m in methods):
+        raise ConfigError(f"--adapt fits and writes RGB (B4 B3 B2); the checkpoints use bands {band_set}, score them without --adapt")
+    return band_set, float(clip)
 
 
 def check_inputs(methods: Sequence[Method], channels: int, height: int, width: int, where: str | Path) -> None:
@@ -209,21 +244,39 @@ def check_inputs(methods: Sequence[Method], channels: int, height: int, width: i
             )
 
 
+def skipped_tiles(methods: Sequence[Method], indexes: Iterable[int]) -> dict[int, list[tuple[str, str]]]:
+    """`{tile index: [(method, reason), ...]}` of the tiles among `indexes` an adapt method refused."""
+    out: dict[int, list[tuple[str, str]]] = {}
+    for index in indexes:
+        for m in methods:
+            if isinstance(m.predict, AdaptPredictor) and index in m.predict.skipped:
+                out.setdefault(index, []).append((m.name, m.predict.skipped[index]))
+    return out
+
+
 def predict_batch(
-    batch: dict[str, Any], methods: Sequence[Method], device: torch.device, s2_clip_max: float
+    batch: dict[str, Any], methods: Sequence[Method], device: torch.device, s2_clip_max: float, samples: Sequence[Sample] = ()
 ) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor], dict[str, torch.Tensor]]:
     """`(cloudy_dn, target_dn, {method: prediction_dn}, {method: std_dn})` of a collated batch, all on
-    `device`; the std of the methods that ran stochastic passes (`EngineOptions.samples` > 1)."""
+    `device`; the std of the methods that ran stochastic passes (`EngineOptions.samples` > 1).
+
+    Adapt methods fit each tile from its files, so they need the dataset's `samples`; a tile they
+    refuse is all NaN in their prediction and listed by `skipped_tiles`."""
     sar = batch["sar"].to(device)
     cloudy_dn = s2_from_network(batch["cloudy"].to(device), s2_clip_max)
     target_dn = s2_from_network(batch["clear"].to(device), s2_clip_max)
+    cloud, valid = batch["cloud_mask"].to(device), batch["valid_mask"].to(device)
     preds: dict[str, torch.Tensor] = {}
     stds: dict[str, torch.Tensor] = {}
     for m in methods:
+        start = time.perf_counter()
         if isinstance(m.predict, GeneratorPredictor):
             preds[m.name], std = m.predict.with_std(sar, cloudy_dn)
             if std is not None:
                 stds[m.name] = std
+        elif isinstance(m.predict, AdaptPredictor):
+            preds[m.name] = m.predict.batch(batch["index"].tolist(), samples, cloud, cloudy_dn)
         else:
-            preds[m.name] = m.predict(sar, cloudy_dn)
+            preds[m.name] = m.predict(sar, cloudy_dn, cloud, valid)
+        m.seconds += time.perf_counter() - start
     return cloudy_dn, target_dn, preds, stds

@@ -31,10 +31,19 @@ from sarclear.data.manifest import Sample, read_manifest, select
 from sarclear.data.provenance import warn_on_mismatch
 from sarclear.data.worker_errors import ErrorSafeLoader
 from sarclear.errors import ConfigError, LayoutError
+from sarclear.evaluate.adapt_method import AdaptOptions
 from sarclear.evaluate.aggregate import CLOUD_BINS, Aggregator, bin_label, cloud_bin
 from sarclear.evaluate.figures import psnr_vs_cloud_plot
 from sarclear.evaluate.gallery import Candidates, pick_tiles, render_tiles
-from sarclear.evaluate.methods import EngineOptions, Method, check_inputs, data_conventions, load_methods, predict_batch
+from sarclear.evaluate.methods import (
+    EngineOptions,
+    Method,
+    check_inputs,
+    data_conventions,
+    load_methods,
+    predict_batch,
+    skipped_tiles,
+)
 from sarclear.evaluate.metrics import METRICS, PROTOCOL, REGIONS, SCALES, dn_metrics
 from sarclear.evaluate.report_html import render_html
 from sarclear.evaluate.report_md import render_markdown
@@ -45,6 +54,7 @@ from sarclear.io.geotiff import raster_info
 from sarclear.io.sources import describe_s2
 
 METRICS_FILE, PER_IMAGE_FILE, REPORT_MD, REPORT_HTML = "metrics.json", "per_image.csv", "report.md", "report.html"
+ADAPT_FOLDER = "adapt"  # OUT/adapt/<method>/<sample>.tif: the adapt fits' outputs; OUT/adapt/masks/: their masks
 PLOT_FILE = "psnr_vs_cloud_cover.png"
 UNCERTAINTY_PLOT_FILE = "error_vs_uncertainty.png"
 INFO_COLUMNS: tuple[str, ...] = (
@@ -94,8 +104,13 @@ class _Pass:
         self.mask_methods: Counter[str] = Counter()
         self.cover_sources: Counter[str] = Counter()
         self.uncertainty = UncertaintyScore()
+        self.skipped: list[dict[str, Any]] = []
 
-    def add_batch(self, batch: dict[str, Any], scores: dict[str, dict[str, list[float]]], writer: csv.DictWriter) -> None:
+    def add_batch(
+        self, batch: dict[str, Any], scores: dict[str, dict[str, list[float]]], writer: csv.DictWriter,
+        skipped: dict[int, list[tuple[str, str]]],
+    ) -> None:  # fmt: skip
+        """Score rows of the batch's tiles; a tile in `skipped` is recorded with its reasons instead."""
         mask_pct = (batch["cloud_mask"].float().mean(dim=(1, 2)) * 100).tolist()
         for i, index in enumerate(batch["index"].tolist()):
             cover = float(batch["cloud_cover_pct"][i])
@@ -104,9 +119,13 @@ class _Pass:
                 "cloud_cover_pct": cover, "cloud_cover_source": batch["cloud_cover_source"][i],
                 "cloud_bin": cloud_bin(cover), "cloud_mask_pct": mask_pct[i],
             }
-            self.cover[index] = cover
             self.mask_methods[batch["mask_method"][i]] += 1
             self.cover_sources[batch["cloud_cover_source"][i]] += 1
+            if index in skipped:
+                reasons = {method: reason for method, reason in skipped[index]}
+                self.skipped.append({"sample_id": info["sample_id"], "cloud_mask_pct": info["cloud_mask_pct"], "reasons": reasons})
+                continue
+            self.cover[index] = cover
             for method, values in scores.items():
                 row = {key: column[i] for key, column in values.items()}
                 self.aggregator.add(method, info["season"], info["cloud_bin"], row)
@@ -126,7 +145,8 @@ def _stream(
         for batch in loader:
             first = dataset.samples[int(batch["index"][0])]
             check_inputs(methods, *batch["clear"].shape[1:], where=first.s2_cloudy_path)
-            _, target_dn, preds, stds = predict_batch(batch, methods, device, clip)
+            _, target_dn, preds, stds = predict_batch(batch, methods, device, clip, dataset.samples)
+            skipped = skipped_tiles(methods, batch["index"].tolist())
             mask, valid = batch["cloud_mask"].to(device), batch["valid_mask"].to(device)
             if state.primary in stds:
                 state.uncertainty.add(stds[state.primary], preds[state.primary], target_dn, valid[:, 0] > 0)
@@ -134,7 +154,7 @@ def _stream(
                 name: {key: value.cpu().tolist() for key, value in dn_metrics(pred, target_dn, mask, valid).items()}
                 for name, pred in preds.items()
             }
-            state.add_batch(batch, scores, writer)
+            state.add_batch(batch, scores, writer, skipped)
             bar.update(len(batch["id"]))
     return state
 
@@ -196,20 +216,25 @@ def evaluate(
     workers: int = 0,
     gallery_per_category: int = 2,
     engine: EngineOptions = EngineOptions(),
+    adapt: Iterable[str] = (),
+    adapt_options: AdaptOptions = AdaptOptions(),
     progress: bool = True,
     log: Callable[[str], None] = lambda _: None,
 ) -> dict[str, Any]:
     """Score every method on one manifest split; write OUT/metrics.json, per_image.csv, report.md/html.
 
     Checkpoints run as `predict` runs them (`engine`: precision, batch-norm mode, window grid;
-    `samples` > 1 adds the uncertainty score of the first checkpoint). Returns the metrics.json
+    `samples` > 1 adds the uncertainty score of the first checkpoint). `adapt` (`sar`, `no-sar`)
+    fits `sarclear adapt` to every tile (`adapt_options`: steps, seed), writing its GeoTIFFs under
+    OUT/adapt/; tiles it refuses are left out of every method's score and listed in `skipped`
+    (with `n_scored` and `n_skipped`). Returns the metrics.json
     content: `protocol`, `methods` (with each checkpoint's engine settings), `results[method]
     [breakdown]...`, `uncertainty` (with samples > 1), `warnings` (a synthetic-data model scored on
     real data, a level mismatch; also sent to `log`).
     """
     manifest, out = Path(manifest), Path(out)
     torch_device = resolve_device(device)
-    methods = load_methods(checkpoint, compare, baselines, torch_device, engine)
+    methods = load_methods(checkpoint, compare, baselines, torch_device, engine, adapt, adapt_options, out / ADAPT_FOLDER)
     bands, clip = data_conventions(methods)
     dataset = EvalDataset(_samples(manifest, split, max_tiles), bands=bands, s2_clip_max=clip)
     warnings = _provenance_warnings(methods, dataset.samples, log)
@@ -223,6 +248,9 @@ def evaluate(
         "manifest": str(manifest),
         "split": split,
         "n_tiles": len(dataset),
+        "n_scored": len(dataset) - len(state.skipped),
+        "n_skipped": len(state.skipped),
+        "skipped": state.skipped,
         "device": str(torch_device),
         "primary_method": methods[0].name,
         "methods": {m.name: m.describe() for m in methods},

@@ -92,4 +92,25 @@ def protocol_notes(summary: Mapping[str, Any]) -> list[str]:
         f"threshold {mask['threshold']}, average over {mask['average_over']} px, dilation {mask['dilation_size']} px.",
         f"Cloud cover: {', '.join(f'{k} ({v} tiles)' for k, v in cover['sources'].items())}.",
         f"Generators in eval mode (BatchNorm running statistics, no dropout), run on {summary['device']}.",
+        *adapt_notes(summary),
     ]
+
+
+def adapt_notes(summary: Mapping[str, Any]) -> list[str]:
+    """How the adapt methods were fitted, which tiles were skipped and why, and each method's time."""
+    notes = []
+    for name, method in summary["methods"].items():
+        if method.get("kind") == "adapt":
+            a = method["adapt"]
+            notes.append(
+                f"{name}: sarclear adapt fitted to each tile's own clear pixels ({'SAR + optical' if a['use_sar'] else 'optical only'}, "
+                f"{a['steps']} steps, seed {a['seed']}, {a['start']}), inside evaluate's cloud mask; outputs in {a['outputs']}."
+            )
+    if summary.get("n_skipped"):
+        skipped = "; ".join(f"{row['sample_id']} ({', '.join(row['reasons'])}: {next(iter(row['reasons'].values()))})"
+                            for row in summary["skipped"])  # fmt: skip
+        notes.append(f"{summary['n_skipped']} of {summary['n_tiles']} tiles skipped, left out of every method's score: {skipped}.")
+    if "seconds" in next(iter(summary["methods"].values()), {}):
+        times = ", ".join(f"{name} {method['seconds']:.1f} s" for name, method in summary["methods"].items())
+        notes.append(f"Prediction time over the scoring pass (fits included): {times}.")
+    return notes
