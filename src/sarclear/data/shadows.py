@@ -29,12 +29,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 import numpy as np
 
 from sarclear.data.cloud_postprocess import dilate
 from sarclear.data.normalize import REFLECTANCE_SCALE
+from sarclear.io.sun_angles import SunAngles
 
 #: A pixel is dark when each darkness band is below this fraction of the clear land's median: the
 #: direct beam is most of the NIR / SWIR signal, so even a thin shadow halves it; dark but lit
@@ -52,15 +52,6 @@ MIN_REFERENCE_PIXELS: int = 100
 AZIMUTH_FAN_DEG: float = 10.0
 #: Band names this module reads, in the order a stack should hold them (any subset with B8 or RGB).
 SHADOW_BANDS: tuple[str, ...] = ("B2", "B3", "B4", "B8", "B11")
-
-
-@dataclass(frozen=True)
-class SunAngles:
-    """Mean sun angles of a scene, in degrees: zenith from vertical, azimuth clockwise from north
-    (the convention of Sentinel-2's MTD_TL.xml `Mean_Sun_Angle`)."""
-
-    zenith: float
-    azimuth: float
 
 
 def darkness_bands(bands: Mapping[str, np.ndarray]) -> list[np.ndarray]:

@@ -11,11 +11,19 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from sarclear.data.shadows import SunAngles
-
 TILE_METADATA = "MTD_TL.xml"
+
+
+@dataclass(frozen=True)
+class SunAngles:
+    """Mean sun angles of a scene, in degrees: zenith from vertical, azimuth clockwise from north
+    (the convention of Sentinel-2's MTD_TL.xml `Mean_Sun_Angle`)."""
+
+    zenith: float
+    azimuth: float
 
 
 def sun_angles(product: str | Path) -> SunAngles | None:

@@ -20,13 +20,12 @@ from rasterio.warp import transform_bounds
 from rasterio.windows import Window
 
 from sarclear.data.bands import S1_BANDS, _normalise_name, s2_band_indexes
-from sarclear.data.shadows import SunAngles
 from sarclear.errors import ConfigError, GridMismatchError, RasterError
 from sarclear.io.geotiff import RasterInfo, check_same_grid, raster_info
 from sarclear.io.pixel_size import pixel_size_text
 from sarclear.io.safe import is_safe_product
 from sarclear.io.sources import S2Radiometry, describe_s2, is_product, s1_pair_dataset
-from sarclear.io.sun_angles import sun_angles
+from sarclear.io.sun_angles import SunAngles, sun_angles
 from sarclear.predict.input_checks import check_s1_input, check_s2_input, linear_scale_factor, looks_optical
 
 Log = Callable[[str], None]
