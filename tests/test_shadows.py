@@ -171,7 +171,9 @@ def test_predict_composite_fills_the_shadow_writes_it_in_the_mask_and_tags(tmp_p
 
     off = run_identity(s1, s2, tmp_path / "off.tif", model=Constant(), composite=True, write_mask=tmp_path / "m0.tif", shadows=False)
     with rasterio.open(tmp_path / "m0.tif") as src:
-        assert not (src.read(1) == 2).any()
+        without = src.read(1)
+    assert not (without == 2).any()
+    np.testing.assert_array_equal(without == 1, mask == 1)  # the shadow search's wider context leaves the clouds as they were
     with rasterio.open(off) as src:
         assert (src.read()[:, patch[0], patch[1]] != 5000).all() and src.tags()["SARCLEAR_SHADOWS"] == "off (--no-shadows)"
 
@@ -184,3 +186,59 @@ def test_strips_and_chunks_give_the_same_shadows_as_the_whole_scene(tmp_path: Pa
     run_identity(s1, s2, tmp_path / "b.tif", model=Constant(), composite=True, write_mask=tmp_path / "b_mask.tif")
     with rasterio.open(tmp_path / "a_mask.tif") as a, rasterio.open(tmp_path / "b_mask.tif") as b:
         np.testing.assert_array_equal(a.read(), b.read())
+
+
+def test_a_safe_product_with_sun_angles_projects_the_shadows_away_from_the_sun(tmp_path: Path) -> None:
+    """The genuine L1C SAFE crop (a cumulus edge), with the Mean_Sun_Angle its test MTD_TL.xml lacks
+    added: predict reads the angles and says so in the log and the tags."""
+    pytest.importorskip("s2cloudless")
+    import shutil
+
+    source = Path(__file__).parent / "data" / "real-scenes" / "safe"
+    safe = tmp_path / "S2A_MSIL1C_20180701T000000_N0400_R000_T31PGN_20220125T000000.SAFE"
+    shutil.copytree(source / safe.name, safe)
+    tile_xml = next(safe.glob("GRANULE/*/MTD_TL.xml"))
+    text = tile_xml.read_text().replace(
+        "</n1:Geometric_Info>",
+        '<Tile_Angles><Mean_Sun_Angle><ZENITH_ANGLE unit="deg">25.0</ZENITH_ANGLE>'
+        '<AZIMUTH_ANGLE unit="deg">120.0</AZIMUTH_ANGLE></Mean_Sun_Angle></Tile_Angles></n1:Geometric_Info>',
+    )
+    tile_xml.write_text(text)
+    messages: list[str] = []
+    out = run_identity(source / "S1_for_L1C_SAFE.tif", safe, tmp_path / "out.tif", model=Constant(), composite=True,
+                       write_mask=tmp_path / "m.tif", log=messages.append)  # fmt: skip
+    with rasterio.open(out) as src:
+        tags = src.tags()
+    assert "zenith 25.0°, azimuth 120.0°" in tags["SARCLEAR_SHADOWS"]
+    assert any("projected away from the sun" in m for m in messages)
+    with rasterio.open(tmp_path / "m.tif") as src:
+        mask = src.read(1)
+    assert float(tags["SARCLEAR_SHADOW_PCT"]) == pytest.approx(100.0 * (mask == 2).mean(), abs=0.01)
+
+
+def test_on_a_genuine_cloudy_date_the_masked_shadow_darkened_since_the_clear_date(tmp_path: Path) -> None:
+    """SSL4EO-S12 location 0000200 (tests/data/real-scenes): the cumulus date, and a clear date of the
+    same place. What predict masks as shadow must have darkened in NIR and SWIR between the two dates
+    far more than the pixels it keeps (a dark field would be dark on both dates)."""
+    pytest.importorskip("s2cloudless")
+    from sarclear.predict.reader import SceneReader
+    from sarclear.predict.scene import inspect_scene
+
+    base = Path(__file__).parent / "data" / "real-scenes" / "ssl4eo-s12"
+    s1 = base / "s1" / "0000200" / "S1A_IW_GRDH_1SDV_20200607T010800_20200607T010825_032904_03CFBA_D457"
+    cloudy, clear = (base / "s2c" / "0000200" / name for name in
+                     ("20200823T054639_20200823T055618_T43RCP", "20200604T054639_20200604T054831_T43RCP"))  # fmt: skip
+    run_identity(s1, cloudy, tmp_path / "out.tif", model=Constant(), composite=True, write_mask=tmp_path / "m.tif")
+    with rasterio.open(tmp_path / "m.tif") as src:
+        mask = src.read(1)
+    dates = []
+    for scene in (cloudy, clear):
+        inputs = inspect_scene(scene, None, use_sar=False, bands="rgb")
+        index = {name: i + 1 for i, name in enumerate(inputs.s2.descriptions)}
+        with SceneReader(inputs) as reader:
+            dates.append(reader.s2(0, inputs.shape[0], (index["B8"], index["B11"])).astype(np.float64))
+    ratio = dates[0] / np.maximum(dates[1], 1.0)  # cloudy-date / clear-date DN, per band
+    shadow, kept = mask == 2, mask == 0
+    assert 0.02 < shadow.mean() < 0.2, shadow.mean()  # 10 % when written, beside 41 % cloud
+    for band in range(2):
+        assert np.median(ratio[band][shadow]) < 0.8 * np.median(ratio[band][kept])  # 0.47x (B8), 0.62x (B11) when written

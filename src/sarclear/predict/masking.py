@@ -82,7 +82,8 @@ class MaskSource:
 
     def rows(self, r0: int, r1: int) -> MaskRows:
         height, width = self.reader.inputs.shape
-        margin = MARGIN + (shadows.context_px(dilation=self.shadow_dilation) if self.shadow_dilation is not None else 0)
+        extra = shadows.context_px(self.shadow_dilation) if self.shadow_dilation is not None else 0
+        margin = MARGIN + -(-extra // DETECT_SCALE) * DETECT_SCALE  # whole detection blocks: the same 40 m grid as without shadows
         m0, m1 = max(0, r0 - margin), min(height, r1 + margin)
         cloud = np.zeros((r1 - r0, width), dtype=bool)
         shadow = np.zeros((r1 - r0, width), dtype=bool)
