@@ -242,3 +242,25 @@ def test_on_a_genuine_cloudy_date_the_masked_shadow_darkened_since_the_clear_dat
     assert 0.02 < shadow.mean() < 0.2, shadow.mean()  # 10 % when written, beside 41 % cloud
     for band in range(2):
         assert np.median(ratio[band][shadow]) < 0.8 * np.median(ratio[band][kept])  # 0.47x (B8), 0.62x (B11) when written
+
+
+def test_cli_flags_turn_shadows_off_and_set_their_dilation(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("s2cloudless")
+    from sarclear.cli import main
+    from sarclear.models.checkpoint import save_generator
+
+    from .test_predict import SPEC
+
+    ckpt = save_generator(tmp_path / "generator.safetensors", SPEC.build(), SPEC)
+    s1, s2, patch = _scene_with_shadow(tmp_path)
+    shares = {}
+    for name, flags in (("default", ()), ("wide", ("--shadow-dilation", "8")), ("off", ("--no-shadows",))):
+        args = ["predict", "--checkpoint", ckpt, "--s1", s1, "--s2", s2, "--out", tmp_path / f"{name}.tif", "--composite",
+                "--write-mask", tmp_path / f"{name}_mask.tif", "--quiet", *flags]  # fmt: skip
+        assert main([str(a) for a in args]) == 0
+        with rasterio.open(tmp_path / f"{name}_mask.tif") as src:
+            shares[name] = float((src.read(1) == 2).mean())
+    assert shares["off"] == 0.0 < shares["default"] < shares["wide"]
+    assert main(["predict", "--checkpoint", str(ckpt), "--s1", str(s1), "--s2", str(s2), "--out", str(tmp_path / "x.tif"),
+                 "--composite", "--shadow-dilation", "-1", "--quiet"]) == 2  # fmt: skip
+    assert "--shadow-dilation -1: must be >= 0" in capsys.readouterr().err

@@ -18,8 +18,8 @@ approach used beside s2cloudless (the Google Earth Engine s2cloudless tutorial, 
    sun for cloud heights `CLOUD_HEIGHT_M` (Fmask's 200 m to 12 km), capped at the same distance.
    Dark water or forest far from clouds is never taken.
 4. **Cleaned and dilated**: a 3 x 3 opening drops isolated dark pixels (on the s2cloudless test
-   scene, an estuary, single dark pixels of mud and mangrove were four fifths of the raw hits and,
-   dilated, ten times the area of the real shadows); then a dilation (predict's default: 5 px, 50 m,
+   scene, an estuary, scattered dark pixels of mud and mangrove were most of the raw hits and,
+   dilated, covered about ten times the area of what the opening keeps); then a dilation (predict's default: 5 px, 50 m,
    the tutorial's BUFFER), as shadow edges are soft and the darkness test misses the penumbra.
 
 Pure numpy and scipy.ndimage (already installed with s2cloudless's LightGBM); DN in, bool out.

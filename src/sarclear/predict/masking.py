@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sarclear.data import shadows
+from sarclear.data.bands import S2_BANDS
 from sarclear.data.cloud_bands import RGB_POSITIONS, DetectorBands, detector_bands, shadow_band_indexes, usable_method
 from sarclear.data.clouds import BRIGHT_HIGH, BRIGHT_SCENE_SHARE
 from sarclear.data.normalize import REFLECTANCE_SCALE
@@ -141,8 +142,10 @@ class MaskSource:
         valid = rgb.max(axis=0) > 0
         if self.shadow_dilation is None or self._reference is None:
             return mask, np.zeros_like(mask), valid
-        names = list(self._shadow_bands)
-        planes = dict(zip(names, self.reader.s2(m0, m1, tuple(self._shadow_bands.values()), cols)))
+        if dn.shape[0] == 13:  # the detector's stack, in SEN12MS-CR order, already holds them
+            planes = {name: dn[S2_BANDS.index(name)] for name in shadows.SHADOW_BANDS}
+        else:
+            planes = dict(zip(self._shadow_bands, self.reader.s2(m0, m1, tuple(self._shadow_bands.values()), cols)))
         shadow = shadows.shadow_mask(planes, mask, valid, self._reference, steps=self._steps, dilation=self.shadow_dilation)
         return mask, shadow, valid
 
