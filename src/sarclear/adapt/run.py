@@ -111,6 +111,7 @@ def adapt_scene(
     lr: float = DEFAULT_LR,
     ssim_weight: float = SSIM_WEIGHT,
     shadow_dilation: int | None = None,
+    shadows: bool = True,
     s2_offset: float | None = None,
     progress: bool = True,
     log: Log | None = None,
@@ -118,7 +119,8 @@ def adapt_scene(
     """Fit a model to the clear pixels of `s2` (with `s1` unless `use_sar` is False) and write `out`.
 
     `shadow_dilation` (px) widens the cloud mask; by default `SHADOW_DILATION_PX` for a detected
-    mask and 0 for a `mask` file, which is taken to be the user's considered answer. `s2` and `s1`
+    mask and 0 for a `mask` file, which is taken to be the user's considered answer. `shadows` adds
+    detected cloud shadows to a detected mask (as `predict --composite` does). `s2` and `s1`
     take every input `predict` takes (product folders, SAFE, VV/VH pairs); `s2_offset` as there.
     """
     log = log or _logger.info
@@ -132,7 +134,7 @@ def adapt_scene(
     if keep is not None and keep.exists() and not keep.is_dir():
         raise ConfigError(f"--keep-model {keep}: exists and is not a folder")
     generator, spec = _start_model(checkpoint, use_sar)
-    scene = load_scene(s2, s1, use_sar=use_sar, mask=mask, shadow_dilation=shadow_dilation, s2_offset=s2_offset,
+    scene = load_scene(s2, s1, use_sar=use_sar, mask=mask, shadow_dilation=shadow_dilation, s2_offset=s2_offset, shadows=shadows,
                        s2_clip_max=spec.s2_clip_max if spec else S2_CLIP_MAX_DN, log=log)  # fmt: skip
     clear_share, cloud_share = scene.clear_share, float(scene.cloud.sum()) / max(1, int(scene.valid.sum()))
     log(f"{scene.inputs.s2.path.name}: {cloud_share:.1%} cloud (mask dilated by {shadow_dilation} px), {clear_share:.1%} clear to learn from")

@@ -1,10 +1,11 @@
 """One scene in memory, ready for internal learning: network-unit SAR and RGB, validity, cloud mask.
 
 Inputs go through predict's own path (`inspect_scene` checks the files, `SceneReader` reads them,
-`MaskSource` reads `--mask` or detects clouds strip by strip), so `adapt` accepts every input
-format `predict` does. The mask is dilated further (`SHADOW_DILATION_PX`) because thick cloud
-shadow next to a cloud is as useless as the cloud, and a fit that learned from shadowed pixels
-would paint shadow into the clouds.
+`MaskSource` reads `--mask` or detects clouds and their shadows strip by strip), so `adapt`
+accepts every input format `predict` does. The mask is dilated further (`SHADOW_DILATION_PX`)
+because the halo and near shadow of a cloud are as useless as the cloud, and a fit that learned
+from shadowed pixels would paint shadow into the clouds; shadows farther out come from the
+shadow detector (`sarclear.data.shadows`), the one `predict --composite` uses.
 """
 
 from __future__ import annotations
@@ -26,8 +27,8 @@ from sarclear.predict.scene import SceneInputs, inspect_scene
 
 Log = Callable[[str], None]
 
-#: Extra dilation of the cloud mask, in pixels (60 m at 10 m): s2cloudless's own 2 px dilation
-#: leaves the bright halo and the near shadow of cumulus outside the mask.
+#: Extra dilation of the cloud-and-shadow mask, in pixels (60 m at 10 m): s2cloudless's own 2 px
+#: dilation leaves the bright halo and the soft edge of cumulus shadows outside the mask.
 SHADOW_DILATION_PX: int = 6
 #: Below this share of clear valid pixels a scene holds too little of itself to learn from: the
 #: issue's "say < 10 %"; with `--checkpoint` the start model carries the knowledge instead.
@@ -79,9 +80,11 @@ def load_scene(
     s2_clip_max: float = S2_CLIP_MAX_DN,
     shadow_dilation: int = SHADOW_DILATION_PX,
     s2_offset: float | None = None,
+    shadows: bool = True,
     log: Log = lambda _: None,
 ) -> AdaptScene:
-    """Check and read the whole scene (RGB and, if `use_sar`, S1 on the S2 grid) with its cloud mask."""
+    """Check and read the whole scene (RGB and, if `use_sar`, S1 on the S2 grid) with its cloud mask
+    (cloud shadows included unless `shadows` is False or the mask is a file)."""
     inputs = inspect_scene(s2, s1, use_sar=use_sar, bands="rgb", mask_path=mask, s2_offset=s2_offset, log=log)
     height, width = inputs.shape
     with gdal_env(), SceneReader(inputs) as reader:
@@ -89,8 +92,8 @@ def load_scene(
         db = reader.s1(0, height) if use_sar else None
         valid = valid_pixels(dn, db, s2_nodata=inputs.s2.nodata)  # the rule predict's stream uses
         sar = None if db is None else np.nan_to_num(s1_to_network(db), nan=0.0).astype(np.float32)
-        source = MaskSource(reader, log)
-        cloud = np.concatenate([source.rows(r0, min(height, r0 + MASK_STRIP_ROWS))[0] for r0 in range(0, height, MASK_STRIP_ROWS)])
+        source = MaskSource(reader, log) if shadows else MaskSource(reader, log, shadow_dilation=None)
+        cloud = np.concatenate([source.rows(r0, min(height, r0 + MASK_STRIP_ROWS)).mask for r0 in range(0, height, MASK_STRIP_ROWS)])
     cloud = dilate(cloud, shadow_dilation) & valid
     optical = s2_to_network(dn.astype(np.float32), s2_clip_max).astype(np.float32)
     clear = valid & ~cloud

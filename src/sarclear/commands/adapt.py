@@ -32,6 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lr", type=float, help="Adam learning rate, decayed to 5 %% of it (default 1e-3)")
     parser.add_argument("--ssim-weight", type=float, help="weight of a 1 - SSIM term beside L1 (default 0: off)")
     parser.add_argument("--dilate", type=int, help="extra cloud-mask dilation in px, to cover shadow and halo (default 6 for a detected mask, 0 with --mask)")
+    parser.add_argument("--no-shadows", dest="shadows", action="store_false", help="do not add detected cloud shadows to a detected mask")
     parser.add_argument("--quiet", action="store_true", help="no progress bar or messages")
 
 
@@ -56,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     minutes = args.minutes if args.minutes is not None or args.steps is not None else DEFAULT_MINUTES
     result = adapt_scene(
         args.s2, None if args.no_sar else args.s1, args.out, checkpoint=args.checkpoint, steps=args.steps, minutes=minutes,
-        use_sar=not args.no_sar, mask=args.mask, keep_model=args.keep_model, seed=args.seed, s2_offset=args.s2_offset,
+        use_sar=not args.no_sar, mask=args.mask, keep_model=args.keep_model, seed=args.seed, s2_offset=args.s2_offset, shadows=args.shadows,
         progress=not args.quiet, log=say,
         **{k: v for k, v in optional.items() if v is not None},
     )  # fmt: skip

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from sarclear.errors import ConfigError
 from sarclear.inference.defaults import DEFAULT_NORM_MODE, DEFAULT_SAMPLES, NORM_MODES
-from sarclear.predict.defaults import DEFAULT_BATCH_SIZE
+from sarclear.predict.defaults import DEFAULT_BATCH_SIZE, SHADOW_DILATION_PX
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -29,7 +29,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, type=Path, help="output Cloud-Optimized GeoTIFF (RGB uint16 DN, B4 B3 B2)")
     parser.add_argument("--composite", action="store_true", help="keep observed pixels under clear sky, the model only under cloud")
     parser.add_argument("--mask", type=Path, help="cloud mask on the S2 grid (nonzero = cloud) instead of detecting clouds")
-    parser.add_argument("--write-mask", type=Path, metavar="MASK.tif", help="also write the cloud mask used (1 cloud, 0 clear, 255 nodata)")
+    parser.add_argument("--write-mask", type=Path, metavar="MASK.tif", help="also write the mask used (1 cloud, 2 cloud shadow, 0 clear, 255 nodata)")
+    parser.add_argument(
+        "--no-shadows", dest="shadows", action="store_false",
+        help="do not add cloud shadows (dark pixels near clouds) to a detected mask (a --mask file never gets them)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--shadow-dilation", type=int, default=SHADOW_DILATION_PX, metavar="PX",
+        help=f"dilation of the cloud-shadow mask in px (default {SHADOW_DILATION_PX}, 50 m)",
+    )  # fmt: skip
     parser.add_argument(
         "--uncertainty", type=Path, metavar="STD.tif",
         help="also write the per-pixel standard deviation (DN, float32, B4 B3 B2) of --samples stochastic passes "
@@ -90,6 +98,7 @@ def run(args: argparse.Namespace) -> int:
         composite=args.composite, mask=args.mask, write_mask=args.write_mask, quicklook=args.quicklook,
         uncertainty=args.uncertainty, samples=args.samples, seed=args.seed, norm=args.norm_mode,
         tile=args.tile, overlap=args.overlap, batch_size=args.batch_size, backend=args.backend,
-        device=args.device, precision=args.precision, s2_offset=args.s2_offset, progress=not args.quiet, log=say,
+        device=args.device, precision=args.precision, s2_offset=args.s2_offset, shadows=args.shadows,
+        shadow_dilation=args.shadow_dilation, progress=not args.quiet, log=say,
     )  # fmt: skip
     return 0

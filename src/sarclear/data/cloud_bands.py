@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sarclear.data.bands import RGB_NAMES, S2_BANDS, S2_RGB_POSITIONS, _normalise_name
+from sarclear.data.shadows import SHADOW_BANDS
 from sarclear.errors import RasterError
 from sarclear.io.geotiff import RasterInfo
 from sarclear.io.product import canonical_band
@@ -85,6 +86,18 @@ def detector_bands(info: RasterInfo) -> DetectorBands:
     if info.count == 3:
         return DetectorBands((1, 2, 3), "brightness", "3 bands without descriptions, taken as R, G, B")
     raise RasterError(info.path, f"wrong band count for a cloud mask: has {info.count}, expected 13 (L1C), 12 (L2A) or 3 (RGB)")
+
+
+def shadow_band_indexes(info: RasterInfo) -> dict[str, int]:
+    """Band name -> 1-based index of the bands `sarclear.data.shadows` reads (B2 B3 B4 B8 B11) that
+    `info` holds: by band description first, then by count (13 = SEN12MS-CR order, 12 = L2A order
+    without B10, 3 = R, G, B). The shadow test works with RGB alone, better with B8 and B11."""
+    names = [_canonical(d) for d in info.descriptions]
+    if any(names):
+        position = {name: i + 1 for i, name in reversed(list(enumerate(names))) if name}
+        return {b: position[b] for b in SHADOW_BANDS if b in position}
+    order = {13: S2_BANDS, 12: L2A_BANDS, 3: ("B4", "B3", "B2")}.get(info.count, ())
+    return {b: order.index(b) + 1 for b in SHADOW_BANDS if b in order}
 
 
 def constant_model_band(stack13: np.ndarray) -> str | None:

@@ -5,6 +5,11 @@
 DEFAULT_BATCH_SIZE: int = 8
 
 
+#: Dilation of the cloud-shadow mask in pixels (50 m: the Earth Engine s2cloudless tutorial's BUFFER);
+#: shadow edges are soft and the darkness test (`sarclear.data.shadows`) misses the penumbra.
+SHADOW_DILATION_PX: int = 5
+
+
 #: Shortest blend ramp the default overlap gives, in pixels: neighbouring windows that disagree by
 #: some DN cross-fade over this many pixels, so the step per pixel stays small.
 MIN_DEFAULT_OVERLAP: int = 16

@@ -13,18 +13,30 @@ of the bands, then brought back to 10 m and smoothed, thresholded and dilated at
 Why: s2cloudless (a LightGBM pixel classifier) costs ~15 s per megapixel on one of our cores, more
 than the generator, and 7 of its 10 input bands (B1, B5, B8A, B9, B10, B11, B12) are 20 m or 60 m
 data resampled to 10 m anyway, so 10 m evaluation adds cost rather than detail.
+
+Cloud shadows (`sarclear.data.shadows`) are added to a detected mask unless turned off: dark
+pixels near the clouds (along the sun's projection where a SAFE product gives its angles), judged
+against the median of the scene's clear land, which is measured once on a decimated read of the
+whole scene so that every strip uses the same level. The strips then need the shadow search's
+reach as extra context. A `--mask` file is taken as given (no shadows added): it is the user's answer.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
-from sarclear.data.cloud_bands import RGB_POSITIONS, DetectorBands, detector_bands, usable_method
+from sarclear.data import shadows
+from sarclear.data.bands import S2_BANDS
+from sarclear.data.cloud_bands import RGB_POSITIONS, DetectorBands, detector_bands, shadow_band_indexes, usable_method
 from sarclear.data.clouds import BRIGHT_HIGH, BRIGHT_SCENE_SHARE
 from sarclear.data.normalize import REFLECTANCE_SCALE
+from sarclear.io.geotiff import RasterInfo
+from sarclear.io.pixel_size import METRES_PER_DEGREE
 from sarclear.predict.composite import FEATHER_PX, feather
+from sarclear.predict.defaults import SHADOW_DILATION_PX
 from sarclear.predict.reader import SceneReader
 
 #: Context rows around a strip: s2cloudless averaging (4) + dilation (2) + feathering (FEATHER_PX), rounded up.
@@ -33,43 +45,83 @@ MARGIN: int = 32
 CHUNK: int = 2048
 #: Detection runs on DETECT_SCALE x DETECT_SCALE block means (16x fewer pixels to classify).
 DETECT_SCALE: int = 4
+#: Longest side, in pixels, of the decimated read that measures the clear land's reference level.
+REFERENCE_PX: int = 1024
+
+
+@dataclass(frozen=True)
+class MaskRows:
+    """Rows `r0 <= r < r1` of the mask: `cloud` and `shadow` (bool, never both) and the composite weight."""
+
+    cloud: np.ndarray
+    shadow: np.ndarray
+    alpha: np.ndarray
+
+    @property
+    def mask(self) -> np.ndarray:
+        """Every pixel the model fills: cloud or shadow."""
+        return self.cloud | self.shadow
 
 
 class MaskSource:
-    """`rows(r0, r1) -> (mask, alpha)`: bool cloud mask and composite weight for rows `r0 <= r < r1`."""
+    """`rows(r0, r1) -> MaskRows` for rows `r0 <= r < r1`; `shadow_dilation` None turns shadows off."""
 
-    def __init__(self, reader: SceneReader, log: Callable[[str], None] = lambda _: None) -> None:
+    def __init__(self, reader: SceneReader, log: Callable[[str], None] = lambda _: None,
+                 shadow_dilation: int | None = SHADOW_DILATION_PX) -> None:  # fmt: skip
         self.reader = reader
         self.log = log
         self.method: str | None = None
         self._choice: DetectorBands | None = None  # only needed without a --mask file
         self._method: str | None = None  # decided on the first chunk (a padded band demotes s2cloudless)
         self._cloudy, self._valid, self._bright = False, 0, 0
+        self.shadow_dilation = shadow_dilation if reader.inputs.mask is None else None
+        self._shadow_how = "off (--no-shadows)" if shadow_dilation is None else "none added to the --mask file"
+        self._reference: tuple[float, ...] | None = None
+        self._steps: list[tuple[int, int]] | None = None
+        self._shadow_bands: dict[str, int] = {}
+        self.counts = {"valid": 0, "cloud": 0, "shadow": 0}
 
-    def rows(self, r0: int, r1: int) -> tuple[np.ndarray, np.ndarray]:
+    def rows(self, r0: int, r1: int) -> MaskRows:
         height, width = self.reader.inputs.shape
-        m0, m1 = max(0, r0 - MARGIN), min(height, r1 + MARGIN)
-        mask = np.zeros((r1 - r0, width), dtype=bool)
+        extra = shadows.context_px(self.shadow_dilation) if self.shadow_dilation is not None else 0
+        margin = MARGIN + -(-extra // DETECT_SCALE) * DETECT_SCALE  # whole detection blocks: the same 40 m grid as without shadows
+        m0, m1 = max(0, r0 - margin), min(height, r1 + margin)
+        cloud = np.zeros((r1 - r0, width), dtype=bool)
+        shadow = np.zeros((r1 - r0, width), dtype=bool)
         alpha = np.zeros((r1 - r0, width), dtype=np.float32)
         for c0 in range(0, width, CHUNK):
             c1 = min(width, c0 + CHUNK)
-            n0, n1 = max(0, c0 - MARGIN), min(width, c1 + MARGIN)
-            chunk = self._mask(m0, m1, (n0, n1))
+            n0, n1 = max(0, c0 - margin), min(width, c1 + margin)
+            chunk, shade, valid = self._mask(m0, m1, (n0, n1))
             inner = (slice(r0 - m0, r1 - m0), slice(c0 - n0, c1 - n0))
-            mask[:, c0:c1] = chunk[inner]
-            alpha[:, c0:c1] = feather(chunk, FEATHER_PX // 2)[inner]
+            cloud[:, c0:c1], shadow[:, c0:c1] = chunk[inner], shade[inner]
+            alpha[:, c0:c1] = feather(chunk | shade, FEATHER_PX // 2)[inner]
+            self.counts["valid"] += int(valid[inner].sum())
+            self.counts["cloud"] += int((chunk & valid)[inner].sum())
+            self.counts["shadow"] += int((shade & valid)[inner].sum())
         if r1 >= height:
             self._scene_done()
-        return mask, alpha
+        return MaskRows(cloud, shadow, alpha)
 
-    def _mask(self, m0: int, m1: int, cols: tuple[int, int]) -> np.ndarray:
+    def tags(self) -> dict[str, str]:
+        """The mask's shares and how shadows were found, for the output's GeoTIFF tags (after the last row)."""
+        valid = max(1, self.counts["valid"])
+        return {
+            "SARCLEAR_CLOUD_PCT": f"{100.0 * self.counts['cloud'] / valid:.2f}",
+            "SARCLEAR_SHADOW_PCT": f"{100.0 * self.counts['shadow'] / valid:.2f}",
+            "SARCLEAR_SHADOWS": self._shadow_how,
+        }
+
+    def _mask(self, m0: int, m1: int, cols: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Cloud, shadow and validity of one chunk with its context."""
         if self.reader.inputs.mask is not None:
             if self.method is None:
                 self.method = "file"
                 self.log(f"cloud mask: from {self.reader.inputs.mask.path.name} (nonzero = cloud)")
             mask = self.reader.mask(m0, m1, cols)
-            self._tally(self.reader.s2(m0, m1, self.reader.inputs.rgb_bands, cols), mask)
-            return mask
+            rgb = self.reader.s2(m0, m1, self.reader.inputs.rgb_bands, cols)
+            self._tally(rgb, mask)
+            return mask, np.zeros_like(mask), rgb.max(axis=0) > 0
         if self._choice is None:
             self._choice = detector_bands(self.reader.inputs.s2)
         dn = self.reader.s2(m0, m1, self._choice.indexes, cols)
@@ -83,8 +135,47 @@ class MaskSource:
         if self.method is None:
             self.method = method
             self.log(f"cloud mask: detected with {method} on {dn.shape[0]} bands at {DETECT_SCALE}x the pixel size ({self._choice.how})")
+            if self.shadow_dilation is not None:
+                self._prepare_shadows()
         self._tally(dn, mask)
-        return mask
+        rgb = dn if dn.shape[0] == 3 else dn[list(RGB_POSITIONS)]
+        valid = rgb.max(axis=0) > 0
+        if self.shadow_dilation is None or self._reference is None:
+            return mask, np.zeros_like(mask), valid
+        if dn.shape[0] == 13:  # the detector's stack, in SEN12MS-CR order, already holds them
+            planes = {name: dn[S2_BANDS.index(name)] for name in shadows.SHADOW_BANDS}
+        else:
+            planes = dict(zip(self._shadow_bands, self.reader.s2(m0, m1, tuple(self._shadow_bands.values()), cols)))
+        shadow = shadows.shadow_mask(planes, mask, valid, self._reference, steps=self._steps, dilation=self.shadow_dilation)
+        return mask, shadow, valid
+
+    def _prepare_shadows(self) -> None:
+        """The clear land's reference level (one decimated read of the scene) and the sun's direction."""
+        inputs = self.reader.inputs
+        self._shadow_bands = shadow_band_indexes(inputs.s2)
+        if "B8" not in self._shadow_bands and not all(b in self._shadow_bands for b in ("B4", "B3", "B2")):
+            self._shadow_how = "none: the S2 input has neither B8 nor B4, B3, B2 named"
+            return
+        assert self._choice is not None and self._method is not None
+        detector = self.reader.s2_decimated(self._choice.indexes, REFERENCE_PX)
+        if self._method == "brightness" and detector.shape[0] == 13:
+            detector = detector[list(RGB_POSITIONS)]
+        cloud, _ = detect_clouds(detector, DETECT_SCALE, "brightness" if self._method == "brightness" else "auto")
+        planes = dict(zip(self._shadow_bands, self.reader.s2_decimated(tuple(self._shadow_bands.values()), REFERENCE_PX)))
+        valid = np.min(list(planes.values()), axis=0) > 0
+        self._reference = shadows.reference_levels(planes, valid & ~cloud)
+        if self._reference is None:
+            self._shadow_how = f"none: fewer than {shadows.MIN_REFERENCE_PIXELS} clear land pixels to judge darkness by"
+            self.log(f"cloud shadows: {self._shadow_how}")
+            return
+        self._steps = shadows.shadow_steps(inputs.sun, _pixel_metres(inputs.s2), shadows.SEARCH_PX) if _north_up(inputs.s2) else None
+        used = "B8 and B11" if "B11" in self._shadow_bands and "B8" in self._shadow_bands else "B8" if "B8" in self._shadow_bands else "mean RGB"
+        where = (f"projected away from the sun (zenith {inputs.sun.zenith:.1f}°, azimuth {inputs.sun.azimuth:.1f}°, MTD_TL.xml)"
+                 if self._steps is not None and inputs.sun is not None else "in any direction (no sun angles)")  # fmt: skip
+        self._shadow_how = (f"{used} below {shadows.DARK_FRACTION:.0%} of the clear land's median "
+                            f"({', '.join(f'{v:.3f}' for v in self._reference)}), within {shadows.SEARCH_PX} px of a cloud "
+                            f"{where}, dilated {self.shadow_dilation} px")  # fmt: skip
+        self.log(f"cloud shadows: {self._shadow_how}")
 
     def _tally(self, dn: np.ndarray, mask: np.ndarray) -> None:
         """Count toward `bright_scene_warning` over the whole scene (margins are counted twice: harmless
@@ -97,6 +188,8 @@ class MaskSource:
         self._bright += int((valid & (mean > BRIGHT_HIGH)).sum())
 
     def _scene_done(self) -> None:
+        tags = self.tags()
+        self.log(f"mask: {tags['SARCLEAR_CLOUD_PCT']} % cloud, {tags['SARCLEAR_SHADOW_PCT']} % cloud shadow of the valid pixels")
         if self._cloudy or not self._valid or self._bright < BRIGHT_SCENE_SHARE * self._valid:
             return
         share = 100.0 * self._bright / self._valid
@@ -116,3 +209,15 @@ def detect_clouds(dn: np.ndarray, scale: int, method: str = "auto") -> tuple[np.
     prob, method = cloud_probability(pooled, method=method)
     full = np.repeat(np.repeat(prob, scale, axis=0), scale, axis=1)[:h, :w]
     return mask_from_probability(full), method
+
+
+def _north_up(info: RasterInfo) -> bool:
+    """Rows run south and columns east (no rotation): the shadow's direction maps onto the grid."""
+    t = info.transform
+    return t.b == 0 and t.d == 0 and t.a > 0 and t.e < 0 and info.crs is not None
+
+
+def _pixel_metres(info: RasterInfo) -> float:
+    """The row spacing in metres (degrees of latitude converted for a geographic CRS)."""
+    size = abs(info.transform.e)
+    return size * METRES_PER_DEGREE if info.crs is not None and info.crs.is_geographic else size

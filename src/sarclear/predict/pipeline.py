@@ -20,7 +20,7 @@ from sarclear.inference.tiling import WindowGrid
 from sarclear.io.cog import gdal_env
 from sarclear.models.spec import ModelSpec
 from sarclear.predict.composite import composite as blend_composite
-from sarclear.predict.defaults import DEFAULT_BATCH_SIZE, default_overlap
+from sarclear.predict.defaults import DEFAULT_BATCH_SIZE, SHADOW_DILATION_PX, default_overlap
 from sarclear.predict.engine import Engine, load_engine
 from sarclear.predict.masking import MaskSource
 from sarclear.predict.reader import SceneReader
@@ -53,6 +53,8 @@ def predict_scene(
     norm: str | None = None,
     seed: int = 0,
     s2_offset: float | None = None,
+    shadows: bool = True,
+    shadow_dilation: int = SHADOW_DILATION_PX,
     progress: bool = True,
     log: Log | None = None,
 ) -> Path:
@@ -67,7 +69,8 @@ def predict_scene(
     radiometric offset found in the product (`io.sources`). `uncertainty` writes the per-pixel
     standard deviation (DN) of `samples` stochastic passes (dropout on; their mean is the prediction),
     zero where `composite` keeps the observed pixel. `norm` is the batch-norm mode
-    (`sarclear.inference.norm`), `seed` seeds the dropout masks.
+    (`sarclear.inference.norm`), `seed` seeds the dropout masks. `shadows` adds cloud shadows
+    (`sarclear.data.shadows`), dilated by `shadow_dilation` px, to a detected mask.
     """
     log = log or _logger.info
     _check_settings(tile, overlap, batch_size, quicklook)
@@ -77,7 +80,7 @@ def predict_scene(
     return predict_with_engine(
         engine, spec, s1, s2, out, composite=composite, mask=mask, write_mask=write_mask, uncertainty=uncertainty,
         samples=samples, quicklook=quicklook, tile=tile, overlap=overlap, batch_size=batch_size, s2_offset=s2_offset,
-        progress=progress, log=log, model_name=str(checkpoint), seed=seed,
+        shadows=shadows, shadow_dilation=shadow_dilation, progress=progress, log=log, model_name=str(checkpoint), seed=seed,
     )  # fmt: skip
 
 
@@ -98,6 +101,8 @@ def predict_with_engine(
     overlap: int | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
     s2_offset: float | None = None,
+    shadows: bool = True,
+    shadow_dilation: int = SHADOW_DILATION_PX,
     progress: bool = True,
     log: Log = lambda _: None,
     model_name: str = "checkpoint",
@@ -112,6 +117,8 @@ def predict_with_engine(
     overlap = default_overlap(tile) if overlap is None else overlap
     _check_settings(tile, overlap, batch_size, quicklook)
     _check_tile(tile, spec)
+    if shadow_dilation < 0:
+        raise ConfigError(f"--shadow-dilation {shadow_dilation}: must be >= 0")
     if mask is not None and not composite and write_mask is None:
         raise ConfigError("--mask is only used with --composite (or --write-mask)")
     passes = 1
@@ -137,7 +144,7 @@ def predict_with_engine(
     with gdal_env(), SceneReader(inputs) as reader, scene_outputs(
         out, inputs.s2, mask_out=mask_out, std_out=std_out, quicklook=quicklook, tags=tags
     ) as writers:
-        masks = MaskSource(reader, log) if composite or mask_out is not None else None
+        masks = MaskSource(reader, log, shadow_dilation if shadows else None) if composite or mask_out is not None else None
         rows = predicted_rows(
             engine, reader, grid, s2_clip_max=spec.s2_clip_max, out_channels=spec.out_channels, batch_size=batch_size,
             samples=passes, progress=progress,
@@ -145,14 +152,17 @@ def predict_with_engine(
         for block in rows:
             dn, alpha = block.predicted, None
             if masks is not None:
-                cloud, alpha = masks.rows(block.r0, block.r1)
+                mask_rows = masks.rows(block.r0, block.r1)
+                alpha = mask_rows.alpha
                 if composite:
                     dn = blend_composite(dn, block.observed, alpha)
                 if writers.mask is not None:
-                    writers.mask.write(mask_values(cloud, block.valid))
+                    writers.mask.write(mask_values(mask_rows.cloud, block.valid, mask_rows.shadow))
             writers.out.write(output_dn(dn, block.valid))
             if writers.std is not None and block.std is not None:
                 writers.std.write(std_values(block.std, block.valid, alpha if composite else None))
+        if masks is not None:
+            writers.add_tags(masks.tags())
     written = [out, mask_out, std_out, quicklook_path(out, quicklook) if quicklook else None]
     log("wrote " + ", ".join(str(p) for p in written if p is not None))
     return out

@@ -69,6 +69,16 @@ class SceneReader:
         """`(len(bands), r1 - r0, width)` S2 digital numbers as stored (usually uint16); `cols` = (c0, c1) narrows it."""
         return self._read(self._s2, self.inputs.s2.path, bands, r0, r1, cols)
 
+    def s2_decimated(self, bands: tuple[int, ...], max_px: int) -> np.ndarray:
+        """The whole scene's `bands`, block-averaged to at most `max_px` on the longer side (for scene statistics)."""
+        height, width = self.inputs.shape
+        factor = max(1, -(-max(height, width) // max_px))
+        shape = (len(bands), -(-height // factor), -(-width // factor))
+        try:
+            return self._s2.read(list(bands), out_shape=shape, resampling=Resampling.average)
+        except RasterioError as exc:
+            raise RasterError(str(self.inputs.s2.path), f"corrupt or truncated TIFF, pixels unreadable: {str(exc).splitlines()[0]}") from exc
+
     def s1(self, r0: int, r1: int) -> np.ndarray:
         """`(2, r1 - r0, width)` float32 VV, VH in dB, NaN where S1 has no data (or does not reach).
 

@@ -23,7 +23,9 @@ from sarclear.data.bands import S1_BANDS, _normalise_name, s2_band_indexes
 from sarclear.errors import ConfigError, GridMismatchError, RasterError
 from sarclear.io.geotiff import RasterInfo, check_same_grid, raster_info
 from sarclear.io.pixel_size import pixel_size_text
+from sarclear.io.safe import is_safe_product
 from sarclear.io.sources import S2Radiometry, describe_s2, is_product, s1_pair_dataset
+from sarclear.io.sun_angles import SunAngles, sun_angles
 from sarclear.predict.input_checks import check_s1_input, check_s2_input, linear_scale_factor, looks_optical
 
 Log = Callable[[str], None]
@@ -54,6 +56,8 @@ class SceneInputs:
     s1_warp: bool
     mask: RasterInfo | None
     radiometry: S2Radiometry = field(default_factory=lambda: S2Radiometry("GeoTIFF", None, "unknown", 0.0, "none"))
+    #: Mean sun angles from a SAFE product's MTD_TL.xml (which way cloud shadows fall), None when unknown.
+    sun: SunAngles | None = None
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -105,7 +109,8 @@ def inspect_scene(
         if mask.count != 1:
             raise RasterError(mask.path, f"a cloud mask needs 1 band (nonzero = cloud), has {mask.count}")
         check_same_grid([s2, mask])
-    return SceneInputs(s2, model_bands, rgb_bands, s1, s1_bands, warp, mask, radiometry)
+    sun = sun_angles(s2_path) if is_safe_product(Path(s2_path)) else None
+    return SceneInputs(s2, model_bands, rgb_bands, s1, s1_bands, warp, mask, radiometry, sun)
 
 
 def open_s2(path: str | Path, offset: float | None, log: Log) -> tuple[RasterInfo, S2Radiometry]:

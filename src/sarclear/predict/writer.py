@@ -23,8 +23,8 @@ from sarclear.report.render import optical_rgb
 
 #: Output nodata: 0 DN, the fill value of Sentinel-2 L1C products and SEN12MS-CR.
 OUTPUT_NODATA: int = 0
-#: Mask values: 1 cloud (model used), 0 clear (observed kept), 255 no data.
-MASK_CLOUD, MASK_CLEAR, MASK_NODATA = 1, 0, 255
+#: Mask values: 1 cloud, 2 cloud shadow (model used for both), 0 clear (observed kept), 255 no data.
+MASK_CLOUD, MASK_SHADOW, MASK_CLEAR, MASK_NODATA = 1, 2, 0, 255
 #: Longest side of the quick-look in pixels; larger scenes are read from the COG's overviews.
 QUICKLOOK_MAX_PX: int = 4096
 #: Uncertainty nodata: NaN (a standard deviation is never negative, but NaN is what GDAL tools expect of floats).
@@ -49,9 +49,11 @@ def std_values(std: np.ndarray, valid: np.ndarray, alpha: np.ndarray | None = No
     return out
 
 
-def mask_values(mask: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    """`(1, H, W)` uint8: 1 cloud, 0 clear, 255 where the input has no data."""
+def mask_values(mask: np.ndarray, valid: np.ndarray, shadow: np.ndarray | None = None) -> np.ndarray:
+    """`(1, H, W)` uint8: 1 cloud, 2 cloud shadow, 0 clear, 255 where the input has no data."""
     out = np.where(mask, MASK_CLOUD, MASK_CLEAR).astype(np.uint8)
+    if shadow is not None:
+        out[shadow & ~mask] = MASK_SHADOW
     out[~valid] = MASK_NODATA
     return out[None]
 
@@ -66,6 +68,12 @@ class Writers:
     out: BlockRowWriter
     mask: BlockRowWriter | None
     std: BlockRowWriter | None = None
+
+    def add_tags(self, tags: dict[str, str]) -> None:
+        """Tags known only once every row is written (the mask's shares), into every output."""
+        for writer in (self.out, self.mask, self.std):
+            if writer is not None:
+                writer.dst.update_tags(**tags)
 
 
 @contextlib.contextmanager
@@ -94,7 +102,7 @@ def scene_outputs(
                     open_work_gtiff(works[0], count=3, dtype="uint16", nodata=OUTPUT_NODATA, descriptions=RGB_NAMES, tags=tags, **geo)
                 )
                 mask = (
-                    open_works.enter_context(open_work_gtiff(works[1], count=1, dtype="uint8", nodata=MASK_NODATA, descriptions=("cloud",), **geo))
+                    open_works.enter_context(open_work_gtiff(works[1], count=1, dtype="uint8", nodata=MASK_NODATA, descriptions=("cloud_shadow",), **geo))
                     if mask_out
                     else None
                 )
