@@ -63,12 +63,28 @@ def test_explicit_choices_are_kept_whatever_the_hardware(gpu_capability) -> None
     ("fpu avx2 avx512f amx_bf16 amx_tile", True),  # Sapphire Rapids
 ])  # fmt: skip
 def test_cpu_rule_is_the_same_for_training_and_prediction(tmp_path: Path, monkeypatch, flags: str, native: bool) -> None:
+    for name in ("ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA"):
+        monkeypatch.delenv(name, raising=False)
     info = tmp_path / "cpuinfo"
     info.write_text(f"processor\t: 0\nflags\t\t: {flags}\n")
     assert native_bf16.cpu_has_native_bf16(info) is native
     monkeypatch.setattr(native_bf16, "cpu_has_native_bf16", lambda cpuinfo=info: native)
     assert precision.resolve_precision("auto", CPU).name == ("bf16" if native else "32")
     assert engine.resolve_precision("auto", CPU) == ("bf16" if native else "fp32")
+
+
+@pytest.mark.parametrize(("name", "limit", "native"), [
+    ("ONEDNN_MAX_CPU_ISA", "AVX2", False), ("DNNL_MAX_CPU_ISA", "avx512_core", False),
+    ("ONEDNN_MAX_CPU_ISA", "AVX512_CORE_AMX", True), ("ONEDNN_MAX_CPU_ISA", "ALL", True),
+])  # fmt: skip
+def test_a_onednn_isa_limit_below_bf16_means_emulated_bf16(tmp_path: Path, monkeypatch, name: str, limit: str, native: bool) -> None:
+    """`ONEDNN_MAX_CPU_ISA=AVX2` makes oneDNN run as on an AVX2-only CPU, so `auto` must pick float32 there too."""
+    for other in ("ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA"):
+        monkeypatch.delenv(other, raising=False)
+    monkeypatch.setenv(name, limit)
+    info = tmp_path / "cpuinfo"
+    info.write_text("processor\t: 0\nflags\t\t: fpu avx2 avx512f avx512_bf16 amx_bf16\n")
+    assert native_bf16.cpu_has_native_bf16(info) is native
 
 
 def test_unreadable_cpuinfo_means_no_native_bf16(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ Training (`train/precision.py`) and prediction (`predict/engine.py`) both pick b
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import torch
@@ -23,8 +24,24 @@ CUDA_NATIVE_BF16_CAPABILITY: tuple[int, int] = (8, 0)
 CPUINFO = Path("/proc/cpuinfo")
 
 
+#: oneDNN instruction-set limits (`ONEDNN_MAX_CPU_ISA`, or its older name `DNNL_MAX_CPU_ISA`) below
+#: AVX512_CORE_BF16: with one of these set, oneDNN emulates bf16 even on a CPU that has it.
+ISA_LIMITS_WITHOUT_BF16: frozenset[str] = frozenset(
+    {"SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX2_VNNI_2", "AVX512_CORE", "AVX512_CORE_VNNI"}
+)
+
+
+def onednn_isa_limit() -> str | None:
+    """The instruction-set limit oneDNN was told to respect, upper-case, or None."""
+    value = os.environ.get("ONEDNN_MAX_CPU_ISA") or os.environ.get("DNNL_MAX_CPU_ISA")
+    return value.strip().upper() if value else None
+
+
 def cpu_has_native_bf16(cpuinfo: Path = CPUINFO) -> bool:
-    """True when the CPU flags list AVX512-BF16 or AMX-BF16 (Linux; False where unknown)."""
+    """True when the CPU flags list AVX512-BF16 or AMX-BF16 (Linux; False where unknown) and oneDNN
+    is not limited below them (`ONEDNN_MAX_CPU_ISA=AVX2` is how a run reproduces an AVX2-only CPU)."""
+    if onednn_isa_limit() in ISA_LIMITS_WITHOUT_BF16:
+        return False
     try:
         text = cpuinfo.read_text()
     except OSError:
