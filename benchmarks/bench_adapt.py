@@ -192,6 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--crop", type=int)
     parser.add_argument("--batch-size", type=int)
     parser.add_argument("--lr", type=float)
+    parser.add_argument("--norm-mode", choices=("auto", "window", "running"), help="batch norm of the fitted model's prediction (default: adapt's, auto)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1: on a shared 2-core machine one thread runs faster)")
     parser.add_argument("--jobs", type=int, default=1, help="cases fitted in parallel processes (default 1)")
     parser.add_argument("--json", type=Path, help="also write the JSON here")
@@ -203,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
         wanted = set(args.cases.split(","))
         cases = [c for c in cases if c["name"] in wanted]
     methods = args.methods.split(",")
-    fit_options = {k: v for k, v in {"ngf": args.ngf, "crop": args.crop, "batch_size": args.batch_size, "lr": args.lr}.items() if v is not None}
+    fit_options = {k: v for k, v in {"ngf": args.ngf, "crop": args.crop, "batch_size": args.batch_size, "lr": args.lr, "norm": args.norm_mode}.items() if v is not None}
     with ProcessPoolExecutor(max_workers=args.jobs, initializer=torch.set_num_threads, initargs=(args.threads,)) as pool:
         futures = [pool.submit(run_case, case, args.work, args.steps, args.seed, methods, fit_options) for case in cases]
         rows = []

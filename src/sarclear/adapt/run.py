@@ -112,6 +112,7 @@ def adapt_scene(
     ssim_weight: float = SSIM_WEIGHT,
     shadow_dilation: int | None = None,
     shadows: bool = True,
+    norm: str = DEFAULT_NORM_MODE,
     s2_offset: float | None = None,
     progress: bool = True,
     log: Log | None = None,
@@ -120,7 +121,8 @@ def adapt_scene(
 
     `shadow_dilation` (px) widens the cloud mask; by default `SHADOW_DILATION_PX` for a detected
     mask and 0 for a `mask` file, which is taken to be the user's considered answer. `shadows` adds
-    detected cloud shadows to a detected mask (as `predict --composite` does). `s2` and `s1`
+    detected cloud shadows to a detected mask (as `predict --composite` does). `norm` is the batch-norm
+    mode of the fitted model's prediction (`auto`: as `predict` would run the kept model). `s2` and `s1`
     take every input `predict` takes (product folders, SAFE, VV/VH pairs); `s2_offset` as there.
     """
     log = log or _logger.info
@@ -157,7 +159,7 @@ def adapt_scene(
                         "seconds": round(report.seconds, 1), "loss_tenths": report.losses, "cloud_share": cloud_share,
                         "clear_share": clear_share, "spec": asdict(spec), "checkpoint": None if checkpoint is None else str(checkpoint)}  # fmt: skip
             (keep / REPORT_FILE).write_text(json.dumps(settings, indent=2) + "\n")
-        engine = TorchEngine(generator, "cpu", "fp32", owned=True, norm=resolve_norm_mode(DEFAULT_NORM_MODE, spec.norm_batch))
+        engine = TorchEngine(generator, "cpu", "fp32", owned=True, norm=resolve_norm_mode(norm, spec.norm_batch))
         predict_with_engine(engine, spec, s1 if use_sar else None, filled, out, composite=True, mask=mask_path,
                             progress=progress, log=log, model_name="the fitted model")  # fmt: skip
     return AdaptResult(Path(out), spec, report, clear_share, cloud_share)
