@@ -58,3 +58,28 @@ def test_verdicts_follow_the_numbers() -> None:
     }
     held = [h for _, h, _ in verdicts(results, "fusion", "optical_only")]
     assert held == [True, False, None]  # beats identity; loses under cloud here; no 90-100 % tiles
+
+
+def test_uncertainty_panel_ranks_errors_it_is_given(tmp_path: Path) -> None:
+    """The demo's "How sure the model is" figure: an uncertainty equal to the error ranks it perfectly,
+    one unrelated to it does not (the full demo writes it; --quick has no dropout to sample)."""
+    import numpy as np
+    from rasterio.transform import from_origin
+
+    from sarclear.demo.page import uncertainty_panel
+    from sarclear.io.geotiff import write_raster
+
+    rng = np.random.default_rng(0)
+    truth = rng.integers(500, 3000, (3, 48, 48)).astype(np.uint16)
+    error = rng.integers(0, 400, (3, 48, 48))
+    meta = {"crs": "EPSG:32631", "transform": from_origin(500000, 4000000, 10, 10)}
+    files = {name: write_raster(tmp_path / f"{name}.tif", array, descriptions=("B4", "B3", "B2"), **meta) for name, array in (
+        ("truth", truth), ("pred", (truth + error).astype(np.uint16)),
+        ("same", error.astype(np.float32)), ("unrelated", rng.random((3, 48, 48)).astype(np.float32) * 400),
+    )}  # fmt: skip
+    png, ranked = uncertainty_panel(files["pred"], files["same"], files["truth"])
+    _, unranked = uncertainty_panel(files["pred"], files["unrelated"], files["truth"])
+    assert png.startswith(b"\x89PNG")
+    assert ranked["spearman"] == pytest.approx(1.0, abs=1e-4)
+    assert abs(unranked["spearman"]) < 0.2
+    assert ranked["mean_abs_error"] == pytest.approx(error.mean() / 10000, rel=1e-4)

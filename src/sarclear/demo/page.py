@@ -25,6 +25,7 @@ from sarclear.data.bands import s2_band_indexes
 from sarclear.demo.plan import DemoBudget
 from sarclear.evaluate.metrics import image_metrics, to_scale
 from sarclear.evaluate.tables import SCALE_LABELS, breakdown_table, overall_table
+from sarclear.evaluate.uncertainty import UncertaintyScore
 from sarclear.io.atomic import atomic_output
 from sarclear.io.geotiff import raster_info, read_decimated
 from sarclear.report.html import (
@@ -100,6 +101,29 @@ def scene_panel(cloudy: Path, predicted: Path, truth: Path) -> tuple[bytes, dict
     return picture, scores
 
 
+def uncertainty_panel(predicted: Path, uncertainty: Path, truth: Path) -> tuple[bytes, dict[str, float]]:
+    """|prediction - truth| beside the predicted uncertainty (std of the dropout passes), both band
+    means in reflectance, and how well the one ranks the other (Spearman over the decimated scene)."""
+    pred, target = _read_rgb_dn(predicted), _read_rgb_dn(truth)
+    std = read_decimated(uncertainty, QUICKLOOK_PX, [1, 2, 3]).astype(np.float32)
+    score = UncertaintyScore(pixels_per_tile=std.shape[1] * std.shape[2])
+    score.add(torch.from_numpy(std)[None], torch.from_numpy(pred)[None], torch.from_numpy(target)[None])
+    result = score.result()
+    error = np.abs(pred - target).mean(axis=0) / 10000.0
+    spread = std.mean(axis=0) / 10000.0
+    top = float(np.quantile(np.concatenate([error.ravel(), spread.ravel()]), 0.99)) or 1e-3
+    fig, axes = plt.subplots(1, 2, figsize=(11, 5.0))
+    for ax, (name, values) in zip(axes, (("|prediction - truth|", error), ("predicted uncertainty (std of 8 passes)", spread))):
+        shown = ax.imshow(values, cmap="viridis", vmin=0.0, vmax=top)
+        ax.set_title(name)
+        ax.axis("off")
+    fig.colorbar(shown, ax=list(axes), shrink=0.8, label="reflectance")
+    picture = figure_png(fig, dpi=90)
+    plt.close(fig)
+    return picture, {"spearman": float(result["spearman"]), "pixels": float(result["pixels"]),
+                     "mean_std": float(spread.mean()), "mean_abs_error": float(error.mean())}
+
+
 def _mean(results: Mapping[str, Any], method: str, *path: str) -> float | None:
     node: Any = results.get(method, {})
     for key in path:
@@ -164,6 +188,18 @@ def write_demo_report(out: Path, *, timings: Sequence[tuple[str, float]], budget
                                         out / "scene" / "s2.tif")
     with atomic_output(out / "before_after.png") as tmp:
         tmp.write_bytes(picture)
+    sureness_section: list[tuple[str, object]] = []
+    if (out / "prediction" / "uncertainty.tif").is_file():  # not in --quick: its 32 px U-Net has no dropout
+        sureness, sure = uncertainty_panel(out / "prediction" / "cloud_free.tif", out / "prediction" / "uncertainty.tif",
+                                           out / "scene" / "s2.tif")
+        with atomic_output(out / "uncertainty.png") as tmp:
+            tmp.write_bytes(sureness)
+        sureness_section.append(("How sure the model is", [figure_html(sureness, (
+            "where the prediction is wrong (left) and where the model says it is unsure (right): the per-pixel "
+            "standard deviation of 8 predictions with dropout on, whose mean is the prediction above; "
+            f"Spearman correlation of the two over the scene: {sure['spearman']:.3f} "
+            f"(mean error {sure['mean_abs_error']:.4f}, mean std {sure['mean_std']:.4f} reflectance; the spread is "
+            "a ranking of the errors, not calibrated)"))]))
 
     metric_tables = []
     for scale, label in SCALE_LABELS.items():
@@ -186,6 +222,7 @@ def write_demo_report(out: Path, *, timings: Sequence[tuple[str, float]], budget
         ("Whole scene", [figure_html(picture, "predict on a larger synthetic scene: cloudy input, prediction "
                                      "(overlapping windows, blended, written as a georeferenced COG), ground truth"),
                          table_html(scene_rows, ["image vs ground truth", "PSNR (dB)", "SSIM", "SAM (°)", "MAE"])]),
+        *sureness_section,
         ("Metrics (test split)", [*metric_tables, Html(
             '<p>Gallery of best / median / worst tiles: <a href="evaluation/report.html">evaluation/report.html</a></p>')]),
         ("Training", [figure_html(training_curves(runs), "both models, same data, budget and seed"),

@@ -24,12 +24,13 @@ class DemoBudget:
     batch_size: int
     scene_size: int  # px of the full scene given to `predict`
     workers: int
+    uncertainty: bool  # predict --uncertainty: needs dropout, which the U-Net has from 64 px tiles up
 
 
 #: The recipe's file (configs/tiny.yaml's values); a budget's fields override it by flags.
 RECIPE = Path(__file__).with_name("demo.yaml")
-FULL = DemoBudget(scenes=8, patches=24, tile=64, epochs=40, val_every=250, ngf=16, batch_size=4, scene_size=768, workers=2)
-QUICK = DemoBudget(scenes=3, patches=2, tile=32, epochs=3, val_every=3, ngf=4, batch_size=2, scene_size=96, workers=1)
+FULL = DemoBudget(scenes=8, patches=24, tile=64, epochs=40, val_every=250, ngf=16, batch_size=4, scene_size=768, workers=2, uncertainty=True)
+QUICK = DemoBudget(scenes=3, patches=2, tile=32, epochs=3, val_every=3, ngf=4, batch_size=2, scene_size=96, workers=1, uncertainty=False)
 
 
 @dataclass(frozen=True)
@@ -72,9 +73,11 @@ def plan_steps(out: Path, budget: DemoBudget, seed: int = 0) -> list[Step]:
             "synth", str(scene), "--scene-size", str(budget.scene_size), "--seasons", "summer", "--cloud-cover", "45",
             "--seed", str(seed + 1),
         ]),
-        Step("predict the whole scene (tiled, blended, georeferenced COG + quick-look PNG)", [
+        Step("predict the whole scene (tiled, blended, georeferenced COG + quick-look PNG + uncertainty map)", [
             "predict", "--checkpoint", str(runs / "fusion"), "--s1", str(scene / "s1.tif"),
             "--s2", str(scene / "s2_cloudy.tif"), "--out", str(out / "prediction" / "cloud_free.tif"), "--format", "png",
+            # how sure the model is: the per-pixel spread of 8 passes with dropout on (their mean is the prediction)
+            *(["--uncertainty", str(out / "prediction" / "uncertainty.tif")] if budget.uncertainty else []),
             # half-tile overlap: every pixel is averaged over up to 4 windows, which evens out the
             # window-to-window differences of a model trained for two minutes on 64 px tiles
             "--overlap", str(budget.tile // 2),
