@@ -131,14 +131,24 @@ def _packed(dataset: TripletDataset, arrays: Arrays, folder: Path, workers: int)
         return
     for array in arrays.values():
         array.flush()  # the workers map the same files
-    ctx = mp.get_context("forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn")
-    pool = ctx.Pool(min(workers, len(dataset)), initializer=_start_worker, initargs=(str(folder), dataset))
+    pool = _context().Pool(min(workers, len(dataset)), initializer=_start_worker, initargs=(str(folder), dataset))
     try:
         yield from pool.imap_unordered(_pack_in_worker, range(len(dataset)), chunksize=4)
         pool.close()
     finally:
         pool.terminate()
         pool.join()
+
+
+def _context() -> Any:
+    """forkserver where available (as `curate`): workers fork from a clean server that imported this
+    module, and with it torch and rasterio, once; spawn elsewhere. A script calling `write_pack`
+    with several workers needs `if __name__ == "__main__":`."""
+    if "forkserver" not in mp.get_all_start_methods():
+        return mp.get_context("spawn")
+    ctx = mp.get_context("forkserver")
+    ctx.set_forkserver_preload([__name__])
+    return ctx
 
 
 def _start_worker(folder: str, dataset: TripletDataset) -> None:
