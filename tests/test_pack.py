@@ -178,3 +178,20 @@ def test_pack_command_output_is_complete_or_absent(tmp_path: Path, capsys: pytes
     assert main(["pack", "--manifest", str(manifest), "--out", str(tmp_path / "p3"), "--splits", "train,tset"]) == 2
     assert "--splits: tset" in capsys.readouterr().err
     assert read_index(pack).sample_ids == [s.sample_id for s in kept(manifest)]
+
+
+def test_tiles_of_another_size_or_inexact_values_are_refused_not_rounded(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    manifest = write_dataset(tmp_path / "data", train=3, val=0, size=40)
+    rows = read_manifest(manifest)
+    second, third = rows[1].s2_path, rows[2].s2_cloudy_path
+    clear, _ = read_raster(second)
+    write_raster(second, clear.astype(np.float32) + np.float32(0.5), crs="EPSG:32631", transform=transform_for())
+    assert main(["pack", "--manifest", str(manifest), "--out", str(tmp_path / "pack"), "--splits", "train", "--workers", "0"]) == 2
+    assert f"{second}: holds values that uint16 (the first row's dtype) cannot hold exactly" in capsys.readouterr().err
+    write_raster(second, clear, crs="EPSG:32631", transform=transform_for())
+    for path in (rows[2].s1_path, third, rows[2].s2_path):
+        array, _ = read_raster(path)
+        write_raster(path, array[:, :32, :32], crs="EPSG:32631", transform=transform_for())
+    assert main(["pack", "--manifest", str(manifest), "--out", str(tmp_path / "pack"), "--splits", "train", "--workers", "0"]) == 2
+    assert "tile is 32x32 px, the pack's tiles are 40x40 (from the first row); pack tiles of one size" in capsys.readouterr().err
+    assert not (tmp_path / "pack").exists()
