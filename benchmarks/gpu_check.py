@@ -9,10 +9,10 @@ hidden, in the background while synthetic data is made (`sarclear synth`, `sarcl
 training on CUDA in fp16 + GradScaler and in bf16, each continued with `--resume`; `torchrun
 --nproc_per_node=1` of `sarclear train`, and an NCCL DDP + SyncBatchNorm run (`gpu_ddp.py`);
 `bench_train.py` variants against the plain fp32 eager step in the same run; the DataLoader's
-triplets/s (`gpu_loader.py`); `bench_predict.py` on whole scenes; last, informative only, the whole
-suite with the GPU visible. `--budget` bounds the whole check (default 450 s: the GPU machine gives
-a command 10 minutes and a session 15); parts that no longer fit are skipped, so what matters
-most runs first.
+triplets/s from GeoTIFFs and from a pack (`gpu_loader.py --pack`); `bench_predict.py` on whole
+scenes; last, informative only, the whole suite with the GPU visible. `--budget` bounds the whole
+check (default 450 s: the GPU machine gives a command 10 minutes and a session 15); parts that no
+longer fit are skipped, so what matters most runs first.
 
 On a machine without CUDA the CUDA parts are skipped and the sizes are the `--tiny` ones (32 px,
 ngf 4), so a CPU test keeps the script from rotting (tests/test_gpu_check.py).
@@ -238,13 +238,16 @@ def headline(summary: dict[str, Any]) -> dict[str, Any]:
         }  # fmt: skip
         out["utilisation"] = {n: r.get("utilisation") for n, r in bench.items()}
         out["peak_cuda_mb_train"] = max((r.get("peak_cuda_mb") or 0 for r in bench.values()), default=None)
-    loader = parts.get("loader", {}).get("results") or []
-    if loader:
-        out["loader_triplets_per_s"] = {str(r["workers"]): r["triplets_per_s"] for r in loader}
+    loaders = parts.get("loader", {}).get("results") or []
+    for source, prefix in (("geotiff", "loader"), ("pack", "pack_loader")):
+        loader = [r for r in loaders if r.get("source", "geotiff") == source]
+        if not loader:
+            continue
+        out[f"{prefix}_triplets_per_s"] = {str(r["workers"]): r["triplets_per_s"] for r in loader}
         step = out.get("best_b1", {}).get("images_per_s")
         fastest = max((r["triplets_per_s"] or 0) for r in loader)
         if step:
-            out["loader_keeps_up_with_best_b1"] = fastest >= step
+            out[f"{prefix}_keeps_up_with_best_b1"] = fastest >= step
     predict = parts.get("bench_predict", {}).get("results") or []
     if predict:
         out["predict"] = {str(r["size"]): {"mp_per_s": r["mp_per_s"], "seconds": r["seconds"], "peak_cuda_mb": r.get("peak_cuda_mb")}
@@ -367,7 +370,7 @@ def run_parts(args: argparse.Namespace, runner: Runner, summary: dict[str, Any],
         bench_train(*variant)
     loader_workers = sorted({0, *(() if tiny else (4, workers, max(1, cpus - 2)))})
     run("loader", [sys.executable, str(BENCH / "gpu_loader.py"), "--manifest", str(manifest), "--size", str(sizes.size),
-                   "--batches", str(sizes.loader_batches), "--workers", *map(str, loader_workers)], timeout=120,
+                   "--batches", str(sizes.loader_batches), "--workers", *map(str, loader_workers), "--pack"], timeout=180,
         needs=("rasterio",), judge=judge_json("triplets_per_s"))  # fmt: skip
     predict = [sys.executable, str(BENCH / "bench_predict.py"), "--scenes", str(scenes), "--sizes", *map(str, sizes.predict_sizes),
                "--batch-size", str(sizes.predict_batch), "--ngf", str(sizes.ngf), "--device", "cuda" if cuda else "cpu"]  # fmt: skip

@@ -86,8 +86,13 @@ def test_headline_compares_each_variant_with_the_plain_step_at_its_batch_size() 
     summary = {"peak_tflops_used": 989.5, "parts": {
         "bench_train_fp32_eager_b1": bench(50.0), "bench_train_bf16_nhwc_b1": bench(200.0),
         "bench_train_fp32_eager_b32": bench(100.0), "bench_train_bf16_b32": bench(400.0),
+        "loader": {"status": "passed", "results": [
+            {"source": "geotiff", "workers": 0, "triplets_per_s": 20.0}, {"source": "geotiff", "workers": 8, "triplets_per_s": 150.0},
+            {"source": "pack", "workers": 0, "triplets_per_s": 180.0}, {"source": "pack", "workers": 8, "triplets_per_s": 900.0}]},
     }}  # fmt: skip
     head = gpu_check.headline(summary)
+    assert head["loader_triplets_per_s"] == {"0": 20.0, "8": 150.0} and not head["loader_keeps_up_with_best_b1"]
+    assert head["pack_loader_triplets_per_s"] == {"0": 180.0, "8": 900.0} and head["pack_loader_keeps_up_with_best_b1"]
     assert head["best_b1"]["variant"] == "bf16_nhwc_b1" and head["best_b1"]["speedup_vs_fp32_eager_b1"] == 4.0
     assert head["best_b1"]["seed_recipe_hours"] == pytest.approx(200 * 4464 / 200.0 / 3600, abs=0.01)
     assert head["speedup_vs_fp32_eager_same_batch"] == {"bf16_nhwc_b1": 4.0, "bf16_b32": 4.0}

@@ -22,6 +22,7 @@ from sarclear.signals import EXIT_TERMINATED, Terminated, terminate_on_sigterm
 COMMANDS: dict[str, str] = {
     "synth": "write a synthetic SEN12MS-CR-like dataset (real GeoTIFFs, official layout)",
     "curate": "scan a SEN12MS-CR root, reject bad triplets, write manifest.csv and a summary",
+    "pack": "store a manifest's kept tiles as memory-mapped arrays, for training faster than GeoTIFFs allow",
     "train": "train the SAR-optical Pix2Pix model on a manifest (torchrun for multi-GPU)",
     "evaluate": "PSNR/SSIM/SAM/MAE/RMSE of a checkpoint or baseline, per season and cloud cover",
     "predict": "remove clouds from a whole S2 scene with its S1 scene: georeferenced GeoTIFF out",

@@ -82,10 +82,11 @@ class RunConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Everything `train` needs: the manifest, the run folder, and the four sections above."""
+    """Everything `train` needs: the manifest, the run folder, an optional pack, and the four sections above."""
 
     manifest: str = ""
     out: str = ""
+    pack: str = ""  # a `sarclear pack` folder of the manifest's tiles: read instead of the GeoTIFFs
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)

@@ -21,6 +21,7 @@ _D = TrainConfig()
 FLAG_KEYS: dict[str, str] = {
     "manifest": "manifest",
     "out": "out",
+    "pack": "pack",
     "size": "data.size",
     "ngf": "model.ngf",
     "ndf": "model.ndf",
@@ -50,6 +51,7 @@ FLAG_KEYS: dict[str, str] = {
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--manifest", help="manifest.csv (train and val rows are used); on --resume, default: the run's")
     parser.add_argument("--out", required=True, type=Path, help="run folder: config.yaml, metrics.csv, samples/, checkpoints/")
+    parser.add_argument("--pack", help="read the tiles from this `sarclear pack` folder of the manifest, not the GeoTIFFs")
     parser.add_argument("--config", type=Path, help="YAML recipe (e.g. configs/seed.yaml); flags override it")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out from checkpoints/last")
     parser.add_argument("--size", type=int, help="training crop in px, a power of two (U-Net depth follows it)")

@@ -19,6 +19,7 @@ and independent of how samples are spread over workers or ranks.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -28,6 +29,16 @@ from sarclear.data.manifest import Sample
 from sarclear.data.normalize import S2_CLIP_MAX_DN, s1_to_network, s2_to_network
 from sarclear.data.triplet import read_triplet
 from sarclear.data.worker_errors import reported_from_worker
+
+
+class TileArrays(NamedTuple):
+    """One tile in physical units: S1 dB `(2, H, W)` float32, cloudy and clear S2 DN `(C, H, W)`
+    float32, and `valid_mask` `(H, W)` bool (pixels where all three hold data)."""
+
+    s1: np.ndarray
+    cloudy: np.ndarray
+    clear: np.ndarray
+    valid_mask: np.ndarray
 
 
 def build_input(sar: torch.Tensor, cloudy: torch.Tensor, use_sar: bool = True) -> torch.Tensor:
@@ -63,21 +74,31 @@ class TripletDataset(Dataset):
     def __len__(self) -> int:
         return len(self.samples)
 
+    def read_tile(self, index: int) -> TileArrays:
+        """The sample's whole tile in physical units, before any unit conversion, crop or flip.
+
+        This is where the files are read; `sarclear pack` stores exactly these arrays, and
+        `PackedDataset` overrides this method alone, so both datasets share every later step.
+        """
+        sample = self.samples[index]
+        arrays = read_triplet(sample.s1_path, sample.s2_cloudy_path, sample.s2_path, bands=self.bands)
+        return TileArrays(arrays.s1, arrays.cloudy, arrays.clear, arrays.valid_mask)
+
     @reported_from_worker
     def __getitem__(self, index: int) -> dict[str, object]:
         sample = self.samples[index]
-        arrays = read_triplet(sample.s1_path, sample.s2_cloudy_path, sample.s2_path, bands=self.bands)
+        tile = self.read_tile(index)
         stack = np.concatenate(
             [
-                s1_to_network(arrays.s1),
-                s2_to_network(arrays.cloudy, self.s2_clip_max),
-                s2_to_network(arrays.clear, self.s2_clip_max),
-                arrays.valid_mask[None].astype(np.float32),
+                s1_to_network(tile.s1),
+                s2_to_network(tile.cloudy, self.s2_clip_max),
+                s2_to_network(tile.clear, self.s2_clip_max),
+                tile.valid_mask[None].astype(np.float32),
             ],
             axis=0,
         ).astype(np.float32)
         stack = self._augment(stack, index)
-        c = arrays.cloudy.shape[0]
+        c = tile.cloudy.shape[0]
         tensor = torch.from_numpy(np.ascontiguousarray(stack))
         return {
             "sar": tensor[0:2],

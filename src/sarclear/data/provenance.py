@@ -38,16 +38,22 @@ def is_synthetic(path: str | Path) -> bool:
         return False
 
 
-def training_provenance(samples: Sequence[Sample], manifest: str | Path) -> dict[str, str]:
-    """`training_data`, `s2_level` and a one-line `training_summary` for the rows a model trains on."""
+def training_provenance(
+    samples: Sequence[Sample], manifest: str | Path, facts: Callable[[Sample], tuple[bool, str | None]] | None = None
+) -> dict[str, str]:
+    """`training_data`, `s2_level` and a one-line `training_summary` for the rows a model trains on.
+
+    `facts` gives a row's (synthetic?, level); by default its S2 header is read (`header_facts`).
+    A training pack passes the facts it recorded when packing, so its GeoTIFFs need not be there.
+    """
     if not samples:
         return {"training_data": "unknown", "s2_level": "L1C", "training_summary": ""}
     step = max(1, len(samples) // SAMPLED_ROWS)
     picked = list(samples[::step])[:SAMPLED_ROWS]
-    facts = [_header_facts(s.s2_path) for s in picked]
-    synthetic = [f[0] for f in facts]
+    found = [facts(s) if facts is not None else header_facts(s.s2_path) for s in picked]
+    synthetic = [f[0] for f in found]
     data = "synthetic" if all(synthetic) else "real" if not any(synthetic) else "mixed"
-    levels = Counter(f[1] for f in facts)
+    levels = Counter(f[1] for f in found)
     level = levels.most_common(1)[0][0] or "L1C"
     seasons = Counter(s.season for s in samples)
     season_text = ", ".join(f"{k} {v}" for k, v in sorted(seasons.items()))
@@ -55,7 +61,7 @@ def training_provenance(samples: Sequence[Sample], manifest: str | Path) -> dict
     return {"training_data": data, "s2_level": level, "training_summary": summary}
 
 
-def _header_facts(path: Path) -> tuple[bool, str | None]:
+def header_facts(path: Path) -> tuple[bool, str | None]:
     """(synthetic?, processing level) of one S2 file from a single header read."""
     try:
         with rasterio.open(dataset_name(path)) as src:

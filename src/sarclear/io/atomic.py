@@ -1,9 +1,10 @@
-"""Write-to-temporary-then-rename, so an interrupted run never leaves a half-written file."""
+"""Write-to-temporary-then-rename, so an interrupted run never leaves a half-written file or folder."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,4 +26,30 @@ def atomic_output(path: str | Path) -> Iterator[Path]:
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+        raise
+
+
+@contextlib.contextmanager
+def atomic_directory(path: str | Path) -> Iterator[Path]:
+    """Yield an empty temporary folder beside `path`; swap it onto `path` only if the block succeeds.
+
+    For outputs that are several files read as one (a training pack: arrays and the index that
+    describes them): readers see the old folder or the complete new one, never a mix. A folder
+    cannot be renamed onto a non-empty one, so the old folder is moved aside first and removed
+    after the swap. On any exception the temporary folder is removed and `path` is untouched.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    try:
+        yield tmp
+        previous = path.with_name(f".{path.name}.old-{os.getpid()}")
+        if path.exists():
+            os.replace(path, previous)
+        os.replace(tmp, path)
+        shutil.rmtree(previous, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -22,6 +22,7 @@ from tqdm import tqdm
 from sarclear.config import TrainConfig, save_config
 from sarclear.data.dataset import TripletDataset, build_input
 from sarclear.data.manifest import Sample, read_manifest, select
+from sarclear.data.pack import PackedDataset, open_pack
 from sarclear.data.provenance import training_provenance
 from sarclear.errors import CheckpointError, ConfigError, SarclearInputError
 from sarclear.inference.norm import DEFAULT_NORM_MODE, resolve_norm_mode
@@ -85,10 +86,17 @@ class Trainer:
         train_rows = select(rows, "train")
         val_rows = train_data.evenly_spaced(select(rows, "val"), run.val_tiles)
         train_data.require_rows(train_rows, "train", config.manifest)
-        _check_inputs(train_rows + val_rows, env, config.data.size, config.model.bands, progress and env.is_main)
+        # A pack replaces the GeoTIFFs: checked against the manifest instead of the files' headers.
+        self.pack = open_pack(config.pack, manifest=config.manifest, bands=config.model.bands) if config.pack else None
+        if self.pack is None:
+            _check_inputs(train_rows + val_rows, env, config.data.size, config.model.bands, progress and env.is_main)
+        else:
+            self.pack.positions(train_rows + val_rows)
+            self.pack.check_tile_size(config.data.size)
 
         # Networks, on the device, with the CPU-only speed-ups (no-ops elsewhere).
-        self.spec = model_spec(config, training_provenance(train_rows, config.manifest), world_size=env.world_size)
+        facts = self.pack.header_facts if self.pack is not None else None
+        self.spec = model_spec(config, training_provenance(train_rows, config.manifest, facts), world_size=env.world_size)
         self.generator, self.discriminator = build_networks(
             self.spec, ndf=config.model.ndf, d_layers=config.model.d_layers, seed=run.seed
         )
@@ -127,9 +135,7 @@ class Trainer:
         """The training loader (resumable mid-epoch, sharded by rank) and, on rank 0, the validation one."""
         model, data, run, env = self.config.model, self.config.data, self.config.run, self.env
         weights = train_data.season_weights(train_rows) if data.season_balanced else None
-        self.train_set = TripletDataset(
-            train_rows, bands=model.bands, s2_clip_max=model.s2_clip_max, crop_size=data.size, augment=True, seed=run.seed
-        )
+        self.train_set = self._dataset(train_rows, s2_clip_max=model.s2_clip_max, crop_size=data.size, augment=True, seed=run.seed)
         self.sampler = train_data.TrainSampler(
             len(self.train_set), rank=env.rank, world_size=env.world_size, seed=run.seed, weights=weights
         )
@@ -139,11 +145,17 @@ class Trainer:
         )
         self.val_loader = None
         if val_rows and env.is_main:
-            val_set = TripletDataset(val_rows, bands=model.bands, s2_clip_max=model.s2_clip_max, crop_size=data.size)
+            val_set = self._dataset(val_rows, s2_clip_max=model.s2_clip_max, crop_size=data.size)
             self.val_loader = train_data.make_loader(
                 val_set, batch_size=data.batch_size, sampler=None, workers=data.workers, pin_memory=pin
             )
         self.per_epoch = train_data.batches_per_epoch(self.sampler, data.batch_size)
+
+    def _dataset(self, rows: list[Sample], **options: object) -> TripletDataset:
+        """The rows' tiles from the pack when there is one, else from their GeoTIFFs: the same samples either way."""
+        if self.pack is not None:
+            return PackedDataset(self.pack, rows, **options)
+        return TripletDataset(rows, bands=self.config.model.bands, **options)
 
     # -- the loop ---------------------------------------------------------------------------------
 
