@@ -60,7 +60,7 @@ def test_evaluate_scores_the_geotiff_predict_writes(tmp_path: Path, tile_px: int
     with (out / "per_image.csv").open() as handle:
         scored = {row["sample_id"]: float(row["reflectance/psnr"]) for row in csv.DictReader(handle)}
     with (out / "metrics.json").open() as handle:
-        assert '"norm": "window"' in handle.read()  # the engine's settings are recorded
+        assert '"norm": "running"' in handle.read()  # the engine's settings are recorded (`auto`: a batch-4 model)
     rows = list(csv.DictReader((manifest).open()))
     for row in rows:
         written = tmp_path / f"{row['sample_id']}.tif"

@@ -176,7 +176,8 @@ def _protocol(bands: str, state: _Pass) -> dict[str, Any]:
             "bins_pct": [bin_label(*b) for b in CLOUD_BINS],
         },
         "generator_mode": "predict's engine (methods[...].engine): batch norm in its `norm` mode (window: each window's own "
-        "statistics; running: the running averages), dropout off unless samples > 1 (mean of the stochastic passes)",
+        "statistics, what `auto` picks for a model trained at batch 1; running: the running averages, `auto`'s choice "
+        "above batch 1), dropout off unless samples > 1 (mean of the stochastic passes)",
         "tiles": "whole tiles, no crop, through predict's window grid (engine tile and overlap) and blending",
     }
 
