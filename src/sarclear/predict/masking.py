@@ -10,8 +10,8 @@ detector's working memory does not grow with the scene's width.
 
 The detector's probability is computed at `DETECT_SCALE` x the pixel size (40 m) from block means
 of the bands, then brought back to 10 m and smoothed, thresholded and dilated at full resolution.
-Why: s2cloudless (a LightGBM pixel classifier) costs ~15 s per megapixel on one of our cores, more
-than the generator, and 7 of its 10 input bands (B1, B5, B8A, B9, B10, B11, B12) are 20 m or 60 m
+Why: s2cloudless is a gradient-boosted pixel classifier whose cost, even compiled, is of the order
+of the generator's (docs/curate.md and docs/predict.md have the figures), and 7 of its 10 input bands (B1, B5, B8A, B9, B10, B11, B12) are 20 m or 60 m
 data resampled to 10 m anyway, so 10 m evaluation adds cost rather than detail.
 
 Cloud shadows (`sarclear.data.shadows`) are added to a detected mask unless turned off: dark
