@@ -7,7 +7,9 @@ rejected for each reason) and times, one stage after another:
 1. `summary`: rules, manifest writing, the summary and both figures (`curate.run.write_outputs`,
    what a curate run does after measuring; the contact sheet finds no image files and draws
    "unreadable" boxes, as it would on a moved dataset);
-2. `shards` (with `--shards N`): the same records as N shard record files, then `curate --merge`;
+2. `shards` (with `--shards N`): the same records as N shard record files with each shard's own
+   outputs (what N cluster jobs write, each on its own node; timed here one after another), then
+   `merge`: `curate --merge` of the N folders (what runs once the job array is done);
 3. `read_manifest`: parsing the manifest back (`data.manifest.read_manifest`);
 4. `split`: the kept rows of each split (`data.manifest.select`);
 5. `sampler`: the training sampler with season weights (`train.data.TrainSampler`) and one
@@ -116,19 +118,19 @@ def main() -> None:
             out, _pairs(triplets), root=root, thresholds=thresholds, settings=settings, metadata=meta), trace)
         report.update(kept=result.kept, rejected=result.rejected, manifest_mb=round((out / "manifest.csv").stat().st_size / 2**20, 1))
         if args.shards > 0:
-            def sharded() -> Any:
-                folders = []
-                for index in range(args.shards):
+            folders = [tmp / f"shard{index}" for index in range(args.shards)]
+            mine = [[t for t in triplets if Shard(i, args.shards).holds(t.sample_id)] for i in range(args.shards)]
+
+            def shard_outputs() -> None:
+                """What the N shard jobs write (on N nodes at once in a job array; here one after another)."""
+                for index, folder in enumerate(folders):
                     shard = Shard(index, args.shards)
-                    folder = tmp / f"shard{index}"
-                    mine = [t for t in triplets if shard.holds(t.sample_id)]
-                    records = write_records(folder / RECORDS_FILENAME, _pairs(mine, seed=index))
+                    records = write_records(folder / RECORDS_FILENAME, _pairs(mine[index], seed=index))
                     write_outputs(folder, records, root=root, thresholds=thresholds, settings=settings,
                                   metadata=run_metadata(root, thresholds, measurement_info(settings), shard=shard.as_dict()))
-                    folders.append(folder)
-                return merge(folders, tmp / "merged")
 
-            merged = _stage(report, "shards", sharded, trace)
+            _stage(report, "shards", shard_outputs, trace)
+            merged = _stage(report, "merge", lambda: merge(folders, tmp / "merged"), trace)
             report["shards"] = args.shards
             report["merged_rows"] = merged.total
         samples = _stage(report, "read_manifest", lambda: read_manifest(out / "manifest.csv"), trace)
