@@ -57,8 +57,8 @@ import numpy as np
 
 #: The booster file inside the s2cloudless wheel (s2cloudless/cloud_detector.py, MODEL_FILENAME).
 MODEL_FILENAME = "pixel_s2_cloud_detector_lightGBM_v0.1.txt"
-#: Trees per compiled block (see the module docstring): 10 blocks of the 170 trees. 6 and 17 per
-#: block ran at the same speed; one block of all 170 trees ran 2.3x slower.
+#: Trees per compiled block (see the module docstring): 10 blocks of the 170 trees. Smaller blocks
+#: were no faster, the whole forest in one block much slower (docs/curate.md has the figures).
 TREES_PER_BLOCK = 17
 #: C files per block (TL2cgen's `parallel_comp`), so a block's build is split across cores too.
 SOURCE_FILES_PER_BLOCK = 3
