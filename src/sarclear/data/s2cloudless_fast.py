@@ -11,9 +11,9 @@ How it is compiled, and why (the measurements are in docs/curate.md):
 
 * **In blocks of `TREES_PER_BLOCK` trees**, one small library each (the sub-models are cut from
   the booster by LightGBM's own `model_to_string(start_iteration=, num_iteration=)`). Each block
-  runs over all pixels of the call before the next block starts, so its code stays in the core's
-  cache; the whole forest as one library is several MB of branches, larger than the cache, and is
-  re-fetched for every pixel. The blocks' raw sums are added in block order and the model's own
+  runs over all pixels of the call before the next block starts, so its code can stay in the
+  core's cache; the whole forest as one library is several MB of branches, larger than the core's
+  cache, walked anew for every pixel, and runs measurably slower. The blocks' raw sums are added in block order and the model's own
   sigmoid (read from its header) is applied once, so a probability differs from LightGBM's only in
   the rounding of that sum (below 1e-15; the float32 probabilities sarclear returns were identical
   on the genuine test images, which the agreement tests check).
