@@ -153,15 +153,13 @@ def _sigmoid_alpha(forest: Any) -> float:
     return float(np.asarray(header.get_field("sigmoid_alpha")).reshape(-1)[0])
 
 
-def _build_block(booster: Any, start: int, folder: Path) -> str:
-    """Compile trees `start` ... `start + TREES_PER_BLOCK - 1` into `folder`; the library's file name."""
+def _build_block(text: Path, folder: Path) -> str:
+    """Compile the sub-model in the LightGBM file `text` into `folder`; the library's file name."""
     import tl2cgen
     import treelite
 
-    text = folder / f"block-{start:04d}.txt"
-    text.write_text(booster.model_to_string(start_iteration=start, num_iteration=TREES_PER_BLOCK))
     forest = treelite.frontend.load_lightgbm_model(str(text))
-    library = folder / f"block-{start:04d}.so"
+    library = folder / f"{text.stem}.so"
     tl2cgen.export_lib(
         forest,
         toolchain=compiler() or "cc",
@@ -190,8 +188,12 @@ def build(model: Path, target: Path, log: Callable[[str], None] = lambda _: None
         with tempfile.TemporaryDirectory(dir=target.parent, prefix=".build-") as tmp:
             built = Path(tmp) / target.name
             built.mkdir()
-            with ThreadPoolExecutor(max_workers=min(_cores(), len(starts))) as pool:
-                libraries = list(pool.map(lambda start: _build_block(booster, start, built), starts))
+            texts = []
+            for start in starts:  # cut in this thread: LightGBM's Booster is not shared across threads
+                texts.append(built / f"block-{start:04d}.txt")
+                texts[-1].write_text(booster.model_to_string(start_iteration=start, num_iteration=TREES_PER_BLOCK))
+            with ThreadPoolExecutor(max_workers=min(_cores(), len(texts))) as pool:
+                libraries = list(pool.map(lambda text: _build_block(text, built), texts))
             layout = {"blocks": libraries, "sigmoid_alpha": alpha, "trees": booster.num_trees()}
             (built / LAYOUT_FILENAME).write_text(json.dumps(layout, indent=1))
             if target.exists():  # a folder left by an interrupted rename: never loaded, replace it
