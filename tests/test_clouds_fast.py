@@ -124,8 +124,9 @@ def test_library_is_keyed_by_the_booster_hash(tmp_path: Path, monkeypatch: pytes
         pytest.skip("s2cloudless is not installed")
     pytest.importorskip("tl2cgen")
     monkeypatch.setenv("SARCLEAR_CACHE_DIR", str(tmp_path))
-    path = s2cloudless_fast.library_path(s2cloudless_fast.model_file())
+    path = s2cloudless_fast.library_dir(s2cloudless_fast.model_file())
     assert path.parent == tmp_path / "s2cloudless"
+    assert s2cloudless_fast.LAYOUT in path.name  # a new block layout is a new build, never an old library
     other = tmp_path / "other_model.txt"
     other.write_bytes(s2cloudless_fast.model_file().read_bytes() + b"\n")
-    assert s2cloudless_fast.library_path(other) != path
+    assert s2cloudless_fast.library_dir(other) != path

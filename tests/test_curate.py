@@ -15,7 +15,7 @@ from sarclear.cli import main
 from sarclear.curate.measure import MeasureSettings
 from sarclear.curate.rules import Thresholds
 from sarclear.curate.run import curate
-from sarclear.data.manifest import read_manifest
+from sarclear.data.manifest import read_manifest, write_manifest
 from sarclear.io.geotiff import write_raster
 from tests.helpers import make_arrays, transform_for, write_triplet
 
@@ -198,3 +198,12 @@ def test_genuine_triplets_have_plausible_statistics(real_root: Path, tmp_path: P
     assert float(fall["cloud_cover_pct"]) > 30.0
     assert float(winter["cloud_cover_pct"]) < 20.0  # thin haze, not opaque cloud
     assert fall["split"] == "test" and winter["split"] == "train"
+
+
+def test_manifest_cells_follow_the_columns_missing_ones_empty_extra_keys_left_out(tmp_path: Path) -> None:
+    rows = [
+        {"b": 0.1234567891, "a": True, "extra": "not a column", "c": ["x", "y"]},
+        {"a": False, "c": None},  # no "b": an empty cell, as csv.DictWriter would write
+    ]
+    path = write_manifest(tmp_path / "manifest.csv", rows, ("a", "b", "c"))
+    assert path.read_text().splitlines() == ["a,b,c", "true,0.123457,x;y", "false,,"]

@@ -10,6 +10,7 @@ from sarclear.curate.measure import CLOUD_METHODS, MeasureSettings
 from sarclear.curate.merge import merge
 from sarclear.curate.run import curate
 from sarclear.curate.shard import parse_shard
+from sarclear.data import s2cloudless_fast
 from sarclear.data.clouds import s2cloudless_available
 from sarclear.data.normalize import DISPLAY_MAX_DN
 from sarclear.errors import ConfigError
@@ -73,7 +74,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _settings(args: argparse.Namespace) -> MeasureSettings:
     if not args.display_max_dn > 0:
         raise ConfigError(f"--display-max-dn must be positive, got {args.display_max_dn}")
-    if args.cloud_method == "s2cloudless" and not s2cloudless_available():
+    if args.cloud_method == "s2cloudless" and s2cloudless_fast.unavailable_reason() is not None and not s2cloudless_available():
         raise ConfigError("--cloud-method s2cloudless: the s2cloudless package cannot be imported; install it or use brightness")
     return MeasureSettings(display_max_dn=args.display_max_dn, cloud_method=args.cloud_method)
 

@@ -30,7 +30,7 @@ from sarclear.curate.report import Tally, summary_markdown, write_summary
 from sarclear.curate.rules import REASON_DESCRIPTIONS, Thresholds, decide
 from sarclear.curate.shard import RECORDS_FILENAME, Shard, write_records
 from sarclear.curate.stats import STAT_COLUMNS
-from sarclear.data import clouds
+from sarclear.data import clouds, s2cloudless_fast
 from sarclear.data.layout import Triplet, find_triplets
 from sarclear.data.manifest import CORE_COLUMNS, write_manifest
 from sarclear.errors import LayoutError
@@ -87,6 +87,15 @@ def _clean(value: Any) -> Any:
     return value
 
 
+def _absolute(path: Path | None) -> str:
+    """`str(path.absolute())`, without building a new Path when it is absolute already (the listing's
+    paths are: one row is built per triplet, 122,218 on SEN12MS-CR, and in every merge)."""
+    if not path:
+        return ""
+    text = os.fspath(path)
+    return text if os.path.isabs(text) else str(Path(text).absolute())
+
+
 def build_row(t: Triplet, record: dict[str, Any], thresholds: Thresholds) -> dict[str, Any]:
     """One manifest row: identity, paths (absolute), decision, then every statistic."""
     reasons = decide(t.missing, record, t.season, thresholds)
@@ -96,9 +105,9 @@ def build_row(t: Triplet, record: dict[str, Any], thresholds: Thresholds) -> dic
         "scene": t.scene,
         "patch": t.patch,
         "split": t.split,
-        "s1_path": str(Path(t.s1_path).absolute()) if t.s1_path else "",
-        "s2_cloudy_path": str(Path(t.s2_cloudy_path).absolute()) if t.s2_cloudy_path else "",
-        "s2_path": str(Path(t.s2_path).absolute()) if t.s2_path else "",
+        "s1_path": _absolute(t.s1_path),
+        "s2_cloudy_path": _absolute(t.s2_cloudy_path),
+        "s2_path": _absolute(t.s2_path),
         "kept": not reasons,
         "reasons": reasons,
     }
@@ -115,7 +124,9 @@ def _context(cloud_method: str) -> Any:
     `curate` with several workers needs `if __name__ == "__main__":`."""
     if "forkserver" in mp.get_all_start_methods():
         ctx = mp.get_context("forkserver")
-        heavy = {"s2cloudless": ["tl2cgen", "s2cloudless"], "s2cloudless-reference": ["s2cloudless"]}.get(cloud_method, [])
+        heavy = {"s2cloudless": ["tl2cgen"], "s2cloudless-reference": ["s2cloudless"]}.get(cloud_method, [])
+        if cloud_method == "s2cloudless" and s2cloudless_fast.unavailable_reason() is not None:
+            heavy.append("s2cloudless")  # the fallback runs it
         preload = ["sarclear.curate.measure"] + [m for m in heavy if importlib.util.find_spec(m) is not None]
         ctx.set_forkserver_preload(preload)
         return ctx

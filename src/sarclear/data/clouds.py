@@ -127,8 +127,12 @@ def brightness_probability(rgb_dn: np.ndarray) -> np.ndarray:
 
 
 def _reflectance(dn: np.ndarray) -> np.ndarray:
-    """DN -> float32 TOA reflectance, NaN and inf as 0 (what s2cloudless is given either way)."""
+    """DN -> float32 TOA reflectance, NaN and inf as 0 (what s2cloudless is given either way).
+
+    Integer DN (the L1C files) hold no NaN, so the scan for them is skipped."""
     refl = dn.astype(np.float32) / np.float32(REFLECTANCE_SCALE)
+    if np.issubdtype(np.asarray(dn).dtype, np.integer):
+        return refl
     return np.nan_to_num(refl, nan=0.0, posinf=0.0, neginf=0.0)
 
 
@@ -166,6 +170,8 @@ def resolve_method(method: str, band_count: int) -> str:
         raise ConfigError(f"unknown cloud method {method!r}; expected one of {', '.join(METHODS)}")
     if method == "brightness":
         return "brightness"
+    if method in ("auto", "s2cloudless") and band_count == 13 and s2cloudless_fast.unavailable_reason() is None:
+        return "s2cloudless"  # the compiled booster needs neither s2cloudless's import nor LightGBM's
     if method == "auto" and (band_count != 13 or not s2cloudless_available()):
         return "brightness"
     if band_count != 13:
