@@ -83,3 +83,10 @@ def test_uncertainty_panel_ranks_errors_it_is_given(tmp_path: Path) -> None:
     assert ranked["spearman"] == pytest.approx(1.0, abs=1e-4)
     assert abs(unranked["spearman"]) < 0.2
     assert ranked["mean_abs_error"] == pytest.approx(error.mean() / 10000, rel=1e-4)
+    kept = np.zeros_like(error, dtype=np.float32)
+    kept[:, :, 24:] = error[:, :, 24:]  # a composite: half the scene observed (no error, no spread there)
+    files["half"] = write_raster(tmp_path / "half.tif", kept, descriptions=("B4", "B3", "B2"), **meta)
+    files["pred_half"] = write_raster(tmp_path / "pred_half.tif", (truth + (kept > 0) * error).astype(np.uint16), **meta)
+    _, half = uncertainty_panel(files["pred_half"], files["half"], files["truth"])
+    assert half["pixels"] < 48 * 48 * 0.6  # scored where the model filled, not over the observed half
+    assert half["spearman"] == pytest.approx(1.0, abs=1e-3)

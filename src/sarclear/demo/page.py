@@ -107,21 +107,26 @@ def uncertainty_panel(predicted: Path, uncertainty: Path, truth: Path) -> tuple[
     pred, target = _read_rgb_dn(predicted), _read_rgb_dn(truth)
     std = read_decimated(uncertainty, QUICKLOOK_PX, [1, 2, 3]).astype(np.float32)
     score = UncertaintyScore(pixels_per_tile=std.shape[1] * std.shape[2])
-    score.add(torch.from_numpy(std)[None], torch.from_numpy(pred)[None], torch.from_numpy(target)[None])
+    # only where the model was used: with --composite the observed pixels have no error and no spread,
+    # and counting them would reward the mask, not the uncertainty
+    filled = torch.from_numpy(std.max(axis=0) > 0)[None]
+    score.add(torch.from_numpy(std)[None], torch.from_numpy(pred)[None], torch.from_numpy(target)[None], filled)
     result = score.result()
     error = np.abs(pred - target).mean(axis=0) / 10000.0
     spread = std.mean(axis=0) / 10000.0
-    top = float(np.quantile(np.concatenate([error.ravel(), spread.ravel()]), 0.99)) or 1e-3
-    fig, axes = plt.subplots(1, 2, figsize=(11, 5.0))
+    fig, axes = plt.subplots(1, 2, figsize=(12, 5.0))
     for ax, (name, values) in zip(axes, (("|prediction - truth|", error), ("predicted uncertainty (std of 8 passes)", spread))):
+        top = float(np.quantile(values, 0.99)) or 1e-3  # each on its own scale: the spread is not calibrated
         shown = ax.imshow(values, cmap="viridis", vmin=0.0, vmax=top)
         ax.set_title(name)
         ax.axis("off")
-    fig.colorbar(shown, ax=list(axes), shrink=0.8, label="reflectance")
+        fig.colorbar(shown, ax=ax, shrink=0.8, label="reflectance")
     picture = figure_png(fig, dpi=90)
     plt.close(fig)
+    inside = filled[0].numpy()
     return picture, {"spearman": float(result["spearman"]), "pixels": float(result["pixels"]),
-                     "mean_std": float(spread.mean()), "mean_abs_error": float(error.mean())}
+                     "mean_std": float(spread[inside].mean()) if inside.any() else 0.0,
+                     "mean_abs_error": float(error[inside].mean()) if inside.any() else 0.0}
 
 
 def _mean(results: Mapping[str, Any], method: str, *path: str) -> float | None:
@@ -196,10 +201,11 @@ def write_demo_report(out: Path, *, timings: Sequence[tuple[str, float]], budget
             tmp.write_bytes(sureness)
         sureness_section.append(("How sure the model is", [figure_html(sureness, (
             "where the prediction is wrong (left) and where the model says it is unsure (right): the per-pixel "
-            "standard deviation of 8 predictions with dropout on, whose mean is the prediction above; "
-            f"Spearman correlation of the two over the scene: {sure['spearman']:.3f} "
-            f"(mean error {sure['mean_abs_error']:.4f}, mean std {sure['mean_std']:.4f} reflectance; the spread is "
-            "a ranking of the errors, not calibrated)"))]))
+            "standard deviation of 8 predictions with dropout on, whose mean is the prediction above (zero where "
+            "the composite keeps the observation); "
+            f"Spearman correlation of the two over the {sure['pixels']:,.0f} px the model filled: {sure['spearman']:.3f} "
+            f"(there: mean error {sure['mean_abs_error']:.4f}, mean std {sure['mean_std']:.4f} reflectance; the "
+            "spread is a ranking of the errors, not calibrated)"))]))
 
     metric_tables = []
     for scale, label in SCALE_LABELS.items():
@@ -219,8 +225,9 @@ def write_demo_report(out: Path, *, timings: Sequence[tuple[str, float]], budget
             "decaying linearly to 0 over the last half "
             f"(batch {budget.batch_size}, ngf {budget.ngf}) on CPU. These figures show the method works on data "
             "whose answer is known; they are not SEN12MS-CR results.", note=True)]),
-        ("Whole scene", [figure_html(picture, "predict on a larger synthetic scene: cloudy input, prediction "
-                                     "(overlapping windows, blended, written as a georeferenced COG), ground truth"),
+        ("Whole scene", [figure_html(picture, "predict --composite on a larger synthetic scene: cloudy input, "
+                                     "prediction (observed pixels where clear, the model under the detected clouds and "
+                                     "shadows; overlapping windows, blended, written as a georeferenced COG), ground truth"),
                          table_html(scene_rows, ["image vs ground truth", "PSNR (dB)", "SSIM", "SAM (°)", "MAE"])]),
         *sureness_section,
         ("Metrics (test split)", [*metric_tables, Html(

@@ -73,9 +73,12 @@ def plan_steps(out: Path, budget: DemoBudget, seed: int = 0) -> list[Step]:
             "synth", str(scene), "--scene-size", str(budget.scene_size), "--seasons", "summer", "--cloud-cover", "45",
             "--seed", str(seed + 1),
         ]),
-        Step("predict the whole scene (tiled, blended, georeferenced COG + quick-look PNG + uncertainty map)", [
+        Step("predict the whole scene (tiled, blended, the model under clouds and shadows only: a georeferenced COG + quick-look PNG + uncertainty map)", [
             "predict", "--checkpoint", str(runs / "fusion"), "--s1", str(scene / "s1.tif"),
             "--s2", str(scene / "s2_cloudy.tif"), "--out", str(out / "prediction" / "cloud_free.tif"), "--format", "png",
+            # what a user wants of a cloudy scene: the observed pixels where the sky is clear, the model
+            # under the detected clouds and their shadows (feathered), as `sarclear predict --composite`
+            "--composite",
             # how sure the model is: the per-pixel spread of 8 passes with dropout on (their mean is the prediction)
             *(["--uncertainty", str(out / "prediction" / "uncertainty.tif")] if budget.uncertainty else []),
             # half-tile overlap: every pixel is averaged over up to 4 windows, which evens out the
