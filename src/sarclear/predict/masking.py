@@ -142,10 +142,7 @@ class MaskSource:
         valid = rgb.max(axis=0) > 0
         if self.shadow_dilation is None or self._reference is None:
             return mask, np.zeros_like(mask), valid
-        if dn.shape[0] == 13:  # the detector's stack, in SEN12MS-CR order, already holds them
-            planes = {name: dn[S2_BANDS.index(name)] for name in shadows.SHADOW_BANDS}
-        else:
-            planes = dict(zip(self._shadow_bands, self.reader.s2(m0, m1, tuple(self._shadow_bands.values()), cols)))
+        planes = self._shadow_planes(dn, lambda bands: self.reader.s2(m0, m1, bands, cols))
         shadow = shadows.shadow_mask(planes, mask, valid, self._reference, steps=self._steps, dilation=self.shadow_dilation)
         return mask, shadow, valid
 
@@ -157,11 +154,10 @@ class MaskSource:
             self._shadow_how = "none: the S2 input has neither B8 nor B4, B3, B2 named"
             return
         assert self._choice is not None and self._method is not None
-        detector = self.reader.s2_decimated(self._choice.indexes, REFERENCE_PX)
-        if self._method == "brightness" and detector.shape[0] == 13:
-            detector = detector[list(RGB_POSITIONS)]
+        stack = self.reader.s2_decimated(self._choice.indexes, REFERENCE_PX)
+        planes = self._shadow_planes(stack, lambda bands: self.reader.s2_decimated(bands, REFERENCE_PX))
+        detector = stack[list(RGB_POSITIONS)] if self._method == "brightness" and stack.shape[0] == 13 else stack
         cloud, _ = detect_clouds(detector, DETECT_SCALE, "brightness" if self._method == "brightness" else "auto")
-        planes = dict(zip(self._shadow_bands, self.reader.s2_decimated(tuple(self._shadow_bands.values()), REFERENCE_PX)))
         valid = np.min(list(planes.values()), axis=0) > 0
         self._reference = shadows.reference_levels(planes, valid & ~cloud)
         if self._reference is None:
@@ -176,6 +172,13 @@ class MaskSource:
                             f"({', '.join(f'{v:.3f}' for v in self._reference)}), within {shadows.SEARCH_PX} px of a cloud "
                             f"{where}, dilated {self.shadow_dilation} px")  # fmt: skip
         self.log(f"cloud shadows: {self._shadow_how}")
+
+    def _shadow_planes(self, dn: np.ndarray, read: Callable[[tuple[int, ...]], np.ndarray]) -> dict[str, np.ndarray]:
+        """The shadow test's bands for the pixels of the detector's stack `dn`: taken from it when it is
+        the 13-band stack (SEN12MS-CR order, which holds them), else read with `read(indexes)`."""
+        if dn.shape[0] == 13:
+            return {name: dn[S2_BANDS.index(name)] for name in shadows.SHADOW_BANDS}
+        return dict(zip(self._shadow_bands, read(tuple(self._shadow_bands.values()))))
 
     def _tally(self, dn: np.ndarray, mask: np.ndarray) -> None:
         """Count toward `bright_scene_warning` over the whole scene (margins are counted twice: harmless
