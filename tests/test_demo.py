@@ -66,7 +66,7 @@ def test_uncertainty_panel_ranks_errors_it_is_given(tmp_path: Path) -> None:
     import numpy as np
     from rasterio.transform import from_origin
 
-    from sarclear.demo.page import uncertainty_panel
+    from sarclear.demo.page import scene_images, uncertainty_panel
     from sarclear.io.geotiff import write_raster
 
     rng = np.random.default_rng(0)
@@ -77,8 +77,10 @@ def test_uncertainty_panel_ranks_errors_it_is_given(tmp_path: Path) -> None:
         ("truth", truth), ("pred", (truth + error).astype(np.uint16)),
         ("same", error.astype(np.float32)), ("unrelated", rng.random((3, 48, 48)).astype(np.float32) * 400),
     )}  # fmt: skip
-    png, ranked = uncertainty_panel(files["pred"], files["same"], files["truth"])
-    _, unranked = uncertainty_panel(files["pred"], files["unrelated"], files["truth"])
+    images = scene_images(files["truth"], files["pred"], files["truth"])
+    pred, target = images["sarclear prediction"], images["ground truth"]
+    png, ranked = uncertainty_panel(files["same"], pred, target)
+    _, unranked = uncertainty_panel(files["unrelated"], pred, target)
     assert png.startswith(b"\x89PNG")
     assert ranked["spearman"] == pytest.approx(1.0, abs=1e-4)
     assert abs(unranked["spearman"]) < 0.2
@@ -87,6 +89,6 @@ def test_uncertainty_panel_ranks_errors_it_is_given(tmp_path: Path) -> None:
     kept[:, :, 24:] = error[:, :, 24:]  # a composite: half the scene observed (no error, no spread there)
     files["half"] = write_raster(tmp_path / "half.tif", kept, descriptions=("B4", "B3", "B2"), **meta)
     files["pred_half"] = write_raster(tmp_path / "pred_half.tif", (truth + (kept > 0) * error).astype(np.uint16), **meta)
-    _, half = uncertainty_panel(files["pred_half"], files["half"], files["truth"])
+    _, half = uncertainty_panel(files["half"], scene_images(files["truth"], files["pred_half"], files["truth"])["sarclear prediction"], target)
     assert half["pixels"] < 48 * 48 * 0.6  # scored where the model filled, not over the observed half
     assert half["spearman"] == pytest.approx(1.0, abs=1e-3)

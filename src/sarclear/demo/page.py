@@ -80,10 +80,14 @@ def _read_rgb_dn(path: Path, max_px: int = QUICKLOOK_PX) -> np.ndarray:
     return read_decimated(path, max_px, indexes).astype(np.float32)
 
 
-def scene_panel(cloudy: Path, predicted: Path, truth: Path) -> tuple[bytes, dict[str, dict[str, float]]]:
+def scene_images(cloudy: Path, predicted: Path, truth: Path) -> dict[str, np.ndarray]:
+    """The three scenes' RGB DN, decimated, read once for both of the page's scene figures."""
+    return {name: _read_rgb_dn(path) for name, path in
+            (("cloudy input", cloudy), ("sarclear prediction", predicted), ("ground truth", truth))}
+
+
+def scene_panel(images: Mapping[str, np.ndarray]) -> tuple[bytes, dict[str, dict[str, float]]]:
     """Cloudy input | prediction | ground truth, and whole-scene metrics of input and prediction."""
-    images = {name: _read_rgb_dn(path) for name, path in
-              (("cloudy input", cloudy), ("sarclear prediction", predicted), ("ground truth", truth))}
     fig, axes = plt.subplots(1, 3, figsize=(15, 5.2))
     for ax, (name, dn) in zip(axes, images.items()):
         ax.imshow(optical_rgb(dn))
@@ -101,10 +105,10 @@ def scene_panel(cloudy: Path, predicted: Path, truth: Path) -> tuple[bytes, dict
     return picture, scores
 
 
-def uncertainty_panel(predicted: Path, uncertainty: Path, truth: Path) -> tuple[bytes, dict[str, float]]:
-    """|prediction - truth| beside the predicted uncertainty (std of the dropout passes), both band
-    means in reflectance, and how well the one ranks the other (Spearman over the decimated scene)."""
-    pred, target = _read_rgb_dn(predicted), _read_rgb_dn(truth)
+def uncertainty_panel(uncertainty: Path, pred: np.ndarray, target: np.ndarray) -> tuple[bytes, dict[str, float]]:
+    """|prediction - truth| (RGB DN, as `scene_images` reads them) beside the predicted uncertainty (the
+    std file of the dropout passes), both band means in reflectance, and how well the one ranks the
+    other (Spearman over the decimated scene)."""
     std = read_decimated(uncertainty, QUICKLOOK_PX, [1, 2, 3]).astype(np.float32)
     score = UncertaintyScore(pixels_per_tile=std.shape[1] * std.shape[2])
     # only where the model was used: with --composite the observed pixels have no error and no spread,
@@ -189,14 +193,14 @@ def write_demo_report(out: Path, *, timings: Sequence[tuple[str, float]], budget
     fusion = next(n for n in names if n.startswith("fusion"))
     optical = next(n for n in names if n.startswith("optical"))
     claims = verdicts(results, fusion, optical)
-    picture, scene_scores = scene_panel(out / "scene" / "s2_cloudy.tif", out / "prediction" / "cloud_free.tif",
-                                        out / "scene" / "s2.tif")
+    images = scene_images(out / "scene" / "s2_cloudy.tif", out / "prediction" / "cloud_free.tif", out / "scene" / "s2.tif")
+    picture, scene_scores = scene_panel(images)
     with atomic_output(out / "before_after.png") as tmp:
         tmp.write_bytes(picture)
     sureness_section: list[tuple[str, object]] = []
     if (out / "prediction" / "uncertainty.tif").is_file():  # not in --quick: its 32 px U-Net has no dropout
-        sureness, sure = uncertainty_panel(out / "prediction" / "cloud_free.tif", out / "prediction" / "uncertainty.tif",
-                                           out / "scene" / "s2.tif")
+        sureness, sure = uncertainty_panel(out / "prediction" / "uncertainty.tif", images["sarclear prediction"],
+                                           images["ground truth"])
         with atomic_output(out / "uncertainty.png") as tmp:
             tmp.write_bytes(sureness)
         sureness_section.append(("How sure the model is", [figure_html(sureness, (
