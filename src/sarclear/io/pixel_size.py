@@ -14,6 +14,13 @@ from rasterio.transform import Affine
 METRES_PER_DEGREE: float = 111_320.0
 
 
+def row_spacing_metres(crs: CRS | None, transform: Affine) -> float:
+    """The distance between rows in metres: degrees of latitude converted for a geographic CRS,
+    the CRS's own units otherwise (metres for UTM)."""
+    size = abs(transform.e)
+    return size * METRES_PER_DEGREE if crs is not None and crs.is_geographic else size
+
+
 def pixel_size_text(crs: CRS | None, transform: Affine) -> str:
     """`10 m`, `20 x 10 m`, `8.983e-05° (~10 m)` or `1 (no CRS: pixel units)`."""
     x, y = abs(transform.a), abs(transform.e)
@@ -21,6 +28,6 @@ def pixel_size_text(crs: CRS | None, transform: Affine) -> str:
     if crs is None:
         return f"{size} (no CRS: pixel units)"
     if crs.is_geographic:
-        return f"{size}° (~{y * METRES_PER_DEGREE:.3g} m)"
+        return f"{size}° (~{row_spacing_metres(crs, transform):.3g} m)"
     unit = (crs.linear_units or "m").lower()
     return f"{size} {'m' if unit in ('metre', 'meter', 'm') else unit}"

@@ -34,7 +34,7 @@ from sarclear.data.cloud_bands import RGB_POSITIONS, DetectorBands, detector_ban
 from sarclear.data.clouds import BRIGHT_HIGH, BRIGHT_SCENE_SHARE
 from sarclear.data.normalize import REFLECTANCE_SCALE
 from sarclear.io.geotiff import RasterInfo
-from sarclear.io.pixel_size import METRES_PER_DEGREE
+from sarclear.io.pixel_size import row_spacing_metres
 from sarclear.predict.composite import FEATHER_PX, feather
 from sarclear.predict.defaults import SHADOW_DILATION_PX
 from sarclear.predict.reader import SceneReader
@@ -164,7 +164,7 @@ class MaskSource:
             self._shadow_how = f"none: fewer than {shadows.MIN_REFERENCE_PIXELS} clear land pixels to judge darkness by"
             self.log(f"cloud shadows: {self._shadow_how}")
             return
-        self._steps = shadows.shadow_steps(inputs.sun, _pixel_metres(inputs.s2), shadows.SEARCH_PX) if _north_up(inputs.s2) else None
+        self._steps = shadows.shadow_steps(inputs.sun, row_spacing_metres(inputs.s2.crs, inputs.s2.transform), shadows.SEARCH_PX) if _north_up(inputs.s2) else None
         used = "B8 and B11" if "B11" in self._shadow_bands and "B8" in self._shadow_bands else "B8" if "B8" in self._shadow_bands else "mean RGB"
         where = (f"projected away from the sun (zenith {inputs.sun.zenith:.1f}°, azimuth {inputs.sun.azimuth:.1f}°, MTD_TL.xml)"
                  if self._steps is not None and inputs.sun is not None else "in any direction (no sun angles)")  # fmt: skip
@@ -218,9 +218,3 @@ def _north_up(info: RasterInfo) -> bool:
     """Rows run south and columns east (no rotation): the shadow's direction maps onto the grid."""
     t = info.transform
     return t.b == 0 and t.d == 0 and t.a > 0 and t.e < 0 and info.crs is not None
-
-
-def _pixel_metres(info: RasterInfo) -> float:
-    """The row spacing in metres (degrees of latitude converted for a geographic CRS)."""
-    size = abs(info.transform.e)
-    return size * METRES_PER_DEGREE if info.crs is not None and info.crs.is_geographic else size
