@@ -30,7 +30,7 @@ from tests.test_evaluate_report import tiny_checkpoint, write_tiles
 TILES = [("ROIs1868_summer", 16, None), ("ROIs2017_winter", 24, None), ("ROIs1158_spring", 64, None)]
 FIT = {"ngf": 4, "crop": 32, "batch_size": 2}
 STEPS = 3
-METHODS = ["adapt", "adapt-no-sar", "identity", "mean-fill", "biharmonic"]
+METHODS = ["adapt", "adapt-no-sar", "identity", "mean-fill", "biharmonic", "push-pull"]
 
 
 def _manifest(tmp):
@@ -43,7 +43,7 @@ def adapt_eval(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("eval_adapt")
     manifest, rows = _manifest(tmp)
     out = tmp / "out"
-    summary = evaluate(manifest, out, baselines=("identity", "mean-fill", "biharmonic"), adapt=("sar", "no-sar"),
+    summary = evaluate(manifest, out, baselines=("identity", "mean-fill", "biharmonic", "push-pull"), adapt=("sar", "no-sar"),
                        adapt_options=AdaptOptions(steps=STEPS, seed=0, fit=FIT), batch_size=2, progress=False)  # fmt: skip
     return tmp, out, summary, rows
 

@@ -20,7 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--baseline", action="append", metavar="NAME",
         help="baseline(s) in the same table, repeatable or comma-separated: identity (cloudy input as prediction; the default), "
-        "mean-fill (the tile's mean clear colour in the cloud mask), biharmonic (scikit-image inpainting of the mask), or none",
+        "mean-fill (the tile's mean clear colour in the cloud mask), biharmonic (scikit-image inpainting of the mask), push-pull (the mask graded in from its surroundings: what adapt's model starts from), or none",
     )
     parser.add_argument(
         "--compare", nargs="+", action="extend", default=[], type=Path, metavar="CKPT",

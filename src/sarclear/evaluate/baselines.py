@@ -14,6 +14,9 @@ the `(B, H, W)` bool cloud mask evaluate scores inside, `valid` the `(B, 1, H, W
 * `biharmonic` inpaints the mask from its surroundings with scikit-image's `inpaint_biharmonic`
   (Damelin & Hoang 2018): smooth continuation of the edges around each hole, the classic
   non-learned inpainting, and a strong SSIM reference under small clouds.
+* `push-pull` grades the mask in from the clear pixels around it through an image pyramid
+  (`sarclear.data.hole_fill`, Gortler et al. 1996): the fill `adapt`'s fitted model starts from
+  and corrects, so `adapt` beside `push-pull` shows what the fit adds. Milliseconds per tile.
 
 A tile with no clear valid pixel has nothing to take a colour or an edge from: `mean-fill` and
 `biharmonic` return its cloudy input (they score as `identity` there).
@@ -26,6 +29,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
+from sarclear.data.hole_fill import pushpull_fill
 from sarclear.errors import ConfigError
 
 Predictor = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
@@ -56,6 +60,17 @@ def biharmonic_array(cloudy_dn: np.ndarray, cloud: np.ndarray, valid: np.ndarray
     return np.where(cloud[None], filled, cloudy_dn).astype(np.float32)
 
 
+def pushpull_array(cloudy_dn: np.ndarray, cloud: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
+    """`(C, H, W)` DN with the `(H, W)` mask `cloud` graded in from the clear valid pixels (push-pull).
+
+    As `biharmonic_array`: nodata is filled too (never a source), only the cloud is replaced."""
+    hide = cloud if valid is None else (cloud | ~valid)
+    if not cloud.any() or hide.all():
+        return cloudy_dn.astype(np.float32)
+    filled = pushpull_fill(cloudy_dn.astype(np.float32), ~hide)
+    return np.where(cloud[None], filled, cloudy_dn).astype(np.float32)
+
+
 def _per_tile(function: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]) -> Predictor:
     """A batch predictor from a per-tile numpy function of `(cloudy_dn, cloud, valid)`."""
 
@@ -79,6 +94,7 @@ BASELINES: dict[str, Predictor] = {
     "identity": identity,
     "mean-fill": _per_tile(mean_fill_array),
     "biharmonic": _per_tile(biharmonic_array),
+    "push-pull": _per_tile(pushpull_array),
 }
 
 
