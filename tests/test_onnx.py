@@ -70,3 +70,17 @@ def test_onnx_model_with_torch_backend_is_a_usage_error(tmp_path: Path, exported
     s1, s2 = write_scene(tmp_path, 32, 32)
     code = main(["predict", "--checkpoint", str(onnx_path), "--backend", "torch", "--s1", str(s1), "--s2", str(s2), "--out", str(tmp_path / "o.tif")])
     assert code == 2 and "--backend onnx" in capsys.readouterr().err
+
+
+def test_a_residual_model_exports_with_its_input_correction(tmp_path: Path) -> None:
+    spec = ModelSpec(ngf=8, n_down=5, tile_size=32, dropout=False, residual=True, norm_batch=8)  # as `adapt` fits
+    torch.manual_seed(0)
+    ckpt = save_generator(tmp_path / "generator.safetensors", spec.build(), spec)
+    assert main(["export-onnx", str(ckpt), str(tmp_path / "model.onnx")]) == 0
+    generator, loaded = load_generator(ckpt)
+    assert loaded.residual and generator.residual
+    x = torch.rand(2, 5, 32, 64, generator=torch.Generator().manual_seed(1)) * 2 - 1
+    with torch.inference_mode(), norm_mode(generator, "running"):
+        expected = generator(x).numpy()
+    got = OnnxEngine(tmp_path / "model.onnx")(x.numpy())
+    assert np.abs(got - expected).max() < 1e-4

@@ -4,6 +4,11 @@ Built innermost to outermost like the official implementation (junyanz/pytorch-C
 `UnetSkipConnectionBlock`), so the skip structure reads directly off `UNetBlock.forward`:
 `cat([x, up(inner(down(x)))])`. With `in_channels=5, out_channels=3, ngf=64, n_down=8` and batch
 norm, the parameter count is that of the published `unet_256` with a 5-channel input.
+
+`residual=True` (used by `sarclear adapt`) makes the network a correction of its own optical
+input: `tanh(atanh(x_optical) + body(x))`, where `x_optical` is the input's last `out_channels`
+channels (the cloudy optical, its clouds already filled) and `body` is the same U-Net without its
+final tanh. The weights are the same tensors under the same names; only the output changes.
 """
 
 from __future__ import annotations
@@ -12,6 +17,9 @@ import functools
 
 import torch
 from torch import nn
+
+#: A residual generator's optical input is clamped to this before atanh (finite at DN 0 and at the clip).
+RESIDUAL_INPUT_LIMIT: float = 0.999
 
 
 def norm_layer(kind: str) -> type[nn.Module] | functools.partial:
@@ -41,6 +49,7 @@ class UNetBlock(nn.Module):
         innermost: bool = False,
         norm: str = "batch",
         dropout: bool = False,
+        final_tanh: bool = True,
     ) -> None:
         super().__init__()
         self.outermost = outermost
@@ -52,7 +61,9 @@ class UNetBlock(nn.Module):
         up_act = nn.ReLU(True)
         if outermost:
             up_conv = nn.ConvTranspose2d(inner_channels * 2, outer_channels, 4, stride=2, padding=1)
-            layers: list[nn.Module] = [down_conv, inner, up_act, up_conv, nn.Tanh()]  # type: ignore[list-item]
+            layers: list[nn.Module] = [down_conv, inner, up_act, up_conv]  # type: ignore[list-item]
+            if final_tanh:  # parameter-free, last: the state dict is the same either way
+                layers.append(nn.Tanh())
         elif innermost:
             up_conv = nn.ConvTranspose2d(inner_channels, outer_channels, 4, stride=2, padding=1, bias=use_bias)
             layers = [down_act, down_conv, up_act, up_conv, make_norm(outer_channels)]
@@ -84,6 +95,7 @@ class UNetGenerator(nn.Module):
         n_down: int = 8,
         norm: str = "batch",
         dropout: bool = True,
+        residual: bool = False,
     ) -> None:
         super().__init__()
         if n_down < 5:
@@ -94,10 +106,18 @@ class UNetGenerator(nn.Module):
         block = UNetBlock(ngf * 4, ngf * 8, inner=block, norm=norm)
         block = UNetBlock(ngf * 2, ngf * 4, inner=block, norm=norm)
         block = UNetBlock(ngf, ngf * 2, inner=block, norm=norm)
-        self.model = UNetBlock(out_channels, ngf, in_channels=in_channels, inner=block, outermost=True, norm=norm)
+        if residual and in_channels < out_channels:
+            raise ValueError(f"a residual generator needs its {out_channels} output bands among its {in_channels} inputs")
+        self.model = UNetBlock(out_channels, ngf, in_channels=in_channels, inner=block, outermost=True, norm=norm,
+                               final_tanh=not residual)  # fmt: skip
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.n_down = n_down
+        self.residual = residual
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.model(x)
+        if not self.residual:
+            return self.model(x)
+        base = x[:, -self.out_channels :].clamp(-RESIDUAL_INPUT_LIMIT, RESIDUAL_INPUT_LIMIT)
+        atanh = 0.5 * torch.log((1 + base) / (1 - base))  # torch.atanh, written so ONNX (opset 17) exports it
+        return torch.tanh(atanh + self.model(x))

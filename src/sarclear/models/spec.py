@@ -35,6 +35,8 @@ class ModelSpec:
     bands: str = "rgb"
     s2_clip_max: float = S2_CLIP_MAX_DN
     tile_size: int = 256
+    #: The output is a correction of the optical input (`UNetGenerator`'s docstring); `adapt`'s fits.
+    residual: bool = False
     #: Provenance, not architecture: what the weights learnt from. SEN12MS-CR is Level-1C (top of
     #: atmosphere); `training_data` is `synthetic`, `real`, `mixed` or `unknown` (older checkpoints).
     s2_level: str = "L1C"
@@ -50,7 +52,7 @@ class ModelSpec:
         return {k: v for k, v in self.to_dict().items() if k not in PROVENANCE_FIELDS}
 
     def build(self) -> UNetGenerator:
-        return UNetGenerator(self.in_channels, self.out_channels, self.ngf, self.n_down, self.norm, self.dropout)
+        return UNetGenerator(self.in_channels, self.out_channels, self.ngf, self.n_down, self.norm, self.dropout, self.residual)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
