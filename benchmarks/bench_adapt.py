@@ -20,7 +20,8 @@ Methods, all scored inside the cloud mask with `sarclear.evaluate.metrics.dn_met
 reflectance scale, SSIM on the 8-bit display scale, DN [0, 3000] -> [0, 255]), and computed by
 `sarclear evaluate`'s own code (`sarclear.evaluate.baselines`, `sarclear.evaluate.adapt_method`):
 identity (the cloudy input), mean fill (the scene's mean clear colour), biharmonic inpainting
-(scikit-image `inpaint_biharmonic`), the optical-only fit (`adapt --no-sar`) and the fusion fit
+(scikit-image `inpaint_biharmonic`), push-pull (the mask graded in from its surroundings: the
+fill the fitted models start from), the optical-only fit (`adapt --no-sar`) and the fusion fit
 (`adapt`, SAR-guided), each with its wall time. The fits use a fixed `--steps` for reproducibility.
 (`sarclear evaluate --adapt sar,no-sar --baseline identity,mean-fill,biharmonic` scores the same
 methods on a manifest of triplets, with evaluate's detected cloud mask instead of a given one.)
@@ -40,7 +41,7 @@ import rasterio
 import torch
 
 from sarclear.evaluate.adapt_method import adapt_prediction, read_prediction
-from sarclear.evaluate.baselines import biharmonic_array, mean_fill_array
+from sarclear.evaluate.baselines import biharmonic_array, mean_fill_array, pushpull_array
 from sarclear.evaluate.metrics import dn_metrics
 from sarclear.io.geotiff import write_raster
 
@@ -148,7 +149,7 @@ def run_case(case: dict, work: Path, steps: int, seed: int, methods: list[str], 
     cloud = read_prediction(case["mask"])[0] > 0
     results: dict[str, dict] = {}
     simple = {"identity": lambda: cloudy, "mean_fill": lambda: mean_fill_array(cloudy, cloud),
-              "biharmonic": lambda: biharmonic_array(cloudy, cloud)}  # fmt: skip
+              "biharmonic": lambda: biharmonic_array(cloudy, cloud), "pushpull": lambda: pushpull_array(cloudy, cloud)}  # fmt: skip
     for name in methods:
         start = time.perf_counter()
         if name in simple:
@@ -187,11 +188,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=300, help="training steps per fit (default 300)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--cases", help="comma-separated case names to run (default: all)")
-    parser.add_argument("--methods", default="identity,mean_fill,biharmonic,optical_fit,fusion_fit")
+    parser.add_argument("--methods", default="identity,mean_fill,biharmonic,pushpull,optical_fit,fusion_fit")
     parser.add_argument("--ngf", type=int)
     parser.add_argument("--crop", type=int)
     parser.add_argument("--batch-size", type=int)
     parser.add_argument("--lr", type=float)
+    parser.add_argument("--no-residual", action="store_true", help="fresh models start at the mean clear colour instead of correcting their push-pull-filled input (the comparison in docs/adapt.md)")
     parser.add_argument("--norm-mode", choices=("auto", "window", "running"), help="batch norm of the fitted model's prediction (default: adapt's, auto)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1: on a shared 2-core machine one thread runs faster)")
     parser.add_argument("--jobs", type=int, default=1, help="cases fitted in parallel processes (default 1)")
@@ -204,7 +206,8 @@ def main(argv: list[str] | None = None) -> int:
         wanted = set(args.cases.split(","))
         cases = [c for c in cases if c["name"] in wanted]
     methods = args.methods.split(",")
-    fit_options = {k: v for k, v in {"ngf": args.ngf, "crop": args.crop, "batch_size": args.batch_size, "lr": args.lr, "norm": args.norm_mode}.items() if v is not None}
+    fit_options = {k: v for k, v in {"ngf": args.ngf, "crop": args.crop, "batch_size": args.batch_size, "lr": args.lr, "norm": args.norm_mode,
+                                              "residual": False if args.no_residual else None}.items() if v is not None}
     with ProcessPoolExecutor(max_workers=args.jobs, initializer=torch.set_num_threads, initargs=(args.threads,)) as pool:
         futures = [pool.submit(run_case, case, args.work, args.steps, args.seed, methods, fit_options) for case in cases]
         rows = []

@@ -1,11 +1,11 @@
-"""The pieces of `adapt`: hole shapes, training pairs, the mean-fill start, on in-memory scenes."""
+"""The pieces of `adapt`: hole shapes, training pairs, the fitted model's start, on in-memory scenes."""
 
 from __future__ import annotations
 
 import numpy as np
 import torch
 
-from sarclear.adapt.fit import new_spec, start_at_fill
+from sarclear.adapt.fit import new_spec, start_fresh
 from sarclear.adapt.holes import sample_hole
 from sarclear.adapt.pairs import training_batch
 from sarclear.adapt.scene import AdaptScene, pad_scene
@@ -45,15 +45,42 @@ def test_pairs_never_show_or_learn_real_cloud_pixels() -> None:
     assert batch.weight.max() == 1.0 and (batch.weight > 0).mean() > 0.3
 
 
-def test_a_fresh_model_starts_at_the_mean_clear_colour() -> None:
-    fill = np.array([-0.8, -0.7, -0.75], dtype=np.float32)
+def test_a_fresh_residual_model_starts_at_its_filled_input() -> None:
     spec = new_spec(use_sar=True, crop=32, ngf=8)
+    assert spec.residual
     torch.manual_seed(0)
     generator = spec.build().eval()
-    start_at_fill(generator, fill)
+    start_fresh(generator, spec, np.zeros(3, np.float32))
+    x = torch.rand(2, 5, 32, 32) * 1.6 - 0.8
+    with torch.no_grad():
+        out = generator(x)
+    assert (out - x[:, 2:]).abs().max() < 0.1  # the optical input (channels 2-4), barely changed
+    assert (out - x[:, 2:]).abs().max() > 0  # and the network is live, not bypassed
+
+
+def test_a_fresh_plain_model_starts_at_the_mean_clear_colour() -> None:
+    fill = np.array([-0.8, -0.7, -0.75], dtype=np.float32)
+    spec = new_spec(use_sar=True, crop=32, ngf=8, residual=False)
+    torch.manual_seed(0)
+    generator = spec.build().eval()
+    start_fresh(generator, spec, fill)
     with torch.no_grad():
         out = generator(torch.rand(2, 5, 32, 32) * 2 - 1)
     assert torch.allclose(out.mean(dim=(0, 2, 3)), torch.from_numpy(fill), atol=0.05)
+
+
+def test_training_holes_are_graded_in_from_their_surroundings() -> None:
+    cloud = np.zeros((SIZE, SIZE), dtype=bool)
+    scene = _scene(cloud)
+    ramp = np.broadcast_to(np.linspace(-0.9, -0.1, SIZE, dtype=np.float32), (3, SIZE, SIZE)).copy()
+    scene = AdaptScene(None, scene.dn, ramp, scene.sar, scene.valid, cloud, scene.fill, 10000.0)  # type: ignore[arg-type]
+    hole = np.zeros((32, 32), dtype=bool)
+    hole[:, 8:24] = True
+    crop = scene.filled_crop(16, 16, 32, hole)
+    assert np.array_equal(crop[:, ~hole], ramp[:, 16:48, 16:48][:, ~hole])  # the rest untouched
+    inside = crop[0, 16, 8:24]
+    assert ramp[0, 16, 23] < inside.min() and inside.max() < ramp[0, 16, 40]  # between the two edges
+    assert np.all(np.diff(inside) >= 0) and inside[-1] - inside[0] > 0.1  # graded, not flat
 
 
 def test_small_scenes_are_padded_with_invalid_pixels() -> None:

@@ -1,10 +1,13 @@
 """Fit a generator to one scene: L1 on the scene's own clear pixels, Adam with cosine decay.
 
-A fresh model starts *at mean fill*: the output layer's bias is set to the scene's mean clear
-colour (through atanh, the inverse of the generator's final tanh) and its weights are scaled by
-`OUTPUT_GAIN`, so before any step the network paints the mean colour everywhere, the strong PSNR
-reference of the issue, and training only has to add structure (the residual idea, without
-changing the architecture, so the fitted model stays a plain checkpoint that `predict` loads).
+A fresh model is *residual* (`ModelSpec.residual`): it outputs a correction of its own optical
+input, in which the clouds are already graded in from the clear pixels around them (push-pull,
+`sarclear.data.hole_fill`). Its output layer starts with zero bias and weights scaled by
+`OUTPUT_GAIN`, so before any step the network returns that fill (already a strong non-learned
+inpainting), and training only has to add what the radar and the scene's own texture tell it.
+A non-residual model (`residual=False`, or a `--checkpoint` to fine-tune) instead starts *at mean
+fill* when fresh: the output bias is the scene's mean clear colour (through atanh, the inverse of
+the final tanh), the first design, kept for the comparison in docs/adapt.md.
 
 The budget is a step count (`steps`, reproducible on a noisy shared machine) or wall-clock minutes
 (`minutes`); the learning rate decays with the fraction of the budget used, so a time-limited run
@@ -27,7 +30,7 @@ from sarclear.adapt.pairs import training_batch
 from sarclear.adapt.scene import AdaptScene
 from sarclear.models.spec import ModelSpec, depth_for_size
 
-#: Scale of the output layer's initial weights: small, so the start is (almost) the mean colour.
+#: Scale of a fresh model's output-layer weights: small, so the start is (almost) its fill.
 OUTPUT_GAIN: float = 0.1
 #: The learning rate decays from `lr` to `lr * FINAL_LR_SHARE` (cosine).
 FINAL_LR_SHARE: float = 0.05
@@ -51,11 +54,11 @@ class FitReport:
     losses: list[float] = field(default_factory=list)
 
 
-def new_spec(use_sar: bool, crop: int = DEFAULT_CROP, ngf: int = DEFAULT_NGF) -> ModelSpec:
+def new_spec(use_sar: bool, crop: int = DEFAULT_CROP, ngf: int = DEFAULT_NGF, residual: bool = True) -> ModelSpec:
     """The spec of a model fitted from scratch on `crop`-px crops (RGB out, [SAR +] RGB in)."""
     return ModelSpec(
         in_channels=(2 if use_sar else 0) + 3, out_channels=3, ngf=ngf, n_down=depth_for_size(crop),
-        norm="batch", dropout=False, use_sar=use_sar, bands="rgb", tile_size=crop,
+        norm="batch", dropout=False, use_sar=use_sar, bands="rgb", tile_size=crop, residual=residual,
     )  # fmt: skip
 
 
@@ -65,12 +68,16 @@ def output_layer(generator: nn.Module) -> nn.ConvTranspose2d:
     return layers[-1]  # modules() is depth-first: the outermost block's up-convolution comes last
 
 
-def start_at_fill(generator: nn.Module, fill: np.ndarray) -> None:
-    """Make a fresh generator output (almost) `fill`, the mean clear colour in network units."""
+def start_fresh(generator: nn.Module, spec: ModelSpec, fill: np.ndarray) -> None:
+    """Make a fresh generator output (almost) its start: its own filled optical input when residual,
+    else `fill`, the mean clear colour in network units."""
     layer = output_layer(generator)
     with torch.no_grad():
         layer.weight.mul_(OUTPUT_GAIN)
-        layer.bias.copy_(torch.atanh(torch.as_tensor(np.clip(fill, -0.99, 0.99), dtype=torch.float32)))
+        if spec.residual:
+            layer.bias.zero_()
+        else:
+            layer.bias.copy_(torch.atanh(torch.as_tensor(np.clip(fill, -0.99, 0.99), dtype=torch.float32)))
 
 
 def masked_ssim_loss(output: torch.Tensor, target: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:

@@ -1,7 +1,8 @@
 """Training batches from the scene itself: clear crops with cloud-shaped holes, and where to learn.
 
-Input  = [SAR,] optical with holes (and real clouds, and nodata) set to the mean clear colour,
-         exactly as the real cloudy pixels are filled at inference (`AdaptScene.filled_optical`);
+Input  = [SAR,] optical with holes (and real clouds, and nodata) graded in from the clear pixels
+         around them (push-pull), as the real cloudy pixels are filled at inference
+         (`AdaptScene.filled_crop`, `AdaptScene.filled_scene`);
 target = the optical crop;
 weight = 0 wherever the truth is unknown (real cloud, nodata), `HOLE_WEIGHT` inside the holes, and
          `CONTEXT_WEIGHT` on the rest: the holes are the task, the rest keeps the output continuous
@@ -52,14 +53,13 @@ def _pair(scene: AdaptScene, size: int, rng: np.random.Generator) -> tuple[np.nd
     clear = scene.clear
     top, left = _crop_origin(clear, size, rng)
     window = (slice(top, top + size), slice(left, left + size))
-    hole = np.zeros(clear.shape, dtype=bool)
-    hole[window] = sample_hole(scene.cloud, size, rng)
-    optical = scene.filled_optical(hole)[(slice(None), *window)]
+    hole = sample_hole(scene.cloud, size, rng)
+    optical = scene.filled_crop(top, left, size, hole)
     parts = [optical] if scene.sar is None else [scene.sar[(slice(None), *window)], optical]
     x = np.concatenate(parts, axis=0)
     target = scene.optical[(slice(None), *window)]
     known = clear[window]
-    weight = np.where(hole[window], HOLE_WEIGHT, CONTEXT_WEIGHT) * known
+    weight = np.where(hole, HOLE_WEIGHT, CONTEXT_WEIGHT) * known
     # one random flip / rotation for every modality, drawn once (pix2pix get_params)
     turn = int(rng.integers(8))
     stacked = np.concatenate([x, target, weight[None].astype(np.float32)], axis=0)

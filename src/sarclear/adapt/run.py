@@ -2,7 +2,8 @@
 
 Order of events: check the settings and the start model, read the scene and its mask (refusing a
 scene too cloudy to learn from), fit, then write through `predict`'s own pipeline. The model's
-input is the scene with its clouds set to the mean clear colour (as in training), so that input is
+input is the scene with its clouds graded in from the clear pixels around them (push-pull, as in
+training), so that input is
 written to disk (`s2_filled.tif`, beside `cloud_mask.tif`), and `predict_with_engine` runs the
 fitted model over it with `composite=True` and that mask: observed pixels where clear, the model
 under cloud, the composite's soft transition between. With `keep_model`, those two files and the
@@ -32,7 +33,7 @@ from sarclear.adapt.fit import (
     FitReport,
     fit,
     new_spec,
-    start_at_fill,
+    start_fresh,
 )
 from sarclear.adapt.scene import SHADOW_DILATION_PX, AdaptScene, check_clear_enough, load_scene, pad_scene
 from sarclear.data.normalize import S2_CLIP_MAX_DN, s2_from_network
@@ -81,12 +82,12 @@ def _start_model(checkpoint: str | Path | None, use_sar: bool) -> tuple[torch.nn
 
 
 def _write_model_inputs(scene: AdaptScene, folder: Path) -> tuple[Path, Path]:
-    """The model's input (clouds set to the mean clear colour, B4 B3 B2 DN) and the mask, on the S2 grid."""
+    """The model's input (clouds graded in from the clear pixels, B4 B3 B2 DN) and the mask, on the S2 grid."""
     info = scene.inputs.s2
     height, width = info.shape
     dn, cloud = scene.dn[:, :height, :width], scene.cloud[:height, :width]
-    fill_dn = np.round(s2_from_network(scene.fill, scene.s2_clip_max)).astype(dn.dtype)
-    filled = np.where(cloud[None], fill_dn[:, None, None], dn)
+    fill_dn = np.round(s2_from_network(scene.filled_scene()[:, :height, :width], scene.s2_clip_max)).astype(dn.dtype)
+    filled = np.where(cloud[None], fill_dn, dn)
     filled_path = write_raster(folder / FILLED_FILE, filled, crs=info.crs, transform=info.transform, nodata=info.nodata,
                                descriptions=("B4", "B3", "B2"))  # fmt: skip
     mask_path = write_raster(folder / MASK_FILE, cloud.astype(np.uint8), crs=info.crs, transform=info.transform)
@@ -110,6 +111,7 @@ def adapt_scene(
     batch_size: int = DEFAULT_BATCH,
     lr: float = DEFAULT_LR,
     ssim_weight: float = SSIM_WEIGHT,
+    residual: bool = True,
     shadow_dilation: int | None = None,
     shadows: bool = True,
     norm: str = DEFAULT_NORM_MODE,
@@ -124,6 +126,8 @@ def adapt_scene(
     detected cloud shadows to a detected mask (as `predict --composite` does). `norm` is the batch-norm
     mode of the fitted model's prediction (`auto`: as `predict` would run the kept model). `s2` and `s1`
     take every input `predict` takes (product folders, SAFE, VV/VH pairs); `s2_offset` as there.
+    `residual` (a fresh model only): the model corrects its push-pull-filled input (default) rather
+    than starting from the mean clear colour (docs/adapt.md compares the two).
     """
     log = log or _logger.info
     if shadow_dilation is None:
@@ -142,10 +146,10 @@ def adapt_scene(
     log(f"{scene.inputs.s2.path.name}: {cloud_share:.1%} cloud (mask dilated by {shadow_dilation} px), {clear_share:.1%} clear to learn from")
     check_clear_enough(scene, has_checkpoint=generator is not None, log=log)
     if spec is None or generator is None:
-        spec = new_spec(use_sar, crop_size(*scene.inputs.shape, crop), ngf)
+        spec = new_spec(use_sar, crop_size(*scene.inputs.shape, crop), ngf, residual)
         torch.manual_seed(seed)
         generator = spec.build()
-        start_at_fill(generator, scene.fill)
+        start_fresh(generator, spec, scene.fill)
     report = fit(pad_scene(scene, spec.tile_size), generator, spec, steps=steps, minutes=minutes, seed=seed,
                  batch_size=batch_size, lr=lr, ssim_weight=ssim_weight, progress=progress, log=log)  # fmt: skip
     spec = dataclasses.replace(spec, norm_batch=batch_size)  # what its batch norm was last trained with

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from sarclear.data.clouds import dilate
+from sarclear.data.hole_fill import pushpull_fill
 from sarclear.data.normalize import S2_CLIP_MAX_DN, s1_to_network, s2_to_network
 from sarclear.data.valid import valid_pixels
 from sarclear.errors import SarclearInputError
@@ -35,6 +36,10 @@ SHADOW_DILATION_PX: int = 6
 MIN_CLEAR_SHARE: float = 0.10
 #: Rows per strip when computing the mask, bounding the detector's memory on large scenes.
 MASK_STRIP_ROWS: int = 1024
+#: Context around a training crop that its hole is graded from (px): the fill of a hole comes from
+#: its nearest clear surroundings, so a margin of half the default crop gives a training hole
+#: about the context a real cloud of its size has in the whole scene.
+FILL_MARGIN: int = 32
 
 
 class TooCloudyError(SarclearInputError):
@@ -52,7 +57,7 @@ class AdaptScene:
     sar: np.ndarray | None  # (2, H, W) float32 VV, VH, or None for an optical-only fit
     valid: np.ndarray  # (H, W) bool
     cloud: np.ndarray  # (H, W) bool
-    fill: np.ndarray  # (3,) float32, mean clear colour in network units
+    fill: np.ndarray  # (3,) float32, mean clear colour in network units (a fresh model's start)
     s2_clip_max: float
 
     @property
@@ -64,11 +69,23 @@ class AdaptScene:
     def clear_share(self) -> float:
         return float(self.clear.sum()) / max(1, int(self.valid.sum()))
 
-    def filled_optical(self, holes: np.ndarray) -> np.ndarray:
-        """`optical` with `holes` (and clouds, and invalid pixels) set to the mean clear colour:
-        the network never sees a pixel it must not trust, so its output cannot depend on one."""
-        hide = holes | ~self.clear
-        return np.where(hide[None], self.fill[:, None, None], self.optical).astype(np.float32)
+    def filled_scene(self) -> np.ndarray:
+        """`optical` with every pixel that is not clear (cloud, nodata) graded in from the clear ones
+        (push-pull, `sarclear.data.hole_fill`): the network's input under the real clouds. It never
+        sees a pixel it must not trust, so its output cannot depend on one."""
+        return pushpull_fill(self.optical, self.clear, self.fill)
+
+    def filled_crop(self, top: int, left: int, size: int, hole: np.ndarray) -> np.ndarray:
+        """The `size` px crop at (`top`, `left`) with the `(size, size)` bool `hole`, and whatever in
+        it is not clear, graded in from the clear pixels of the crop and `FILL_MARGIN` px around it:
+        a training input filled the way `filled_scene` fills the real clouds."""
+        height, width = self.clear.shape
+        r0, c0 = max(0, top - FILL_MARGIN), max(0, left - FILL_MARGIN)
+        r1, c1 = min(height, top + size + FILL_MARGIN), min(width, left + size + FILL_MARGIN)
+        known = self.clear[r0:r1, c0:c1].copy()
+        inner = (slice(top - r0, top - r0 + size), slice(left - c0, left - c0 + size))
+        known[inner] &= ~hole
+        return pushpull_fill(self.optical[:, r0:r1, c0:c1], known, self.fill)[(slice(None), *inner)]
 
 
 def load_scene(
