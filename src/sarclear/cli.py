@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -37,16 +38,49 @@ def _module_name(command: str) -> str:
     return "sarclear.commands." + command.replace("-", "_")
 
 
+def _command_of(argv: Sequence[str]) -> str | None:
+    """The subcommand named in `argv`: the first word that is neither an option nor `--threads`'s value."""
+    skip = False
+    for word in argv:
+        if skip:
+            skip = False
+        elif word == "--threads":
+            skip = True
+        elif not word.startswith("-"):
+            return word
+    return None
+
+
 def build_parser(argv: Sequence[str]) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sarclear", description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--version", action="version", version=f"sarclear {__version__}")
+    parser.add_argument("--threads", type=int, metavar="N",
+                        help="CPU threads for torch, OpenMP and BLAS in this command and its worker processes "
+                             "(default: all cores); on a machine shared with other jobs, 1 is often faster")  # fmt: skip
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    chosen = next((a for a in argv if not a.startswith("-")), None)
+    chosen = _command_of(argv)
     for name, help_text in COMMANDS.items():
         sub_parser = sub.add_parser(name, help=help_text, description=help_text)
         if name == chosen:
             importlib.import_module(_module_name(name)).add_arguments(sub_parser)
     return parser
+
+
+#: The variables that size the thread pools of OpenMP (torch, LightGBM), MKL and OpenBLAS.
+THREAD_VARIABLES: tuple[str, ...] = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
+def limit_threads(count: int) -> None:
+    """Cap CPU threads at `count` for this process and every process it starts.
+
+    Through the environment, before torch is imported, so the OpenMP runtime starts with that many
+    and worker processes (DataLoader, curate's pool, evaluate's) inherit it. Why it matters: on 2
+    cores shared with other jobs, two OpenMP threads that wait for each other ran a demo training
+    step 6x slower than one (README, "Quick start")."""
+    for name in THREAD_VARIABLES:
+        os.environ[name] = str(count)
+    if "torch" in sys.modules:  # already imported (a library user calling main twice): resize now
+        sys.modules["torch"].set_num_threads(count)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -56,7 +90,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
+    if args.threads is not None:
+        if args.threads < 1:
+            parser.error(f"--threads must be at least 1 (got {args.threads})")
+        limit_threads(args.threads)
     module = importlib.import_module(_module_name(args.command))
+    if args.threads is not None:
+        limit_threads(args.threads)  # again: torch, imported with the command, is resized if it ignored the environment
     try:
         with terminate_on_sigterm():
             return int(module.run(args) or 0)
