@@ -3,10 +3,9 @@
 Order of events: check the settings and the start model, read the scene and its mask (refusing a
 scene too cloudy to learn from), fit, then write through `predict`'s own pipeline. The model's
 input is the scene with its clouds graded in from the clear pixels around them (push-pull, as in
-training), so that input is
-written to disk (`s2_filled.tif`, beside `cloud_mask.tif`), and `predict_with_engine` runs the
-fitted model over it with `composite=True` and that mask: observed pixels where clear, the model
-under cloud, the composite's soft transition between. With `keep_model`, those two files and the
+training), so that input is written to disk (`s2_filled.tif`, beside `cloud_mask.tif`), and
+`predict_with_engine` runs the fitted model over it with `composite=True` and that mask: observed
+pixels where clear, the model under cloud, the composite's soft transition between. With `keep_model`, those two files and the
 checkpoint stay in the folder, and `sarclear predict --checkpoint DIR --s2 DIR/s2_filled.tif
 --mask DIR/cloud_mask.tif --composite --precision fp32` reproduces the output exactly.
 """

@@ -3,7 +3,7 @@
 `adapt` has no model to load: it fits one to each cloudy image's own clear pixels (docs/adapt.md).
 So for every tile this method writes evaluate's cloud mask as a GeoTIFF on the cloudy file's grid,
 runs `adapt_scene` on the tile's own files with that mask (`--mask`: the scored region is the
-inpainted region, the same one the mean fill and biharmonic baselines fill), a fixed step count
+inpainted region, the same one the mean fill, biharmonic and push-pull baselines fill), a fixed step count
 and seed (reproducible), and reads back the GeoTIFF it wrote. A tile's score is therefore the score
 of what `sarclear adapt --mask M --steps N --seed K` writes for it (tested), and the GeoTIFFs stay
 in `OUT/adapt/<method>/` for a look. The gallery reads them back instead of fitting again.
