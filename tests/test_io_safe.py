@@ -298,3 +298,39 @@ class TestPredictFromSafe:
         err = capsys.readouterr().err.strip().splitlines()
         assert code == 2 and len(err) == 1 and archive.name in err[0] and "not a readable zip" in err[0]
         assert not out_dir.exists() or not list(out_dir.iterdir())
+
+    def test_cli_truncated_band_file_is_named_before_anything_runs(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        torch.manual_seed(0)
+        checkpoint = tmp_path / "generator.safetensors"
+        save_generator(checkpoint, SPEC.build(), SPEC)
+        safe = copy_safe(L1C_SAFE, tmp_path)
+        band = next(safe.rglob("*_B04.jp2"))
+        band.write_bytes(band.read_bytes()[: band.stat().st_size * 2 // 3])  # an interrupted copy
+        out_dir = tmp_path / "out"
+        code = main(["predict", "--checkpoint", str(checkpoint), "--s1", str(S1_FOR_L1C), "--s2", str(safe),
+                     "--out", str(out_dir / "clear.tif"), "--quiet"])  # fmt: skip
+        err = capsys.readouterr().err.strip().splitlines()
+        assert code == 2 and len(err) == 1 and band.name in err[0] and "truncated JPEG 2000" in err[0]
+        assert not out_dir.exists() or not list(out_dir.iterdir())
+
+
+def test_jp2_truncation_reads_the_box_lengths(tmp_path: Path) -> None:
+    from sarclear.io.truncation import JP2_EOC, JP2_SIGNATURE, jp2_truncation
+
+    def box(kind: bytes, body: bytes, length: int | None = None) -> bytes:
+        return (len(body) + 8 if length is None else length).to_bytes(4, "big") + kind + body
+
+    whole = JP2_SIGNATURE + box(b"ftyp", b"jp2 " * 3) + box(b"jp2c", b"\xff\x4f" + b"\x00" * 50 + JP2_EOC)
+    cases = {
+        "whole.jp2": (whole, None),
+        "cut.jp2": (whole[:-20], "'jp2c' box ends at byte"),
+        "to_end.jp2": (JP2_SIGNATURE + box(b"jp2c", b"\xff\x4f" + b"\x00" * 50 + JP2_EOC, length=0), None),
+        "to_end_cut.jp2": (JP2_SIGNATURE + box(b"jp2c", b"\xff\x4f" + b"\x00" * 50, length=0), "without its end marker"),
+        "not_jp2.jp2": (b"GIF89a" + b"\x00" * 40, None),  # left to the reader's own error
+    }
+    for name, (data, expected) in cases.items():
+        (tmp_path / name).write_bytes(data)
+        reason = jp2_truncation(tmp_path / name)
+        assert (reason is None) if expected is None else (expected in reason), (name, reason)

@@ -1,4 +1,4 @@
-"""Find a truncated GeoTIFF from its header, before any pixel is read.
+"""Find a truncated GeoTIFF (or JPEG 2000 band file) from its header, before any pixel is read.
 
 A copy cut short (an interrupted `scp`, a full disk, a partial download) usually keeps its header,
 so it opens and describes itself normally; the missing strips fail only when they are read, which
@@ -7,6 +7,12 @@ pixel data starts and how long it is (the StripOffsets/TileOffsets and ...ByteCo
 exposes them as `BLOCK_OFFSET_x_y` / `BLOCK_SIZE_x_y` in the `TIFF` metadata domain of each band.
 If the file is shorter than the end of its last block, it is truncated. This costs opening the
 header and a metadata look-up or two, no pixel I/O.
+
+The band files of a SAFE product are JPEG 2000 (`.jp2`), which GDAL shows no block layout for. A
+JP2 file is a sequence of boxes, each starting with its length (ISO/IEC 15444-1, Annex I), the
+image itself in the contiguous-codestream box (`jp2c`), and a codestream ends with the EOC marker
+(0xFFD9): a box that claims more bytes than the file holds, or a codestream that runs to the end of
+the file without its EOC, means the file was cut short. That is a few bytes read per box.
 """
 
 from __future__ import annotations
@@ -52,7 +58,7 @@ def check_not_truncated(path: str | Path, dataset: str | None = None) -> None:
     path = Path(path)
     try:
         with rasterio.open(dataset or str(path)) as src:
-            files = [Path(f) for f in src.files if Path(f).suffix.lower() in (".tif", ".tiff")]
+            files = [Path(f) for f in src.files if Path(f).suffix.lower() in (".tif", ".tiff", ".jp2")]
             own_tiff = dataset is None or not files
             if own_tiff:
                 _raise_if_short(path, src)
@@ -60,11 +66,62 @@ def check_not_truncated(path: str | Path, dataset: str | None = None) -> None:
         return
     if not own_tiff:
         for member in files:
+            if member.suffix.lower() == ".jp2":
+                _raise_if_short_jp2(member)
+                continue
             try:
                 with rasterio.open(member) as src:
                     _raise_if_short(member, src)
             except RasterioError:
                 continue
+
+
+#: The JP2 signature box that opens every JPEG 2000 file (ISO/IEC 15444-1, I.5.1).
+JP2_SIGNATURE = b"\x00\x00\x00\x0cjP  \r\n\x87\n"
+#: The end-of-codestream marker.
+JP2_EOC = b"\xff\xd9"
+
+
+def jp2_truncation(path: Path) -> str | None:
+    """Why the JPEG 2000 file `path` is cut short, or None (also for files that are not JP2 or
+    not on the local file system, e.g. inside a zip: those are left to the ordinary read errors)."""
+    try:
+        size = os.path.getsize(path)
+        with open(path, "rb") as handle:
+            if handle.read(12) != JP2_SIGNATURE:
+                return None
+            start = 12
+            while start < size:
+                handle.seek(start)
+                header = handle.read(8)
+                if len(header) < 8:
+                    return f"its last box header stops at byte {size}"
+                length, kind = int.from_bytes(header[:4], "big"), header[4:]
+                if length == 1:  # a 64-bit length follows
+                    extended = handle.read(8)
+                    if len(extended) < 8:
+                        return f"its last box header stops at byte {size}"
+                    length = int.from_bytes(extended, "big")
+                elif length == 0:  # the last box, to the end of the file
+                    length = size - start
+                    if kind == b"jp2c":
+                        handle.seek(size - 2)
+                        if handle.read(2) != JP2_EOC:
+                            return "its image codestream runs to the end of the file without its end marker"
+                if length < 8:
+                    return None  # not a box structure this check understands: leave it to the reader
+                if start + length > size:
+                    return f"its {kind.decode('latin-1')!r} box ends at byte {start + length}, past the file's {size} bytes"
+                start += length
+    except OSError:
+        return None
+    return None
+
+
+def _raise_if_short_jp2(path: Path) -> None:
+    reason = jp2_truncation(path)
+    if reason is not None:
+        raise RasterError(path, f"truncated JPEG 2000 band file: {reason}; copy or download the product again")
 
 
 def _raise_if_short(path: Path, src: rasterio.DatasetReader) -> None:
