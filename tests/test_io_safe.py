@@ -284,36 +284,36 @@ class TestPredictFromSafe:
         assert zip_transform == transform and from_zip.shape == (3, 96, 96)
         assert tags["SARCLEAR_S2_LEVEL"] == "L2A" and tags["SARCLEAR_S2_OFFSET_REMOVED_DN"] == "1000"
 
-    def test_cli_truncated_zip_is_one_line_exit_2_and_leaves_nothing(
-        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-    ) -> None:
+    @staticmethod
+    def _predict_fails(tmp_path: Path, s2: Path, capsys: pytest.CaptureFixture[str]) -> str:
+        """`sarclear predict` on `s2`: exit 2, one stderr line (returned), and no output left."""
         torch.manual_seed(0)
         checkpoint = tmp_path / "generator.safetensors"
         save_generator(checkpoint, SPEC.build(), SPEC)
+        out_dir = tmp_path / "out"
+        code = main(["predict", "--checkpoint", str(checkpoint), "--s1", str(S1_FOR_L1C), "--s2", str(s2),
+                     "--out", str(out_dir / "clear.tif"), "--quiet"])  # fmt: skip
+        err = capsys.readouterr().err.strip().splitlines()
+        assert code == 2 and len(err) == 1, err
+        assert not out_dir.exists() or not list(out_dir.iterdir())
+        return err[0]
+
+    def test_cli_truncated_zip_is_one_line_exit_2_and_leaves_nothing(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
         archive = tmp_path / L2A_ZIP.name
         archive.write_bytes(L2A_ZIP.read_bytes()[:4096])
-        out_dir = tmp_path / "out"
-        code = main(["predict", "--checkpoint", str(checkpoint), "--s1", str(S1_FOR_L1C), "--s2", str(archive),
-                     "--out", str(out_dir / "clear.tif"), "--quiet"])
-        err = capsys.readouterr().err.strip().splitlines()
-        assert code == 2 and len(err) == 1 and archive.name in err[0] and "not a readable zip" in err[0]
-        assert not out_dir.exists() or not list(out_dir.iterdir())
+        line = self._predict_fails(tmp_path, archive, capsys)
+        assert archive.name in line and "not a readable zip" in line
 
     def test_cli_truncated_band_file_is_named_before_anything_runs(
         self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
     ) -> None:
-        torch.manual_seed(0)
-        checkpoint = tmp_path / "generator.safetensors"
-        save_generator(checkpoint, SPEC.build(), SPEC)
         safe = copy_safe(L1C_SAFE, tmp_path)
         band = next(safe.rglob("*_B04.jp2"))
         band.write_bytes(band.read_bytes()[: band.stat().st_size * 2 // 3])  # an interrupted copy
-        out_dir = tmp_path / "out"
-        code = main(["predict", "--checkpoint", str(checkpoint), "--s1", str(S1_FOR_L1C), "--s2", str(safe),
-                     "--out", str(out_dir / "clear.tif"), "--quiet"])  # fmt: skip
-        err = capsys.readouterr().err.strip().splitlines()
-        assert code == 2 and len(err) == 1 and band.name in err[0] and "truncated JPEG 2000" in err[0]
-        assert not out_dir.exists() or not list(out_dir.iterdir())
+        line = self._predict_fails(tmp_path, safe, capsys)
+        assert band.name in line and "truncated JPEG 2000" in line
 
 
 def test_jp2_truncation_reads_the_box_lengths(tmp_path: Path) -> None:
