@@ -50,30 +50,37 @@ def tiff_data_end(src: rasterio.DatasetReader) -> int | None:
 
 
 def check_not_truncated(path: str | Path, dataset: str | None = None) -> None:
-    """Raise `RasterError` naming `path` if it (or, for a VRT `dataset`, any TIFF it reads) is cut short.
+    """Raise `RasterError` naming the file if `path` (or, for a VRT or product `dataset`, any TIFF
+    or JPEG 2000 file it reads) is cut short.
 
-    Rasters that are not TIFFs, or that GDAL cannot open here, are left to the ordinary open and
+    Rasters of other formats, or that GDAL cannot open here, are left to the ordinary open and
     read errors.
     """
     path = Path(path)
+    members: list[Path] = []
+    if dataset is not None:
+        try:
+            with rasterio.open(dataset) as src:
+                members = [Path(f) for f in src.files if Path(f).suffix.lower() in (".tif", ".tiff", ".jp2")]
+        except RasterioError:
+            return
+    for file in members or [path]:
+        _check_file(file)
+
+
+def _check_file(path: Path) -> None:
+    """One file: JPEG 2000 by its boxes (no open needed, so a badly cut one is caught too), else
+    a TIFF by its directory."""
+    if path.suffix.lower() == ".jp2":
+        reason = jp2_truncation(path)
+        if reason is not None:
+            raise RasterError(path, f"truncated JPEG 2000 band file: {reason}; copy or download the product again")
+        return
     try:
-        with rasterio.open(dataset or str(path)) as src:
-            files = [Path(f) for f in src.files if Path(f).suffix.lower() in (".tif", ".tiff", ".jp2")]
-            own_tiff = dataset is None or not files
-            if own_tiff:
-                _raise_if_short(path, src)
+        with rasterio.open(path) as src:
+            _raise_if_short(path, src)
     except RasterioError:
         return
-    if not own_tiff:
-        for member in files:
-            if member.suffix.lower() == ".jp2":
-                _raise_if_short_jp2(member)
-                continue
-            try:
-                with rasterio.open(member) as src:
-                    _raise_if_short(member, src)
-            except RasterioError:
-                continue
 
 
 #: The JP2 signature box that opens every JPEG 2000 file (ISO/IEC 15444-1, I.5.1).
@@ -116,12 +123,6 @@ def jp2_truncation(path: Path) -> str | None:
     except OSError:
         return None
     return None
-
-
-def _raise_if_short_jp2(path: Path) -> None:
-    reason = jp2_truncation(path)
-    if reason is not None:
-        raise RasterError(path, f"truncated JPEG 2000 band file: {reason}; copy or download the product again")
 
 
 def _raise_if_short(path: Path, src: rasterio.DatasetReader) -> None:
