@@ -44,31 +44,32 @@ def mean_fill_array(cloudy_dn: np.ndarray, cloud: np.ndarray, valid: np.ndarray 
     return np.where(cloud[None], colour[:, None, None], cloudy_dn).astype(np.float32)
 
 
-def biharmonic_array(cloudy_dn: np.ndarray, cloud: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
-    """`(C, H, W)` DN with the `(H, W)` mask `cloud` inpainted biharmonically from the clear pixels.
-
-    Invalid (nodata) pixels are inpainted too, so a fill value never acts as a boundary condition,
-    but only the cloud mask is replaced in the output.
-    """
-    from skimage.restoration import inpaint_biharmonic
-
+def _inpaint_cloud(cloudy_dn: np.ndarray, cloud: np.ndarray, valid: np.ndarray | None,
+                   inpaint: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> np.ndarray:
+    """`cloudy_dn` with `cloud` replaced by `inpaint(dn, hide)` (a `(C, H, W)` fill of the pixels
+    `hide` from the others). Invalid (nodata) pixels are hidden too, so a fill value never acts as a
+    source or boundary condition, but only the cloud mask is replaced in the output."""
     hide = cloud if valid is None else (cloud | ~valid)
     if not cloud.any() or hide.all():
         return cloudy_dn.astype(np.float32)
+    return np.where(cloud[None], inpaint(cloudy_dn, hide), cloudy_dn).astype(np.float32)
+
+
+def _biharmonic(cloudy_dn: np.ndarray, hide: np.ndarray) -> np.ndarray:
+    from skimage.restoration import inpaint_biharmonic
+
     image = cloudy_dn.astype(np.float64).transpose(1, 2, 0) / 10000.0  # reflectance: a well-scaled system
-    filled = inpaint_biharmonic(image, hide, channel_axis=-1).transpose(2, 0, 1) * 10000.0
-    return np.where(cloud[None], filled, cloudy_dn).astype(np.float32)
+    return inpaint_biharmonic(image, hide, channel_axis=-1).transpose(2, 0, 1) * 10000.0
+
+
+def biharmonic_array(cloudy_dn: np.ndarray, cloud: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
+    """`(C, H, W)` DN with the `(H, W)` mask `cloud` inpainted biharmonically from the clear valid pixels."""
+    return _inpaint_cloud(cloudy_dn, cloud, valid, _biharmonic)
 
 
 def pushpull_array(cloudy_dn: np.ndarray, cloud: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
-    """`(C, H, W)` DN with the `(H, W)` mask `cloud` graded in from the clear valid pixels (push-pull).
-
-    As `biharmonic_array`: nodata is filled too (never a source), only the cloud is replaced."""
-    hide = cloud if valid is None else (cloud | ~valid)
-    if not cloud.any() or hide.all():
-        return cloudy_dn.astype(np.float32)
-    filled = pushpull_fill(cloudy_dn.astype(np.float32), ~hide)
-    return np.where(cloud[None], filled, cloudy_dn).astype(np.float32)
+    """`(C, H, W)` DN with the `(H, W)` mask `cloud` graded in from the clear valid pixels (push-pull)."""
+    return _inpaint_cloud(cloudy_dn, cloud, valid, lambda dn, hide: pushpull_fill(dn.astype(np.float32), ~hide))
 
 
 def _per_tile(function: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]) -> Predictor:
