@@ -38,19 +38,6 @@ def _module_name(command: str) -> str:
     return "sarclear.commands." + command.replace("-", "_")
 
 
-def _command_of(argv: Sequence[str]) -> str | None:
-    """The subcommand named in `argv`: the first word that is neither an option nor `--threads`'s value."""
-    skip = False
-    for word in argv:
-        if skip:
-            skip = False
-        elif word == "--threads":
-            skip = True
-        elif not word.startswith("-"):
-            return word
-    return None
-
-
 def build_parser(argv: Sequence[str]) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sarclear", description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--version", action="version", version=f"sarclear {__version__}")
@@ -58,7 +45,8 @@ def build_parser(argv: Sequence[str]) -> argparse.ArgumentParser:
                         help="CPU threads for torch, OpenMP and BLAS in this command and its worker processes "
                              "(default: all cores); on a machine shared with other jobs, 1 is often faster")  # fmt: skip
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    chosen = _command_of(argv)
+    # the first word naming a command (an option's value, such as --threads', never does)
+    chosen = next((word for word in argv if word in COMMANDS), None)
     for name, help_text in COMMANDS.items():
         sub_parser = sub.add_parser(name, help=help_text, description=help_text)
         if name == chosen:
