@@ -24,15 +24,25 @@ import torch
 import torch.nn.functional as F
 
 
-def _push(values: torch.Tensor, weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """One pyramid level up: the mean of the known pixels of each 2 x 2 block, and which blocks had one."""
-    pad = (0, values.shape[-1] % 2, 0, values.shape[-2] % 2)
-    total = F.avg_pool2d(F.pad(values * weight, pad), 2)
-    share = F.avg_pool2d(F.pad(weight, pad), 2)
-    coarse = torch.where(share > 0, total / share.clamp_min(1e-12), torch.zeros_like(total))
-    # a block with any known pixel counts as known at the coarser level: the fill of a hole then
-    # comes from its nearest surroundings, not from a blur over the whole image
-    return coarse, (share > 0).to(weight.dtype)
+def _pad(tensor: torch.Tensor) -> torch.Tensor:
+    """Odd sizes padded by one row / column (of zeros: unknown) so 2 x 2 blocks tile the level."""
+    return F.pad(tensor, (0, tensor.shape[-1] % 2, 0, tensor.shape[-2] % 2))
+
+
+def _weight_pyramid(known: np.ndarray) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Per level, from full resolution up: which pixels are known (0/1) and, for the level above,
+    the share of each 2 x 2 block that is (the divisor of its mean). Built once for all channels;
+    it ends at the first level where every pixel is known."""
+    weight = torch.from_numpy(known.astype(np.float32))[None, None]
+    levels = []
+    while not bool((weight > 0).all()):
+        share = F.avg_pool2d(_pad(weight), 2)
+        levels.append((weight, share))
+        # a block with any known pixel counts as known at the coarser level: the fill of a hole then
+        # comes from its nearest surroundings, not from a blur over the whole image
+        weight = (share > 0).to(weight.dtype)
+    levels.append((weight, weight))
+    return levels
 
 
 def pushpull_fill(values: np.ndarray, known: np.ndarray, default: np.ndarray | None = None) -> np.ndarray:
@@ -47,19 +57,20 @@ def pushpull_fill(values: np.ndarray, known: np.ndarray, default: np.ndarray | N
     if not known.any():
         fill = np.zeros(channels, np.float32) if default is None else np.asarray(default, np.float32)
         return np.broadcast_to(fill[:, None, None], values.shape).astype(np.float32)
-    weight = torch.from_numpy(known.astype(np.float32))[None, None]
-    # one channel at a time: the same pyramid of weights, a third of the peak memory on a whole scene
-    return np.stack([_fill_channel(np.ascontiguousarray(band, dtype=np.float32), weight) for band in values])
+    weights = _weight_pyramid(known)
+    # one channel at a time over the same weights: a third of the peak memory on a whole scene
+    return np.stack([_fill_channel(np.ascontiguousarray(band, dtype=np.float32), weights) for band in values])
 
 
-def _fill_channel(band: np.ndarray, weight: torch.Tensor) -> np.ndarray:
+def _fill_channel(band: np.ndarray, weights: list[tuple[torch.Tensor, torch.Tensor]]) -> np.ndarray:
     level = torch.from_numpy(band)[None, None]
-    pyramid = [(level, weight)]
-    while not bool((weight > 0).all()):
-        level, weight = _push(level, weight)
-        pyramid.append((level, weight))
-    filled = pyramid[-1][0]
-    for level, weight in reversed(pyramid[:-1]):
+    levels = [level]
+    for weight, share in weights[:-1]:  # push: each level's known mean, one level up
+        total = F.avg_pool2d(_pad(level * weight), 2)
+        level = torch.where(share > 0, total / share.clamp_min(1e-12), torch.zeros_like(total))
+        levels.append(level)
+    filled = levels[-1]
+    for level, (weight, _) in zip(reversed(levels[:-1]), reversed(weights[:-1])):  # pull
         up = F.interpolate(filled, size=level.shape[-2:], mode="bilinear", align_corners=False)
         filled = torch.where(weight > 0, level, up)
     return filled[0, 0].numpy()
