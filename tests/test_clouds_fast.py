@@ -79,12 +79,12 @@ def test_numpy_postprocessing_matches_s2cloudless_on_a_stack(genuine: list[np.nd
 def test_fallback_runs_s2cloudless_itself_when_the_compiled_path_is_missing(
     genuine: list[np.ndarray], monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    monkeypatch.setattr(s2cloudless_fast, "unavailable_reason", lambda: "the tl2cgen package is not installed")
+    monkeypatch.setattr(s2cloudless_fast, "unavailable_reason", lambda: "the lightgbm package is not installed")
     clouds._say_fallback.cache_clear()
     with caplog.at_level(logging.WARNING):
         prob, used = clouds.cloud_probabilities(genuine[0][None, :, :32, :32], method="s2cloudless")
     assert used == "s2cloudless-reference"
-    assert any("tl2cgen" in r.getMessage() for r in caplog.records)
+    assert any("lightgbm" in r.getMessage() for r in caplog.records)
     ref, _ = clouds.cloud_probabilities(genuine[0][None, :, :32, :32], method="s2cloudless-reference")
     np.testing.assert_array_equal(prob, ref)
 
@@ -122,7 +122,6 @@ def test_a_failed_build_falls_back_instead_of_stopping(monkeypatch: pytest.Monke
 def test_library_is_keyed_by_the_booster_hash(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     if s2cloudless_fast.model_file() is None:
         pytest.skip("s2cloudless is not installed")
-    pytest.importorskip("tl2cgen")
     monkeypatch.setenv("SARCLEAR_CACHE_DIR", str(tmp_path))
     path = s2cloudless_fast.library_dir(s2cloudless_fast.model_file())
     assert path.parent == tmp_path / "s2cloudless"

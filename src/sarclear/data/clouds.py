@@ -136,14 +136,29 @@ def _reflectance(dn: np.ndarray) -> np.ndarray:
     return np.nan_to_num(refl, nan=0.0, posinf=0.0, neginf=0.0)
 
 
+def _is_16bit_integer(dn: np.ndarray) -> bool:
+    """Whether every value is a whole number from 0 to 65535 (any dtype: float32 stacks of integer DN
+    count), so the compiled booster can take its bins from its table of 16-bit DN."""
+    if dn.dtype in (np.uint8, np.uint16):
+        return True
+    if dn.size == 0:
+        return False
+    low, high = dn.min(), dn.max()
+    if not (0 <= low and high <= s2cloudless_fast.DN_VALUES - 1):  # also False for NaN
+        return False
+    return bool(np.issubdtype(dn.dtype, np.integer) or np.array_equal(dn, np.rint(dn)))
+
+
 def _s2cloudless_probabilities(dn13: np.ndarray, method: str, num_threads: int | None) -> np.ndarray:
     """`(N, H, W)` float32 probabilities of a `(N, 13, H, W)` DN stack, all tiles in one call."""
-    refl = _reflectance(dn13)
-    n, _, h, w = refl.shape
     if method == "s2cloudless":
-        # Pixel-major (N*H*W, 10) rows of the booster's ten bands, as s2cloudless builds them.
-        features = np.moveaxis(refl[:, list(MODEL_BAND_POSITIONS)], 1, -1).reshape(-1, len(MODEL_BAND_POSITIONS))
-        return s2cloudless_fast.predict(features, num_threads).reshape(n, h, w).astype(np.float32)
+        planes = np.moveaxis(dn13[:, list(MODEL_BAND_POSITIONS)], 1, 0)  # (10, N, H, W), the booster's bands
+        if _is_16bit_integer(planes):  # DN as the files hold them: bins from a table, no float pass
+            return s2cloudless_fast.predict_dn(planes.astype(np.uint16, copy=False), _reflectance, num_threads).astype(np.float32)
+        # Pixel-major (N*H*W, 10) rows of reflectance, as s2cloudless builds them.
+        features = np.moveaxis(_reflectance(planes), 0, -1).reshape(-1, len(MODEL_BAND_POSITIONS))
+        return s2cloudless_fast.predict(features, num_threads).reshape(planes.shape[1:]).astype(np.float32)
+    refl = _reflectance(dn13)
     kwargs = {"num_threads": num_threads} if num_threads else {}
     return _detector().get_cloud_probability_maps(np.moveaxis(refl, 1, -1), **kwargs).astype(np.float32)
 
