@@ -151,7 +151,7 @@ def _compile(source: Path) -> str:
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         said = (done.stderr or done.stdout).strip().splitlines()
-        raise RuntimeError(f"{' '.join(command[:1])} exited with {done.returncode}" + (f": {said[0]}" if said else ""))
+        raise RuntimeError(f"{command[0]} exited with {done.returncode}" + (f": {said[0]}" if said else ""))
     source.unlink()
     return library.name
 
