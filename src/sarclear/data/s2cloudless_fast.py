@@ -14,7 +14,7 @@ caches, loads and runs that code.
 * **Inputs as bins**: one byte per feature, found for integer DN through a lookup table of all
   65,536 values (built by the same reflectance conversion and comparison as the float path), for
   other input by a binary search in each feature's thresholds.
-* **At -O1**: the code is all branches and constants; -O1, -O2 and -Os ran within a few percent of
+* **At -O1**: the code is all branches and constants; -O1, -O2 and -Os ran within about 10 % of
   each other and -O1 builds fastest (docs/curate.md).
 
 Where the compiled libraries live: built at first use (a C compiler is needed: `cc`, or `$CC`), in
