@@ -119,6 +119,26 @@ def test_a_failed_build_falls_back_instead_of_stopping(monkeypatch: pytest.Monke
     assert not list((tmp_path / "cache").rglob("*.so"))  # nothing half-built left behind
 
 
+def test_first_use_outside_curate_builds_or_falls_back_without_raising(
+    genuine: list[np.ndarray], monkeypatch: pytest.MonkeyPatch, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """evaluate, predict and adapt never call `prepare` first: their first cloud mask builds the
+    booster (said on stderr), and a build that fails runs s2cloudless itself instead of stopping."""
+    monkeypatch.setenv("SARCLEAR_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(s2cloudless_fast, "_build_failure", [])
+    if s2cloudless_fast.unavailable_reason() is not None:
+        pytest.skip(f"compiled path: {s2cloudless_fast.unavailable_reason()}")
+    monkeypatch.setenv("CC", "false")
+    clouds._say_fallback.cache_clear()
+    tile = genuine[0][None, :, :32, :32]
+    with caplog.at_level(logging.WARNING):
+        prob, used = clouds.cloud_probabilities(tile, method="s2cloudless")
+    assert used == "s2cloudless-reference"
+    messages = " ".join(r.getMessage() for r in caplog.records)
+    assert "compiling s2cloudless's booster once" in messages and "building it failed" in messages
+    np.testing.assert_array_equal(prob, clouds.cloud_probabilities(tile, method="s2cloudless-reference")[0])
+
+
 def test_library_is_keyed_by_the_booster_hash(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     if s2cloudless_fast.model_file() is None:
         pytest.skip("s2cloudless is not installed")

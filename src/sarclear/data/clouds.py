@@ -163,6 +163,11 @@ def _s2cloudless_probabilities(dn13: np.ndarray, method: str, num_threads: int |
     return _detector().get_cloud_probability_maps(np.moveaxis(refl, 1, -1), **kwargs).astype(np.float32)
 
 
+def _say_building(text: str) -> None:
+    """The one-time build takes a few seconds: said on stderr (curate says it through its own log)."""
+    LOG.warning("cloud method s2cloudless: %s", text)
+
+
 @functools.cache
 def _say_fallback(reason: str) -> None:
     LOG.warning("cloud method s2cloudless: the compiled path is unavailable (%s); running s2cloudless itself, "
@@ -185,7 +190,7 @@ def resolve_method(method: str, band_count: int) -> str:
         raise ConfigError(f"unknown cloud method {method!r}; expected one of {', '.join(METHODS)}")
     if method == "brightness":
         return "brightness"
-    if method in ("auto", "s2cloudless") and band_count == 13 and s2cloudless_fast.unavailable_reason() is None:
+    if method in ("auto", "s2cloudless") and band_count == 13 and s2cloudless_fast.prepare(_say_building):
         return "s2cloudless"  # the compiled booster needs neither s2cloudless's import nor LightGBM's
     if method == "auto" and (band_count != 13 or not s2cloudless_available()):
         return "brightness"

@@ -164,7 +164,7 @@ def build(model: Path, target: Path, log: Callable[[str], None] = lambda _: None
     with _lock(target.parent / f"{target.name}.lock"):
         if (target / LAYOUT_FILENAME).is_file():
             return target
-        log(f"compiling s2cloudless's booster once into {target} (about a CPU-minute, then cached)")
+        log(f"compiling s2cloudless's booster once into {target} (about 20 CPU-seconds, then cached)")
         forest = codegen.forest_of(lightgbm.Booster(model_file=str(model)).dump_model())
         with tempfile.TemporaryDirectory(dir=target.parent, prefix=".build-") as tmp:
             built = Path(tmp) / target.name
@@ -250,13 +250,20 @@ class Compiled:
         return 1.0 / (1.0 + np.exp(-self.alpha * margin))
 
 
-@functools.lru_cache(maxsize=1)
-def compiled() -> Compiled:
-    """The loaded build of s2cloudless's booster (built first if needed)."""
+@functools.lru_cache(maxsize=4)
+def _load(folder: Path) -> Compiled:
+    return Compiled(folder)
+
+
+def compiled(log: Callable[[str], None] = lambda _: None) -> Compiled:
+    """The loaded build of s2cloudless's booster (built first if needed), loaded once per process."""
     model = model_file()
     if model is None:
         raise RuntimeError("s2cloudless is not installed: its model file is missing")
-    return Compiled(build(model, library_dir(model)))
+    folder = library_dir(model)
+    if not (folder / LAYOUT_FILENAME).is_file():
+        build(model, folder, log)
+    return _load(folder)
 
 
 def prepare(log: Callable[[str], None] = lambda _: None) -> bool:
@@ -268,8 +275,7 @@ def prepare(log: Callable[[str], None] = lambda _: None) -> bool:
     if unavailable_reason() is not None:
         return False
     try:
-        build(model_file(), library_dir(model_file()), log)  # type: ignore[arg-type]
-        compiled()
+        compiled(log)
     except Exception as exc:  # noqa: BLE001 (any build failure means: use the reference)
         _build_failure.append(f"building it failed: {str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}")
         return False
