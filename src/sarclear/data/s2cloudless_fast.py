@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import fcntl
 import functools
 import hashlib
 import importlib.util
@@ -121,6 +120,8 @@ def unavailable_reason() -> str | None:
     """None when the compiled path can run (built, or buildable), else why not, in words."""
     if _build_failure:
         return _build_failure[0]
+    if os.name != "posix":
+        return "the compiled path is built on Linux and macOS only (file locks, shared libraries)"
     model = model_file()
     if model is None:
         return "the s2cloudless package (which ships the model) is not installed"
@@ -135,6 +136,8 @@ def unavailable_reason() -> str | None:
 
 @contextlib.contextmanager
 def _lock(path: Path):  # noqa: ANN202 (a context manager)
+    import fcntl  # POSIX only: imported here so that sarclear imports on Windows (and falls back)
+
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
