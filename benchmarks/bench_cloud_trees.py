@@ -35,6 +35,7 @@ import numpy as np
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 from sarclear.data import clouds, s2cloudless_codegen, s2cloudless_fast  # noqa: E402
+from sarclear.data.normalize import toa_reflectance  # noqa: E402
 from sarclear.io.geotiff import read_raster  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -79,11 +80,11 @@ def main() -> None:
     report: dict[str, object] = {"benchmark": "cloud_trees", "images": len(IMAGES), "rows": 0,
                                  "generated_load_or_build_s": round(time.perf_counter() - build, 1)}
     planes = np.concatenate([read_raster(p)[0][list(clouds.MODEL_BAND_POSITIONS)].reshape(10, -1) for p in IMAGES], axis=1)
-    refl = np.ascontiguousarray(clouds._reflectance(planes).T)
+    refl = np.ascontiguousarray(toa_reflectance(planes).T)
     report["rows"] = refl.shape[0]
     n = len(IMAGES)
     expected = booster.predict(refl, raw_score=True, num_threads=1)
-    table = model.dn_table(clouds._reflectance)
+    table = model.dn_table
 
     def from_dn() -> np.ndarray:
         bins = np.empty((planes.shape[1], 10), dtype=model.dtype)

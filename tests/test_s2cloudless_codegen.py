@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from sarclear.data import clouds, s2cloudless_codegen, s2cloudless_fast
+from sarclear.data.normalize import toa_reflectance
 from sarclear.io.geotiff import read_raster
 
 lightgbm = pytest.importorskip("lightgbm")
@@ -32,10 +33,10 @@ def _model_planes(path: Path) -> np.ndarray:
 @needs_fast
 def test_raw_scores_equal_lightgbm_bit_for_bit_on_genuine_tiles(booster) -> None:  # noqa: ANN001
     model = s2cloudless_fast.compiled()
-    table = model.dn_table(clouds._reflectance)
+    table = model.dn_table
     for path in sorted((DATA / "sen12mscr-real").glob("*_s2_cloudy/*/*.tif")):
         planes = _model_planes(path)
-        refl = clouds._reflectance(planes).reshape(10, -1).T  # what s2cloudless gives LightGBM
+        refl = toa_reflectance(planes).reshape(10, -1).T  # what s2cloudless gives LightGBM
         expected = booster.predict(refl, raw_score=True, num_threads=2)
         from_dn = model.margins(np.stack([table[f][planes[f]].reshape(-1) for f in range(10)], axis=1))
         from_float = model.margins(model.bins(refl))
@@ -51,7 +52,7 @@ def test_every_threshold_edge_goes_the_way_lightgbm_goes(booster) -> None:  # no
     model = s2cloudless_fast.compiled()
     rng = np.random.default_rng(0)
     dn = np.arange(s2cloudless_fast.DN_VALUES, dtype=np.uint16)
-    values = clouds._reflectance(dn).astype(np.float64)
+    values = toa_reflectance(dn).astype(np.float64)
     edges_dn, edges_float = [], []
     for thresholds in model.thresholds:
         last_left = np.searchsorted(values, thresholds, side="right") - 1
@@ -59,10 +60,10 @@ def test_every_threshold_edge_goes_the_way_lightgbm_goes(booster) -> None:  # no
         edges_float.append(np.concatenate([thresholds, np.nextafter(thresholds, -1), np.nextafter(thresholds, 2)]))
     rows = 20000
     dn_rows = np.stack([rng.choice(e, rows) for e in edges_dn], axis=1).astype(np.uint16)
-    table = model.dn_table(clouds._reflectance)
+    table = model.dn_table
     dn_bins = np.stack([table[f][dn_rows[:, f]] for f in range(10)], axis=1)
     np.testing.assert_array_equal(
-        model.margins(dn_bins), booster.predict(clouds._reflectance(dn_rows), raw_score=True, num_threads=2)
+        model.margins(dn_bins), booster.predict(toa_reflectance(dn_rows), raw_score=True, num_threads=2)
     )
     float_rows = np.stack([rng.choice(e, rows) for e in edges_float], axis=1)
     np.testing.assert_array_equal(model.margins(model.bins(float_rows)), booster.predict(float_rows, raw_score=True, num_threads=2))
@@ -72,10 +73,10 @@ def test_every_threshold_edge_goes_the_way_lightgbm_goes(booster) -> None:  # no
 def test_threads_and_tiles_do_not_change_a_probability() -> None:
     planes = _model_planes(next((DATA / "sen12mscr-real").glob("*fall_s2_cloudy/*/*.tif")))
     stack = np.stack([planes, planes[:, ::-1]], axis=1)  # (10, 2, H, W): two tiles in one call
-    one = s2cloudless_fast.predict_dn(stack, clouds._reflectance, num_threads=1)
-    two = s2cloudless_fast.predict_dn(stack, clouds._reflectance, num_threads=2)
+    one = s2cloudless_fast.predict_dn(stack, num_threads=1)
+    two = s2cloudless_fast.predict_dn(stack, num_threads=2)
     np.testing.assert_array_equal(one, two)
-    np.testing.assert_array_equal(one[1], s2cloudless_fast.predict_dn(stack[:, 1], clouds._reflectance))
+    np.testing.assert_array_equal(one[1], s2cloudless_fast.predict_dn(stack[:, 1]))
 
 
 @needs_fast

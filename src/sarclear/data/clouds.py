@@ -36,7 +36,7 @@ from sarclear.data import s2cloudless_fast
 from sarclear.data.bands import RGB_NAMES, S2_BANDS, S2_RGB_POSITIONS, _normalise_name
 from sarclear.data.cloud_bands import MODEL_BAND_POSITIONS
 from sarclear.data.cloud_postprocess import dilate, disk, smooth_probability
-from sarclear.data.normalize import REFLECTANCE_SCALE
+from sarclear.data.normalize import toa_reflectance
 from sarclear.errors import ConfigError
 
 __all__ = ["dilate", "disk", "smooth_probability"]  # re-exported: callers know them from here
@@ -118,22 +118,12 @@ def brightness_probability(rgb_dn: np.ndarray) -> np.ndarray:
     The product is the probability. Known limits (documented in docs/curate.md): thin haze that only
     slightly brightens the ground stays under the threshold, and snow and white roofs are flagged.
     """
-    refl = _reflectance(rgb_dn)
+    refl = toa_reflectance(rgb_dn)
     mean = refl.mean(axis=-3)
     bright = np.clip((mean - BRIGHT_LOW) / (BRIGHT_HIGH - BRIGHT_LOW), 0.0, 1.0)
     whiteness = np.abs(refl - mean[..., None, :, :]).sum(axis=-3) / np.maximum(mean, 1e-6)
     white = np.clip(1.0 - whiteness / WHITENESS_MAX, 0.0, 1.0)
     return (bright * white).astype(np.float32)
-
-
-def _reflectance(dn: np.ndarray) -> np.ndarray:
-    """DN -> float32 TOA reflectance, NaN and inf as 0 (what s2cloudless is given either way).
-
-    Integer DN (the L1C files) hold no NaN, so the scan for them is skipped."""
-    refl = dn.astype(np.float32) / np.float32(REFLECTANCE_SCALE)
-    if np.issubdtype(np.asarray(dn).dtype, np.integer):
-        return refl
-    return np.nan_to_num(refl, nan=0.0, posinf=0.0, neginf=0.0)
 
 
 def _is_16bit_integer(dn: np.ndarray) -> bool:
@@ -154,11 +144,11 @@ def _s2cloudless_probabilities(dn13: np.ndarray, method: str, num_threads: int |
     if method == "s2cloudless":
         planes = np.moveaxis(dn13[:, list(MODEL_BAND_POSITIONS)], 1, 0)  # (10, N, H, W), the booster's bands
         if _is_16bit_integer(planes):  # DN as the files hold them: bins from a table, no float pass
-            return s2cloudless_fast.predict_dn(planes.astype(np.uint16, copy=False), _reflectance, num_threads).astype(np.float32)
+            return s2cloudless_fast.predict_dn(planes.astype(np.uint16, copy=False), num_threads).astype(np.float32)
         # Pixel-major (N*H*W, 10) rows of reflectance, as s2cloudless builds them.
-        features = np.moveaxis(_reflectance(planes), 0, -1).reshape(-1, len(MODEL_BAND_POSITIONS))
+        features = np.moveaxis(toa_reflectance(planes), 0, -1).reshape(-1, len(MODEL_BAND_POSITIONS))
         return s2cloudless_fast.predict(features, num_threads).reshape(planes.shape[1:]).astype(np.float32)
-    refl = _reflectance(dn13)
+    refl = toa_reflectance(dn13)
     kwargs = {"num_threads": num_threads} if num_threads else {}
     return _detector().get_cloud_probability_maps(np.moveaxis(refl, 1, -1), **kwargs).astype(np.float32)
 
@@ -277,7 +267,7 @@ def bright_scene_warning(rgb_dn: np.ndarray, mask: np.ndarray, valid: np.ndarray
     """
     if np.asarray(mask).any():
         return None
-    mean = _reflectance(rgb_dn).mean(axis=0)
+    mean = toa_reflectance(rgb_dn).mean(axis=0)
     valid = np.ones(mean.shape, bool) if valid is None else np.asarray(valid, bool)
     if not valid.any():
         return None

@@ -75,6 +75,16 @@ def to_reflectance(dn: ArrayT) -> ArrayT:
     return (dn / REFLECTANCE_SCALE).clip(0.0, 1.0)  # type: ignore[operator, attr-defined]
 
 
+def toa_reflectance(dn: np.ndarray) -> np.ndarray:
+    """DN -> float32 top-of-atmosphere reflectance, unclipped, NaN and inf as 0: what s2cloudless is
+    given, and what the cloud and shadow tests compare. Integer DN (the L1C files) hold no NaN, so
+    the scan for them is skipped."""
+    refl = np.asarray(dn).astype(np.float32) / np.float32(REFLECTANCE_SCALE)
+    if np.issubdtype(np.asarray(dn).dtype, np.integer):
+        return refl
+    return np.nan_to_num(refl, nan=0.0, posinf=0.0, neginf=0.0)
+
+
 def to_display(dn: ArrayT, max_dn: float = DISPLAY_MAX_DN) -> ArrayT:
     """DN -> 8-bit display values as floats in [0, 255] (linear stretch of [0, max_dn], not rounded)."""
     return dn.clip(0.0, max_dn) / max_dn * 255.0  # type: ignore[attr-defined, operator]

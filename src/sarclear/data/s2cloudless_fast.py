@@ -52,6 +52,7 @@ from pathlib import Path
 import numpy as np
 
 from sarclear.data import s2cloudless_codegen as codegen
+from sarclear.data.normalize import toa_reflectance
 
 #: The booster file inside the s2cloudless wheel (s2cloudless/cloud_detector.py, MODEL_FILENAME).
 MODEL_FILENAME = "pixel_s2_cloud_detector_lightGBM_v0.1.txt"
@@ -218,11 +219,11 @@ class Compiled:
             out[:, f] = codegen.bins_of(values[:, f], thresholds, self.dtype)
         return out
 
-    @functools.lru_cache(maxsize=2)  # noqa: B019 (one instance per build, kept for the process)
-    def dn_table(self, reflectance: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
-        """`(features, 65536)`: the bin of every 16-bit DN, after `reflectance` (the caller's own DN
-        conversion, so the table gives exactly the bins of the values the float path would see)."""
-        values = reflectance(np.arange(DN_VALUES, dtype=np.uint16))
+    @functools.cached_property
+    def dn_table(self) -> np.ndarray:
+        """`(features, 65536)`: the bin of every 16-bit DN, through `toa_reflectance` (the conversion
+        the float path's callers use, so the table gives exactly the bins of the values they see)."""
+        values = toa_reflectance(np.arange(DN_VALUES, dtype=np.uint16))
         return np.stack([codegen.bins_of(values, t, self.dtype) for t in self.thresholds])
 
     def margins(self, bins: np.ndarray, num_threads: int = 1) -> np.ndarray:
@@ -291,12 +292,12 @@ def predict(features: np.ndarray, num_threads: int | None = None) -> np.ndarray:
     return model.probabilities(model.margins(model.bins(np.asarray(features)), num_threads or 1))
 
 
-def predict_dn(planes: np.ndarray, reflectance: Callable[[np.ndarray], np.ndarray], num_threads: int | None = None) -> np.ndarray:
+def predict_dn(planes: np.ndarray, num_threads: int | None = None) -> np.ndarray:
     """Cloud probabilities, float64, of integer DN `planes` `(10, ...)` (the booster's bands in its
     order, each 0 to 65535), shaped like one plane: each DN's bin comes from a table of all 16-bit
-    values through `reflectance`, the same as `predict(reflectance(planes))` (tested), faster."""
+    values, the same as `predict` of their `toa_reflectance` (tested), faster."""
     model = compiled()
-    table = model.dn_table(reflectance)
+    table = model.dn_table
     bins = np.empty((*planes.shape[1:], model.features), dtype=model.dtype)
     for f in range(model.features):
         bins[..., f] = table[f][planes[f]]

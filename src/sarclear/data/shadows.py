@@ -33,7 +33,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from sarclear.data.cloud_postprocess import dilate
-from sarclear.data.normalize import REFLECTANCE_SCALE
+from sarclear.data.normalize import toa_reflectance
 from sarclear.io.sun_angles import SunAngles
 
 #: A pixel is dark when each darkness band is below this fraction of the clear land's median: the
@@ -58,15 +58,15 @@ def darkness_bands(bands: Mapping[str, np.ndarray]) -> list[np.ndarray]:
     """The float32 reflectance planes the darkness test compares: B8 and B11 when present, else mean RGB."""
     if "B8" in bands:
         names = [n for n in ("B8", "B11") if n in bands]
-        return [_reflectance(bands[n]) for n in names]
-    return [np.mean([_reflectance(bands[n]) for n in ("B4", "B3", "B2")], axis=0)]
+        return [toa_reflectance(bands[n]) for n in names]
+    return [np.mean([toa_reflectance(bands[n]) for n in ("B4", "B3", "B2")], axis=0)]
 
 
 def water_pixels(bands: Mapping[str, np.ndarray]) -> np.ndarray:
     """Fmask's water test (module docstring) where B4 and B8 are present; nothing is water without them."""
     if "B8" not in bands or "B4" not in bands:
         return np.zeros(next(iter(bands.values())).shape, dtype=bool)
-    nir, red = _reflectance(bands["B8"]), _reflectance(bands["B4"])
+    nir, red = toa_reflectance(bands["B8"]), toa_reflectance(bands["B4"])
     ndvi = (nir - red) / np.maximum(nir + red, np.float32(1e-6))
     return ((ndvi < 0.01) & (nir < 0.11)) | ((ndvi > 0) & (ndvi < 0.1) & (nir < 0.05))
 
@@ -151,7 +151,3 @@ def shadow_mask(
 def context_px(dilation: int, reach_px: int = SEARCH_PX) -> int:
     """Rows (and columns) of context a strip needs so that its shadows equal the whole scene's."""
     return reach_px + dilation + 2  # + the opening's reach
-
-
-def _reflectance(dn: np.ndarray) -> np.ndarray:
-    return np.nan_to_num(dn.astype(np.float32) / np.float32(REFLECTANCE_SCALE), nan=0.0, posinf=0.0, neginf=0.0)
