@@ -44,7 +44,6 @@ import platform
 import shlex
 import shutil
 import subprocess
-import tempfile
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -53,6 +52,7 @@ import numpy as np
 
 from sarclear.data import s2cloudless_codegen as codegen
 from sarclear.data.normalize import toa_reflectance
+from sarclear.io.atomic import atomic_directory
 
 #: The booster file inside the s2cloudless wheel (s2cloudless/cloud_detector.py, MODEL_FILENAME).
 MODEL_FILENAME = "pixel_s2_cloud_detector_lightGBM_v0.1.txt"
@@ -170,9 +170,7 @@ def build(model: Path, target: Path, log: Callable[[str], None] = lambda _: None
             return target
         log(f"compiling s2cloudless's booster once into {target} (about 20 CPU-seconds, then cached)")
         forest = codegen.forest_of(lightgbm.Booster(model_file=str(model)).dump_model())
-        with tempfile.TemporaryDirectory(dir=target.parent, prefix=".build-") as tmp:
-            built = Path(tmp) / target.name
-            built.mkdir()
+        with atomic_directory(target) as built:  # swapped onto `target` only when complete
             sources = []
             for start in range(0, len(forest.trees), TREES_PER_BLOCK):
                 sources.append(built / f"block-{start:04d}.c")
@@ -187,9 +185,6 @@ def build(model: Path, target: Path, log: Callable[[str], None] = lambda _: None
                 "thresholds": [list(t) for t in forest.thresholds],  # floats round-trip exactly in JSON
             }
             (built / LAYOUT_FILENAME).write_text(json.dumps(layout, indent=1))
-            if target.exists():  # a folder left by an interrupted rename: never loaded, replace it
-                shutil.rmtree(target)
-            os.replace(built, target)
     return target
 
 
