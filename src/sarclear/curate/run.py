@@ -23,6 +23,7 @@ from typing import Any
 from tqdm import tqdm
 
 from sarclear import __version__
+from sarclear.cores import usable_cores
 from sarclear.curate import figures
 from sarclear.curate.cache import CACHE_FILENAME, StatsCache, triplet_key
 from sarclear.curate.measure import MeasureSettings, measure_job, measure_triplet
@@ -285,7 +286,7 @@ def curate(
     out.mkdir(parents=True, exist_ok=True)
     if cache_path == "default":
         cache_path = out / CACHE_FILENAME
-    workers = workers or (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+    workers = workers or usable_cores()
     extra = {"shard": shard.as_dict()} if shard is not None else {}
     metadata = run_metadata(root.resolve(), thresholds, measurement_info(settings), **extra)
     clouds.prepare(settings.cloud_method, log=lambda text: print(f"curate: {text}", file=sys.stderr))

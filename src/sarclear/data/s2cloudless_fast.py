@@ -50,6 +50,7 @@ from pathlib import Path
 
 import numpy as np
 
+from sarclear.cores import usable_cores
 from sarclear.data import s2cloudless_codegen as codegen
 from sarclear.data.normalize import toa_reflectance
 from sarclear.io.atomic import atomic_directory
@@ -96,10 +97,6 @@ def compiler() -> list[str] | None:
         words = shlex.split(os.environ["CC"])
         return words if words and shutil.which(words[0]) else None
     return next(([name] for name in ("cc", "gcc", "clang") if shutil.which(name)), None)
-
-
-def _cores() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 @functools.lru_cache(maxsize=4)
@@ -175,7 +172,7 @@ def build(model: Path, target: Path, log: Callable[[str], None] = lambda _: None
             for start in range(0, len(forest.trees), TREES_PER_BLOCK):
                 sources.append(built / f"block-{start:04d}.c")
                 sources[-1].write_text(codegen.block_source(forest, start, TREES_PER_BLOCK))
-            with ThreadPoolExecutor(max_workers=min(_cores(), len(sources))) as pool:
+            with ThreadPoolExecutor(max_workers=min(usable_cores(), len(sources))) as pool:
                 libraries = list(pool.map(_compile, sources))
             layout = {
                 "blocks": libraries,

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import multiprocessing as mp
-import os
 import sys
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timezone
@@ -26,6 +25,7 @@ from numpy.lib.format import open_memmap
 from tqdm import tqdm
 
 from sarclear import __version__
+from sarclear.cores import usable_cores
 from sarclear.data.bands import s2_band_indexes
 from sarclear.data.dataset import TripletDataset
 from sarclear.data.manifest import SPLITS, Sample, read_manifest, select
@@ -73,7 +73,7 @@ def write_pack(
     digest = file_sha256(manifest)
     dataset = TripletDataset(samples, bands=bands)
     layout = _layout(samples[0], bands, len(samples))
-    workers = workers if workers is not None else len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    workers = workers if workers is not None else usable_cores()
 
     with atomic_directory(out) as tmp:
         arrays = {kind: open_memmap(tmp / ARRAY_FILES[kind], mode="w+", dtype=dtype, shape=shape)
