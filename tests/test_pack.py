@@ -17,7 +17,7 @@ from sarclear.config import config_from_dict, config_to_dict
 from sarclear.data.dataset import TripletDataset
 from sarclear.data.manifest import read_manifest, select
 from sarclear.data.pack import PackedDataset, read_index, write_pack
-from sarclear.data.pack.index import file_sha256
+from sarclear.io.digest import file_sha256
 from sarclear.io.geotiff import read_raster, write_raster
 from sarclear.models.checkpoint import read_spec
 from sarclear.train.loop import train

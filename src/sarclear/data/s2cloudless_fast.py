@@ -36,7 +36,6 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import functools
-import hashlib
 import importlib.util
 import json
 import os
@@ -54,6 +53,7 @@ from sarclear.cores import usable_cores
 from sarclear.data import s2cloudless_codegen as codegen
 from sarclear.data.normalize import toa_reflectance
 from sarclear.io.atomic import atomic_directory
+from sarclear.io.digest import file_sha256
 
 #: The booster file inside the s2cloudless wheel (s2cloudless/cloud_detector.py, MODEL_FILENAME).
 MODEL_FILENAME = "pixel_s2_cloud_detector_lightGBM_v0.1.txt"
@@ -101,7 +101,8 @@ def compiler() -> list[str] | None:
 
 @functools.lru_cache(maxsize=4)
 def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    """`file_sha256`, once per process: `library_dir` is asked at every cloud-mask call."""
+    return file_sha256(path)
 
 
 def library_dir(model: Path) -> Path:

@@ -21,7 +21,6 @@ SHA-256 differs: rows, splits or `kept` changed), other bands, or a format it do
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from typing import Any
 
 from sarclear.data.manifest import Sample
 from sarclear.errors import LayoutError
+from sarclear.io.digest import file_sha256
 
 FORMAT = "sarclear-pack"
 FORMAT_VERSION = 1
@@ -41,15 +41,6 @@ ARRAY_FILES: dict[str, str] = {"s1": "s1.npy", "cloudy": "cloudy.npy", "clear": 
 
 class PackError(LayoutError):
     """A pack folder is missing, incomplete, or was made from other inputs than the run's."""
-
-
-def file_sha256(path: str | Path) -> str:
-    """SHA-256 of a file's bytes, read in blocks (a manifest of 100,000 rows is tens of MB)."""
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 @dataclass(frozen=True)

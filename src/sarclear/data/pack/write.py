@@ -36,13 +36,13 @@ from sarclear.data.pack.index import (
     INDEX_FILE,
     PackError,
     PackIndex,
-    file_sha256,
     read_index,
 )
 from sarclear.data.provenance import header_facts
 from sarclear.data.triplet import check_triplet
 from sarclear.errors import ConfigError, RasterError, SarclearInputError
 from sarclear.io.atomic import atomic_directory
+from sarclear.io.digest import file_sha256
 
 Arrays = dict[str, np.ndarray]
 
