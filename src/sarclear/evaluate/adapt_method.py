@@ -23,12 +23,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import rasterio
 import torch
 
 from sarclear.data.manifest import Sample
 from sarclear.evaluate.adapt_defaults import DEFAULT_ADAPT_STEPS
-from sarclear.io.geotiff import raster_info, write_raster
+from sarclear.io.geotiff import raster_info, read_raster, write_raster
 
 MASK_FOLDER = "masks"
 
@@ -45,8 +44,7 @@ class AdaptOptions:
 
 def read_prediction(path: str | Path) -> np.ndarray:
     """A written GeoTIFF as `(C, H, W)` float32 DN."""
-    with rasterio.open(path) as src:
-        return src.read().astype(np.float32)
+    return read_raster(path)[0].astype(np.float32)
 
 
 def adapt_prediction(
