@@ -125,9 +125,10 @@ def _context(cloud_method: str) -> Any:
     `curate` with several workers needs `if __name__ == "__main__":`."""
     if "forkserver" in mp.get_all_start_methods():
         ctx = mp.get_context("forkserver")
-        heavy = {"s2cloudless-reference": ["s2cloudless"]}.get(cloud_method, [])
-        if cloud_method == "s2cloudless" and s2cloudless_fast.unavailable_reason() is not None:
-            heavy.append("s2cloudless")  # the fallback runs it
+        runs_reference = cloud_method == "s2cloudless-reference" or (
+            cloud_method == "s2cloudless" and s2cloudless_fast.unavailable_reason() is not None  # the fallback runs it
+        )
+        heavy = ["s2cloudless"] if runs_reference else []
         preload = ["sarclear.curate.measure"] + [m for m in heavy if importlib.util.find_spec(m) is not None]
         ctx.set_forkserver_preload(preload)
         return ctx

@@ -190,10 +190,7 @@ def resolve_method(method: str, band_count: int) -> str:
         raise ConfigError(f"cloud method {method} requested but the s2cloudless package cannot be imported")
     if method == REFERENCE:
         return REFERENCE
-    problem = s2cloudless_fast.unavailable_reason()
-    if problem is None:
-        return "s2cloudless"
-    _say_fallback(problem)
+    _say_fallback(str(s2cloudless_fast.unavailable_reason()))  # set: `prepare` above returned False
     return REFERENCE
 
 
