@@ -84,17 +84,10 @@ def main() -> None:
     report["rows"] = refl.shape[0]
     n = len(IMAGES)
     expected = booster.predict(refl, raw_score=True, num_threads=1)
-    table = model.dn_table
-
-    def from_dn() -> np.ndarray:
-        bins = np.empty((planes.shape[1], 10), dtype=model.dtype)
-        for f in range(10):
-            bins[:, f] = table[f][planes[f]]
-        return model.margins(bins)
 
     candidates: dict[str, Callable[[], np.ndarray]] = {
         "lightgbm": lambda: booster.predict(refl, raw_score=True, num_threads=1),
-        "generated_from_dn": from_dn,
+        "generated_from_dn": lambda: model.margins(model.dn_bins(planes)),
         "generated_from_reflectance": lambda: model.margins(model.bins(refl)),
     }
     identical = {name: bool(np.array_equal(fn(), expected)) for name, fn in candidates.items()}

@@ -33,12 +33,11 @@ def _model_planes(path: Path) -> np.ndarray:
 @needs_fast
 def test_raw_scores_equal_lightgbm_bit_for_bit_on_genuine_tiles(booster) -> None:  # noqa: ANN001
     model = s2cloudless_fast.compiled()
-    table = model.dn_table
     for path in sorted((DATA / "sen12mscr-real").glob("*_s2_cloudy/*/*.tif")):
         planes = _model_planes(path)
         refl = toa_reflectance(planes).reshape(10, -1).T  # what s2cloudless gives LightGBM
         expected = booster.predict(refl, raw_score=True, num_threads=2)
-        from_dn = model.margins(np.stack([table[f][planes[f]].reshape(-1) for f in range(10)], axis=1))
+        from_dn = model.margins(model.dn_bins(planes))
         from_float = model.margins(model.bins(refl))
         np.testing.assert_array_equal(from_dn, expected)
         np.testing.assert_array_equal(from_float, expected)
@@ -60,8 +59,7 @@ def test_every_threshold_edge_goes_the_way_lightgbm_goes(booster) -> None:  # no
         edges_float.append(np.concatenate([thresholds, np.nextafter(thresholds, -1), np.nextafter(thresholds, 2)]))
     rows = 20000
     dn_rows = np.stack([rng.choice(e, rows) for e in edges_dn], axis=1).astype(np.uint16)
-    table = model.dn_table
-    dn_bins = np.stack([table[f][dn_rows[:, f]] for f in range(10)], axis=1)
+    dn_bins = model.dn_bins(dn_rows.T)
     np.testing.assert_array_equal(
         model.margins(dn_bins), booster.predict(toa_reflectance(dn_rows), raw_score=True, num_threads=2)
     )

@@ -219,6 +219,14 @@ class Compiled:
         values = toa_reflectance(np.arange(DN_VALUES, dtype=np.uint16))
         return np.stack([codegen.bins_of(values, t, self.dtype) for t in self.thresholds])
 
+    def dn_bins(self, planes: np.ndarray) -> np.ndarray:
+        """`(M, features)` bins of integer DN `planes` `(features, ...)` (M: a plane's pixels, in order)."""
+        table = self.dn_table
+        bins = np.empty((*planes.shape[1:], self.features), dtype=self.dtype)
+        for f in range(self.features):
+            bins[..., f] = table[f][planes[f]]
+        return bins.reshape(-1, self.features)
+
     def margins(self, bins: np.ndarray, num_threads: int = 1) -> np.ndarray:
         """LightGBM's raw scores of `(M, features)` bins: every block over all rows, then the next,
         each row's sum carried through them in tree order. Rows are split over `num_threads`
@@ -290,9 +298,5 @@ def predict_dn(planes: np.ndarray, num_threads: int | None = None) -> np.ndarray
     order, each 0 to 65535), shaped like one plane: each DN's bin comes from a table of all 16-bit
     values, the same as `predict` of their `toa_reflectance` (tested), faster."""
     model = compiled()
-    table = model.dn_table
-    bins = np.empty((*planes.shape[1:], model.features), dtype=model.dtype)
-    for f in range(model.features):
-        bins[..., f] = table[f][planes[f]]
-    margin = model.margins(bins.reshape(-1, model.features), num_threads or 1)
+    margin = model.margins(model.dn_bins(planes), num_threads or 1)
     return model.probabilities(margin).reshape(planes.shape[1:])
