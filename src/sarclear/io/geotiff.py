@@ -151,13 +151,16 @@ def read_decimated(path: str | Path, max_px: int, bands: Sequence[int] | None = 
     path = Path(path)
     with _open(path) as src:
         scale = min(1.0, max_px / max(src.width, src.height))
-        count = len(bands) if bands is not None else src.count
-        shape = (count, max(1, round(src.height * scale)), max(1, round(src.width * scale)))
-        try:
-            return src.read(indexes=list(bands) if bands is not None else None, out_shape=shape,
-                            resampling=Resampling.average)
-        except RasterioError as exc:
-            raise RasterError(path, f"corrupt or truncated TIFF, pixels unreadable: {_first_line(exc)}") from exc
+        indexes = list(bands) if bands is not None else list(range(1, src.count + 1))
+        return read_averaged(src, path, indexes, (max(1, round(src.height * scale)), max(1, round(src.width * scale))))
+
+
+def read_averaged(src: rasterio.DatasetReader, path: str | Path, bands: Sequence[int], shape: tuple[int, int]) -> np.ndarray:
+    """`bands` of the open `src` block-averaged to `shape` (rows, columns); a read error names `path`."""
+    try:
+        return src.read(indexes=list(bands), out_shape=(len(bands), *shape), resampling=Resampling.average)
+    except RasterioError as exc:
+        raise RasterError(Path(path), f"corrupt or truncated TIFF, pixels unreadable: {_first_line(exc)}") from exc
 
 
 def _check_expectations(

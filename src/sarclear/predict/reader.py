@@ -19,6 +19,7 @@ from rasterio.windows import Window
 
 from sarclear.data.valid import valid_pixels
 from sarclear.errors import RasterError
+from sarclear.io.geotiff import read_averaged
 from sarclear.predict.scene import SceneInputs
 
 
@@ -73,11 +74,7 @@ class SceneReader:
         """The whole scene's `bands`, block-averaged to at most `max_px` on the longer side (for scene statistics)."""
         height, width = self.inputs.shape
         factor = max(1, -(-max(height, width) // max_px))
-        shape = (len(bands), -(-height // factor), -(-width // factor))
-        try:
-            return self._s2.read(list(bands), out_shape=shape, resampling=Resampling.average)
-        except RasterioError as exc:
-            raise RasterError(str(self.inputs.s2.path), f"corrupt or truncated TIFF, pixels unreadable: {str(exc).splitlines()[0]}") from exc
+        return read_averaged(self._s2, self.inputs.s2.path, bands, (-(-height // factor), -(-width // factor)))
 
     def s1(self, r0: int, r1: int) -> np.ndarray:
         """`(2, r1 - r0, width)` float32 VV, VH in dB, NaN where S1 has no data (or does not reach).
