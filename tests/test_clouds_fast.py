@@ -139,6 +139,23 @@ def test_first_use_outside_curate_builds_or_falls_back_without_raising(
     np.testing.assert_array_equal(prob, clouds.cloud_probabilities(tile, method="s2cloudless-reference")[0])
 
 
+def test_a_damaged_cached_build_falls_back_and_says_which_folder_to_delete(
+    genuine: list[np.ndarray], monkeypatch: pytest.MonkeyPatch, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    if s2cloudless_fast.model_file() is None:
+        pytest.skip("s2cloudless is not installed")
+    monkeypatch.setenv("SARCLEAR_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(s2cloudless_fast, "_build_failure", [])
+    folder = s2cloudless_fast.library_dir(s2cloudless_fast.model_file())
+    folder.mkdir(parents=True)
+    (folder / s2cloudless_fast.LAYOUT_FILENAME).write_text("{not json")  # a cut-short copy of the cache
+    clouds._say_fallback.cache_clear()
+    with caplog.at_level(logging.WARNING):
+        _, used = clouds.cloud_probabilities(genuine[0][None, :, :32, :32], method="s2cloudless")
+    assert used == "s2cloudless-reference"
+    assert f"delete {folder} to build it again" in " ".join(r.getMessage() for r in caplog.records)
+
+
 def test_library_is_keyed_by_the_booster_hash(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     if s2cloudless_fast.model_file() is None:
         pytest.skip("s2cloudless is not installed")

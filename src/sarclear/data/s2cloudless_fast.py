@@ -275,14 +275,17 @@ def prepare(log: Callable[[str], None] = lambda _: None) -> bool:
     """Build and load the libraries now (before a process pool starts, so workers only load them).
 
     False, with the reason kept for `unavailable_reason`, when that fails (a compiler error, a full
-    disk, a booster the generator does not write): the run goes on with s2cloudless itself.
+    disk, a booster the generator does not write, a damaged cached build): the run goes on with
+    s2cloudless itself, and the reason names the cache folder, whose removal forces a rebuild.
     """
     if unavailable_reason() is not None:
         return False
     try:
         compiled(log)
     except Exception as exc:  # noqa: BLE001 (any build failure means: use the reference)
-        _build_failure.append(f"building it failed: {str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}")
+        said = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        folder = library_dir(model_file())  # type: ignore[arg-type]
+        _build_failure.append(f"building it failed: {said} (delete {folder} to build it again)")
         return False
     return True
 
