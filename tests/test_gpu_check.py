@@ -105,3 +105,22 @@ def test_closing_the_runner_kills_parts_still_running(tmp_path: Path) -> None:
     proc = check.background["background"][0]
     check.close()
     assert proc.poll() is not None  # killed, not left running beside the next command
+
+
+def test_carried_wheels_are_what_rasterio_and_s2cloudless_need_less_the_gpu_image(tmp_path: Path) -> None:
+    import gpu_wheel_list
+
+    image = gpu_wheel_list.image_packages(ROOT / "benchmarks" / "gpu_image_packages.txt")
+    tiers = dict(gpu_wheel_list.tiers(image))
+    assert {"rasterio", "affine", "cligj"} <= tiers["rasterio"].keys()
+    assert {"s2cloudless", "lightgbm", "sentinelhub"} <= tiers["clouds"].keys()
+    carried = tiers["rasterio"].keys() | tiers["clouds"].keys()
+    # Never a package the image has: the carried folder comes first on PYTHONPATH and would shadow it.
+    assert not carried & image and "numpy" not in carried and "torch" not in carried
+    assert not tiers["rasterio"].keys() & tiers["clouds"].keys()  # one copy of each
+    # A bare Python would need rasterio's own requirements too (the image happens to have them).
+    bare = dict(gpu_wheel_list.tiers(set()))
+    assert {"click", "attrs", "certifi", "numpy"} <= bare["rasterio"].keys()
+    from importlib.metadata import version
+
+    assert bare["rasterio"]["rasterio"] == version("rasterio")  # the versions CI runs
