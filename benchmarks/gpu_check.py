@@ -310,6 +310,8 @@ def run_parts(args: argparse.Namespace, runner: Runner, summary: dict[str, Any],
     env_record = run("env", [sys.executable, str(BENCH / "gpu_env.py")], timeout=60, judge=judge_json("torch"))
     if env_record and env_record.get("results"):
         summary["machine"] = env_record["results"][-1]
+    # What sarclear itself makes of the machine: device, precision `auto`, GDAL drivers, PROJ, the cloud booster.
+    run("doctor", [sys.executable, "-m", "sarclear", "doctor", "--build"], timeout=120, needs=("rasterio",))
 
     cpus = os.cpu_count() or 1
     workers = 0 if tiny else min(8, max(1, cpus - 4))

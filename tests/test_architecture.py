@@ -20,7 +20,7 @@ LAYERS: dict[str, int] = {
     "models": 3, "report": 3,
     "config": 4, "inference": 4,
     "curate": 5, "train": 5, "predict": 5,
-    "evaluate": 6, "adapt": 6,
+    "evaluate": 6, "adapt": 6, "doctor": 6,
     "demo": 7,
     "commands": 8,
     "cli": 9, "__main__": 10,

@@ -20,7 +20,7 @@ from gpu_runner import Runner, pytest_counts  # noqa: E402
 #: A selection of parts, to keep the test short: data, training with --resume, a training and a
 #: prediction benchmark, and two parts that need CUDA (skipped). The loader and torchrun parts
 #: are left to the full tiny run (`bash benchmarks/gpu_check.sh --tiny`).
-PARTS = "env,synth,curate,train_,torchrun_nccl,bench_train_fp32,bench_predict"
+PARTS = "env,doctor,synth,curate,train_,torchrun_nccl,bench_train_fp32,bench_predict"
 
 
 def test_tiny_check_runs_on_a_cpu_and_skips_what_needs_cuda(tmp_path: Path) -> None:
@@ -34,7 +34,7 @@ def test_tiny_check_runs_on_a_cpu_and_skips_what_needs_cuda(tmp_path: Path) -> N
     parts = summary["parts"]
     assert summary["ok"] and summary["mode"] == "tiny" and not summary["cuda"]
     assert summary["machine"]["torch"] and summary["machine"]["python"] == summary["python"]
-    for name in ("env", "synth", "curate", "train_bf16", "train_bf16_resume", "bench_train_fp32_eager_b1", "bench_predict"):
+    for name in ("env", "doctor", "synth", "curate", "train_bf16", "train_bf16_resume", "bench_train_fp32_eager_b1", "bench_predict"):
         assert parts[name]["status"] == "passed", (name, parts[name])
     for name in ("train_fp16", "torchrun_nccl_ddp"):
         assert parts[name] == {"status": "skipped", "reason": "needs cuda", "informative": False}

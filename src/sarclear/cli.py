@@ -13,6 +13,7 @@ import argparse
 import importlib
 import os
 import sys
+import traceback
 from collections.abc import Sequence
 
 from sarclear import __version__
@@ -31,6 +32,7 @@ COMMANDS: dict[str, str] = {
     "check": "validate an S1 / cloudy S2 / clear S2 triplet (bands, dtype, grid, every pixel) and describe it",
     "export-onnx": "export a checkpoint's generator to ONNX",
     "demo": "the whole method on built-in synthetic data, end to end, in minutes on a CPU",
+    "doctor": "check this installation: torch build and device, precision, GDAL drivers and PROJ, the cloud detector",
 }
 
 
@@ -97,3 +99,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("sarclear: interrupted", file=sys.stderr)
         return 130
+    except Exception:  # a bug, or a broken library: the traceback, then where to look first
+        traceback.print_exc()
+        print("sarclear: unexpected error (a bug, or a broken installation: `sarclear doctor` checks torch, GDAL, PROJ "
+              "and the cloud detector)", file=sys.stderr)  # fmt: skip
+        return 1
