@@ -30,7 +30,7 @@ from sarclear.data import clouds
 from sarclear.data.manifest import Sample, read_manifest, select
 from sarclear.data.provenance import warn_on_mismatch
 from sarclear.data.worker_errors import ErrorSafeLoader
-from sarclear.errors import ConfigError, LayoutError
+from sarclear.errors import LayoutError
 from sarclear.evaluate.adapt_method import AdaptOptions
 from sarclear.evaluate.aggregate import CLOUD_BINS, Aggregator, bin_label, cloud_bin
 from sarclear.evaluate.figures import psnr_vs_cloud_plot
@@ -52,6 +52,7 @@ from sarclear.evaluate.uncertainty import UncertaintyScore, error_vs_uncertainty
 from sarclear.io.atomic import atomic_output
 from sarclear.io.geotiff import raster_info
 from sarclear.io.sources import describe_s2
+from sarclear.predict.engine import parse_device
 
 METRICS_FILE, PER_IMAGE_FILE, REPORT_MD, REPORT_HTML = "metrics.json", "per_image.csv", "report.md", "report.html"
 ADAPT_FOLDER = "adapt"  # OUT/adapt/<method>/<sample>.tif: the adapt fits' outputs; OUT/adapt/masks/: their masks
@@ -68,19 +69,6 @@ def metric_columns() -> list[str]:
     """per_image.csv metric columns: whole tile on both scales, then each region on both scales."""
     whole = [f"{scale}/{m}" for scale in SCALES for m in METRICS]
     return whole + [f"{scale}/{region}/{m}" for region in REGIONS for scale in SCALES for m in METRICS]
-
-
-def resolve_device(device: str | torch.device | None) -> torch.device:
-    """The requested device, else CUDA when present, else CPU."""
-    if device is not None:
-        try:
-            chosen = torch.device(device)
-        except RuntimeError as exc:
-            raise ConfigError(f"--device {device!r}: not a torch device ({exc})") from exc
-        if chosen.type == "cuda" and not torch.cuda.is_available():
-            raise ConfigError(f"--device {device}: CUDA is not available on this machine (use cpu)")
-        return chosen
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 def _samples(manifest: Path, split: str, max_tiles: int | None) -> list[Sample]:
@@ -235,7 +223,7 @@ def evaluate(
     real data, a level mismatch; also sent to `log`).
     """
     manifest, out = Path(manifest), Path(out)
-    torch_device = resolve_device(device)
+    torch_device = parse_device(device)
     methods = load_methods(checkpoint, compare, baselines, torch_device, engine, adapt, adapt_options, out / ADAPT_FOLDER)
     bands, clip = data_conventions(methods)
     dataset = EvalDataset(_samples(manifest, split, max_tiles), bands=bands, s2_clip_max=clip)

@@ -46,8 +46,9 @@ def default_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def parse_device(device: str | None) -> torch.device:
-    """`--device` as a torch device (None: CUDA when present, else CPU), or a one-line usage error."""
+def parse_device(device: str | torch.device | None) -> torch.device:
+    """`--device` as a torch device (None: CUDA when present, else CPU), or a one-line usage error.
+    The one device choice of `predict`, `evaluate` and `sarclear doctor`."""
     if device is None:
         return default_device()
     try:
@@ -55,7 +56,7 @@ def parse_device(device: str | None) -> torch.device:
     except (RuntimeError, ValueError) as exc:
         raise ConfigError(f"--device {device}: not a torch device (e.g. cpu, cuda, cuda:1)") from exc
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"--device {device}: CUDA is not available on this machine")
+        raise ConfigError(f"--device {device}: CUDA is not available on this machine (use cpu)")
     return dev
 
 
