@@ -97,6 +97,11 @@ def test_cloud_booster_status_follows_the_cache(monkeypatch, tmp_path: Path) -> 
     (folder / s2cloudless_fast.LAYOUT_FILENAME).write_text("{}")  # what a finished build leaves
     booster = _by_name(doctor.check_clouds(build=False, log=print))["cloud booster"]
     assert booster.status == "ok" and booster.detail == f"compiled, cached in {folder}"
+    old = folder.with_name("booster-0123456789abcdef-tl2cgen-linux-x86_64")  # an earlier release's build
+    old.mkdir()
+    (old / "block0.so").write_bytes(b"x" * 2**20)
+    listed = _by_name(doctor.check_clouds(build=False, log=print))["old boosters"]
+    assert listed.detail.startswith("1 other build folder(s) beside it, 1.0 MiB") and old.is_dir()  # said, not deleted
 
 
 def test_an_unexpected_error_keeps_exit_code_1_and_points_at_doctor(monkeypatch, capsys) -> None:

@@ -160,6 +160,12 @@ def check_clouds(build: bool, log: Callable[[str], None]) -> list[Check]:
         compiler = " ".join(fast.compiler() or [])
         checks.append(Check("cloud booster", "ok", f"not built yet: built at first use with `{compiler}` (about 20 CPU-s, once; "
                                                    f"`sarclear doctor --build` does it now), into {folder}"))
+    others = [p for p in folder.parent.glob("booster-*") if p.is_dir() and p != folder]
+    if others:
+        size = sum(f.stat().st_size for p in others for f in p.rglob("*") if f.is_file())
+        checks.append(Check("old boosters", "ok", f"{len(others)} other build folder(s) beside it, {size / 2**20:.1f} MiB "
+                                                  "(older sarclear versions, other machines sharing the cache), never loaded by "
+                                                  "this install; delete them if nothing else uses this cache"))  # fmt: skip
     return checks
 
 
