@@ -122,3 +122,39 @@ def test_sar_is_required_unless_no_sar(tmp_path: Path, capsys: pytest.CaptureFix
     paths = _scene(tmp_path, _square_cloud())
     assert main(["adapt", "--s2", str(paths["s2"]), "--out", str(tmp_path / "o.tif"), *FAST]) == 2
     assert "--no-sar" in capsys.readouterr().err
+
+
+SSL4EO = Path(__file__).parent / "data" / "real-scenes" / "ssl4eo-s12"
+SSL4EO_S1 = SSL4EO / "s1/0000200/S1A_IW_GRDH_1SDV_20200607T010800_20200607T010825_032904_03CFBA_D457"
+
+
+def test_output_tags_describe_the_users_scene_not_the_filled_copy(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Genuine SSL4EO-S12 L1C band folder, its own clouds detected: the output's provenance tags are
+    those of that folder (source, level, offset, detected shadows), and the kept model records it."""
+    from sarclear.models.checkpoint import load_generator
+
+    scene, out, model = SSL4EO / "s2c/0000200/20200823T054639_20200823T055618_T43RCP", tmp_path / "out.tif", tmp_path / "model"
+    code = main(["adapt", "--s1", str(SSL4EO_S1), "--s2", str(scene), "--out", str(out), "--keep-model", str(model),
+                 "--steps", "2", "--ngf", "4", "--batch-size", "2"])  # fmt: skip
+    assert code == 0
+    with rasterio.open(out) as src:
+        tags = src.tags()
+    assert tags["SARCLEAR_S2_SOURCE"] == "folder of band files" and tags["SARCLEAR_S2_LEVEL"] == "L1C"
+    assert tags["SARCLEAR_S2_OFFSET_SOURCE"].startswith("sensed 2020-08-23, before baseline 04.00")
+    assert tags["SARCLEAR_SHADOWS"].startswith("B8 and B11 below") and float(tags["SARCLEAR_SHADOW_PCT"]) > 0
+    assert float(tags["SARCLEAR_ADAPT_FILLED_PCT"]) > float(tags["SARCLEAR_CLOUD_PCT"]) > 0  # the dilated mask it filled
+    assert tags["SARCLEAR_MODEL_TRAINED_ON"] == "real L1C"
+    err = capsys.readouterr().err
+    assert "s2_filled.tif" not in err and "cloud_mask.tif" not in err  # its own intermediate files are not described
+    spec = load_generator(model)[1]
+    assert (spec.training_data, spec.s2_level) == ("real", "L1C") and scene.name in spec.training_summary
+
+
+def test_a_model_kept_from_an_l2a_scene_is_an_l2a_model(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Before: every fitted model said L1C, so predict on the very scene it was fitted to warned of a level mismatch."""
+    scene, model = SSL4EO / "s2a/0000200/20200813T054639_20200813T054952_T43RCP", tmp_path / "model"
+    args = ["--s1", str(SSL4EO_S1), "--s2", str(scene)]
+    assert main(["adapt", *args, "--out", str(tmp_path / "a.tif"), "--keep-model", str(model), *FAST]) == 0
+    assert main(["predict", "--checkpoint", str(model), *args, "--out", str(tmp_path / "p.tif"), "--composite"]) == 0
+    err = capsys.readouterr().err
+    assert "processing level L2A" in err and "trained on Level-1C" not in err and "WARNING: the model was trained" not in err

@@ -36,6 +36,7 @@ from sarclear.adapt.fit import (
 )
 from sarclear.adapt.scene import SHADOW_DILATION_PX, AdaptScene, check_clear_enough, load_scene, pad_scene
 from sarclear.data.normalize import S2_CLIP_MAX_DN, s2_from_network
+from sarclear.data.provenance import is_synthetic
 from sarclear.errors import ConfigError
 from sarclear.inference.norm import DEFAULT_NORM_MODE, resolve_norm_mode
 from sarclear.io.geotiff import write_raster
@@ -78,6 +79,29 @@ def _start_model(checkpoint: str | Path | None, use_sar: bool) -> tuple[torch.nn
     if spec.use_sar != use_sar:
         raise ConfigError(f"{checkpoint}: the model {'uses' if spec.use_sar else 'does not use'} SAR; {'drop' if spec.use_sar else 'add'} --no-sar")
     return generator, spec
+
+
+def fitted_provenance(scene: AdaptScene, start: ModelSpec | None, steps: int) -> dict[str, str]:
+    """What the fitted model was trained on, for its spec: this scene (its level, real or synthetic),
+    and, when fine-tuned, what the start model was trained on. So `predict` with a kept model on
+    the same scene does not warn of a level or synthetic-data mismatch that is not there."""
+    name = scene.inputs.s2.path.name
+    data = "synthetic" if is_synthetic(scene.inputs.s2.path) else "real"
+    if start is not None and start.training_data != data:
+        data = "mixed" if start.training_data in ("synthetic", "real", "mixed") else "unknown"
+    level = scene.inputs.radiometry.level or (start.s2_level if start is not None else "L1C")
+    summary = f"fitted by sarclear adapt to {name} ({steps} steps)"
+    if start is not None:
+        summary += f", fine-tuned from a model trained on {start.training_summary or start.training_data}"
+    return {"training_data": data, "s2_level": level, "training_summary": summary}
+
+
+def source_tags(scene: AdaptScene, shadow_dilation: int) -> dict[str, str]:
+    """The output's tags for the user's scene (not the filled copy the model runs over): its source,
+    level and offset, the detected mask's shares, and how far adapt widened that mask."""
+    valid = max(1, int(scene.valid.sum()))
+    return {**scene.inputs.radiometry.tags(), **scene.mask_tags, "SARCLEAR_ADAPT_DILATION_PX": str(shadow_dilation),
+            "SARCLEAR_ADAPT_FILLED_PCT": f"{100.0 * float(scene.cloud.sum()) / valid:.2f}"}  # fmt: skip
 
 
 def _write_model_inputs(scene: AdaptScene, folder: Path) -> tuple[Path, Path]:
@@ -151,7 +175,9 @@ def adapt_scene(
         start_fresh(generator, spec, scene.fill)
     report = fit(pad_scene(scene, spec.tile_size), generator, spec, steps=steps, minutes=minutes, seed=seed,
                  batch_size=batch_size, lr=lr, ssim_weight=ssim_weight, progress=progress, log=log)  # fmt: skip
-    spec = dataclasses.replace(spec, norm_batch=batch_size)  # what its batch norm was last trained with
+    start_spec = spec if checkpoint is not None else None
+    # what its batch norm was last trained with, and what it was fitted to
+    spec = dataclasses.replace(spec, norm_batch=batch_size, **fitted_provenance(scene, start_spec, report.steps))
     with tempfile.TemporaryDirectory(prefix="sarclear-adapt-") as tmp:
         folder = keep if keep is not None else Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)
@@ -164,5 +190,6 @@ def adapt_scene(
             (keep / REPORT_FILE).write_text(json.dumps(settings, indent=2) + "\n")
         engine = TorchEngine(generator, "cpu", "fp32", owned=True, norm=resolve_norm_mode(norm, spec.norm_batch))
         predict_with_engine(engine, spec, s1 if use_sar else None, filled, out, composite=True, mask=mask_path,
-                            progress=progress, log=log, model_name="the fitted model")  # fmt: skip
+                            progress=progress, log=log, model_name="the fitted model",
+                            source_tags=source_tags(scene, shadow_dilation))  # fmt: skip
     return AdaptResult(Path(out), spec, report, clear_share, cloud_share)

@@ -11,7 +11,7 @@ shadow detector (`sarclear.data.shadows`), the one `predict --composite` uses.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -59,6 +59,8 @@ class AdaptScene:
     cloud: np.ndarray  # (H, W) bool
     fill: np.ndarray  # (3,) float32, mean clear colour in network units (a fresh model's start)
     s2_clip_max: float
+    #: The detected mask's GeoTIFF tags (cloud and shadow shares, how shadows were found), before dilation.
+    mask_tags: dict[str, str] = field(default_factory=dict)
 
     @property
     def clear(self) -> np.ndarray:
@@ -111,11 +113,12 @@ def load_scene(
         sar = None if db is None else np.nan_to_num(s1_to_network(db), nan=0.0).astype(np.float32)
         source = MaskSource(reader, log) if shadows else MaskSource(reader, log, shadow_dilation=None)
         cloud = np.concatenate([source.rows(r0, min(height, r0 + MASK_STRIP_ROWS)).mask for r0 in range(0, height, MASK_STRIP_ROWS)])
+        mask_tags = source.tags()
     cloud = dilate(cloud, shadow_dilation) & valid
     optical = s2_to_network(dn.astype(np.float32), s2_clip_max).astype(np.float32)
     clear = valid & ~cloud
     fill = optical[:, clear].mean(axis=1) if clear.any() else np.zeros(3, dtype=np.float32)
-    return AdaptScene(inputs, dn, optical, sar, valid, cloud, fill.astype(np.float32), float(s2_clip_max))
+    return AdaptScene(inputs, dn, optical, sar, valid, cloud, fill.astype(np.float32), float(s2_clip_max), mask_tags)
 
 
 def pad_scene(scene: AdaptScene, size: int) -> AdaptScene:

@@ -8,7 +8,7 @@ Nothing is created on disk before every check has passed, and nothing remains if
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from sarclear.data.provenance import warn_on_mismatch
@@ -107,11 +107,15 @@ def predict_with_engine(
     log: Log = lambda _: None,
     model_name: str = "checkpoint",
     seed: int = 0,
+    source_tags: Mapping[str, str] | None = None,
 ) -> Path:
     """`predict_scene` with an engine already built (any callable on window batches) and its spec.
 
     `model_name` (the checkpoint's path) names the model in error messages; `seed` is recorded in
-    the tags (the engine was built with it).
+    the tags (the engine was built with it). `source_tags`: for an `s2` made from another scene
+    (adapt's filled copy), the tags that describe that scene (its source, level, offset, mask);
+    they replace those this input would give, and the input and its mask, already described to the
+    user for the scene itself, are not described again.
     """
     tile = tile or spec.tile_size
     overlap = default_overlap(tile) if overlap is None else overlap
@@ -127,7 +131,8 @@ def predict_with_engine(
             raise ConfigError("--uncertainty needs the torch backend (an ONNX graph has its dropout removed)")
         check_samples(samples, bool(getattr(engine, "has_dropout", True)), model_name)
         passes = samples
-    inputs = inspect_scene(s2, s1, use_sar=spec.use_sar, bands=spec.bands, mask_path=mask, s2_offset=s2_offset, log=log)
+    input_log = log if source_tags is None else (lambda _: None)
+    inputs = inspect_scene(s2, s1, use_sar=spec.use_sar, bands=spec.bands, mask_path=mask, s2_offset=s2_offset, log=input_log)
     _check_model_matches(spec, inputs, model_name)
     warn_on_mismatch(spec.training_data, spec.s2_level, inputs.s2, inputs.radiometry.level, log)
     out = Path(out)
@@ -140,11 +145,11 @@ def predict_with_engine(
         f"{grid.width}x{grid.height} px in {grid.n_windows} windows of {tile} px (overlap {overlap}), batches of {batch_size}"
         + (f", {passes} stochastic passes each (uncertainty)" if passes > 1 else "")
     )
-    tags = _output_tags(inputs, spec, model_name, composite, settings)
+    tags = {**_output_tags(inputs, spec, model_name, composite, settings), **(source_tags or {})}
     with gdal_env(), SceneReader(inputs) as reader, scene_outputs(
         out, inputs.s2, mask_out=mask_out, std_out=std_out, quicklook=quicklook, tags=tags
     ) as writers:
-        masks = MaskSource(reader, log, shadow_dilation if shadows else None) if composite or mask_out is not None else None
+        masks = MaskSource(reader, input_log, shadow_dilation if shadows else None) if composite or mask_out is not None else None
         rows = predicted_rows(
             engine, reader, grid, s2_clip_max=spec.s2_clip_max, out_channels=spec.out_channels, batch_size=batch_size,
             samples=passes, progress=progress,
@@ -162,7 +167,7 @@ def predict_with_engine(
             if writers.std is not None and block.std is not None:
                 writers.std.write(std_values(block.std, block.valid, alpha if composite else None))
         if masks is not None:
-            writers.add_tags(masks.tags())
+            writers.add_tags({**masks.tags(), **(source_tags or {})})
     written = [out, mask_out, std_out, quicklook_path(out, quicklook) if quicklook else None]
     log("wrote " + ", ".join(str(p) for p in written if p is not None))
     return out
