@@ -158,3 +158,11 @@ def test_a_model_kept_from_an_l2a_scene_is_an_l2a_model(tmp_path: Path, capsys: 
     assert main(["predict", "--checkpoint", str(model), *args, "--out", str(tmp_path / "p.tif"), "--composite"]) == 0
     err = capsys.readouterr().err
     assert "processing level L2A" in err and "trained on Level-1C" not in err and "WARNING: the model was trained" not in err
+
+
+def test_a_cloud_threshold_outside_0_1_is_refused_before_any_work(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    paths = _scene(tmp_path, _square_cloud())
+    out = tmp_path / "out.tif"
+    assert main(["adapt", "--s1", str(paths["s1"]), "--s2", str(paths["s2"]), "--out", str(out), "--cloud-threshold", "0", *FAST]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "sarclear: error: --cloud-threshold 0: must be a cloud probability between 0 and 1 (default 0.4)" and not out.exists()

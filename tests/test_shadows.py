@@ -264,3 +264,30 @@ def test_cli_flags_turn_shadows_off_and_set_their_dilation(tmp_path: Path, capsy
     assert main(["predict", "--checkpoint", str(ckpt), "--s1", str(s1), "--s2", str(s2), "--out", str(tmp_path / "x.tif"),
                  "--composite", "--shadow-dilation", "-1", "--quiet"]) == 2  # fmt: skip
     assert "--shadow-dilation -1: must be >= 0" in capsys.readouterr().err
+
+
+def test_a_higher_cloud_threshold_masks_a_subset_and_is_recorded(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("s2cloudless")
+    from sarclear.cli import main
+    from sarclear.models.checkpoint import save_generator
+
+    from .test_predict import SPEC
+
+    ckpt = save_generator(tmp_path / "generator.safetensors", SPEC.build(), SPEC)
+    s1, s2, _ = _scene_with_shadow(tmp_path)
+    clouds, tags = {}, {}
+    for threshold in ("0.4", "0.7"):
+        out, mask = tmp_path / f"{threshold}.tif", tmp_path / f"{threshold}_mask.tif"
+        args = ["predict", "--checkpoint", ckpt, "--s1", s1, "--s2", s2, "--out", out, "--composite", "--write-mask", mask,
+                "--no-shadows", "--cloud-threshold", threshold, "--quiet"]  # fmt: skip
+        assert main([str(a) for a in args]) == 0
+        with rasterio.open(mask) as src:
+            clouds[threshold] = src.read(1) == 1
+        with rasterio.open(out) as src:
+            tags[threshold] = src.tags()
+    assert clouds["0.7"].sum() < clouds["0.4"].sum() and not (clouds["0.7"] & ~clouds["0.4"]).any()
+    assert tags["0.4"]["SARCLEAR_CLOUD_THRESHOLD"] == "0.4" and tags["0.7"]["SARCLEAR_CLOUD_THRESHOLD"] == "0.7"
+    bad = tmp_path / "bad.tif"
+    assert main(["predict", "--checkpoint", str(ckpt), "--s1", str(s1), "--s2", str(s2), "--out", str(bad), "--composite",
+                 "--cloud-threshold", "1.5", "--quiet"]) == 2  # fmt: skip
+    assert "--cloud-threshold 1.5: must be a cloud probability between 0 and 1" in capsys.readouterr().err and not bad.exists()

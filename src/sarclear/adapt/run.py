@@ -35,6 +35,7 @@ from sarclear.adapt.fit import (
     start_fresh,
 )
 from sarclear.adapt.scene import SHADOW_DILATION_PX, AdaptScene, check_clear_enough, load_scene, pad_scene
+from sarclear.data.clouds import DEFAULT_THRESHOLD
 from sarclear.data.normalize import S2_CLIP_MAX_DN, s2_from_network
 from sarclear.data.provenance import is_synthetic
 from sarclear.errors import ConfigError
@@ -43,6 +44,7 @@ from sarclear.io.geotiff import write_raster
 from sarclear.models.checkpoint import GENERATOR_FILE, load_generator, save_generator
 from sarclear.models.spec import ModelSpec
 from sarclear.predict.engine import TorchEngine
+from sarclear.predict.masking import check_threshold
 from sarclear.predict.pipeline import predict_with_engine
 
 Log = Callable[[str], None]
@@ -139,6 +141,7 @@ def adapt_scene(
     shadows: bool = True,
     norm: str = DEFAULT_NORM_MODE,
     s2_offset: float | None = None,
+    cloud_threshold: float = DEFAULT_THRESHOLD,
     progress: bool = True,
     log: Log | None = None,
 ) -> AdaptResult:
@@ -148,7 +151,8 @@ def adapt_scene(
     mask and 0 for a `mask` file, which is taken to be the user's considered answer. `shadows` adds
     detected cloud shadows to a detected mask (as `predict --composite` does). `norm` is the batch-norm
     mode of the fitted model's prediction (`auto`: as `predict` would run the kept model). `s2` and `s1`
-    take every input `predict` takes (product folders, SAFE, VV/VH pairs); `s2_offset` as there.
+    take every input `predict` takes (product folders, SAFE, VV/VH pairs); `s2_offset` and
+    `cloud_threshold` (a detected mask's cloud probability threshold) as there.
     `residual` (a fresh model only): the model corrects its push-pull-filled input (default) rather
     than starting from the mean clear colour (docs/adapt.md compares the two).
     """
@@ -157,6 +161,7 @@ def adapt_scene(
         shadow_dilation = SHADOW_DILATION_PX if mask is None else 0
     if (steps is None) == (minutes is None):
         raise ConfigError("give one of --steps or --minutes")
+    check_threshold(cloud_threshold)
     if (steps is not None and steps < 1) or (minutes is not None and minutes <= 0) or batch_size < 1 or ngf < 1:
         raise ConfigError("--steps, --minutes, --batch-size and --ngf must be positive")
     keep = Path(keep_model) if keep_model is not None else None
@@ -164,7 +169,7 @@ def adapt_scene(
         raise ConfigError(f"--keep-model {keep}: exists and is not a folder")
     generator, spec = _start_model(checkpoint, use_sar)
     scene = load_scene(s2, s1, use_sar=use_sar, mask=mask, shadow_dilation=shadow_dilation, s2_offset=s2_offset, shadows=shadows,
-                       s2_clip_max=spec.s2_clip_max if spec else S2_CLIP_MAX_DN, log=log)  # fmt: skip
+                       s2_clip_max=spec.s2_clip_max if spec else S2_CLIP_MAX_DN, cloud_threshold=cloud_threshold, log=log)  # fmt: skip
     clear_share, cloud_share = scene.clear_share, float(scene.cloud.sum()) / max(1, int(scene.valid.sum()))
     log(f"{scene.inputs.s2.path.name}: {cloud_share:.1%} cloud (mask dilated by {shadow_dilation} px), {clear_share:.1%} clear to learn from")
     check_clear_enough(scene, has_checkpoint=generator is not None, log=log)

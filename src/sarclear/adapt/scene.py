@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sarclear.data.clouds import dilate
+from sarclear.data.clouds import DEFAULT_THRESHOLD, dilate
 from sarclear.data.hole_fill import pushpull_fill
 from sarclear.data.normalize import S2_CLIP_MAX_DN, s1_to_network, s2_to_network
 from sarclear.data.valid import valid_pixels
@@ -100,6 +100,7 @@ def load_scene(
     shadow_dilation: int = SHADOW_DILATION_PX,
     s2_offset: float | None = None,
     shadows: bool = True,
+    cloud_threshold: float = DEFAULT_THRESHOLD,
     log: Log = lambda _: None,
 ) -> AdaptScene:
     """Check and read the whole scene (RGB and, if `use_sar`, S1 on the S2 grid) with its cloud mask
@@ -111,7 +112,7 @@ def load_scene(
         db = reader.s1(0, height) if use_sar else None
         valid = valid_pixels(dn, db, s2_nodata=inputs.s2.nodata)  # the rule predict's stream uses
         sar = None if db is None else np.nan_to_num(s1_to_network(db), nan=0.0).astype(np.float32)
-        source = MaskSource(reader, log) if shadows else MaskSource(reader, log, shadow_dilation=None)
+        source = MaskSource(reader, log, threshold=cloud_threshold) if shadows else MaskSource(reader, log, None, cloud_threshold)
         cloud = np.concatenate([source.rows(r0, min(height, r0 + MASK_STRIP_ROWS)).mask for r0 in range(0, height, MASK_STRIP_ROWS)])
         mask_tags = source.tags()
     cloud = dilate(cloud, shadow_dilation) & valid

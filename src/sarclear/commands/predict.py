@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from sarclear.data.clouds import DEFAULT_THRESHOLD
 from sarclear.errors import ConfigError
 from sarclear.inference.defaults import DEFAULT_NORM_MODE, DEFAULT_SAMPLES, NORM_MODES
 from sarclear.predict.defaults import DEFAULT_BATCH_SIZE, SHADOW_DILATION_PX
@@ -47,6 +48,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--samples", type=int, default=DEFAULT_SAMPLES, metavar="N",
         help=f"stochastic passes per window with --uncertainty (default {DEFAULT_SAMPLES}; N times the model's cost)",
     )  # fmt: skip
+    parser.add_argument("--cloud-threshold", type=float, default=DEFAULT_THRESHOLD, metavar="P",
+                        help=f"cloud probability above which a pixel is cloud in a detected mask (default {DEFAULT_THRESHOLD:g}, "
+                             "s2cloudless's; higher keeps more observed pixels where haze raises it)")  # fmt: skip
     parser.add_argument("--seed", type=int, default=0, help="seed of the dropout masks with --uncertainty (default 0)")
     parser.add_argument(
         "--norm-mode", choices=NORM_MODES,
@@ -99,6 +103,6 @@ def run(args: argparse.Namespace) -> int:
         uncertainty=args.uncertainty, samples=args.samples, seed=args.seed, norm=args.norm_mode,
         tile=args.tile, overlap=args.overlap, batch_size=args.batch_size, backend=args.backend,
         device=args.device, precision=args.precision, s2_offset=args.s2_offset, shadows=args.shadows,
-        shadow_dilation=args.shadow_dilation, progress=not args.quiet, log=say,
+        shadow_dilation=args.shadow_dilation, cloud_threshold=args.cloud_threshold, progress=not args.quiet, log=say,
     )  # fmt: skip
     return 0

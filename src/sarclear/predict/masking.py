@@ -31,8 +31,9 @@ import numpy as np
 from sarclear.data import shadows
 from sarclear.data.bands import S2_BANDS
 from sarclear.data.cloud_bands import RGB_POSITIONS, DetectorBands, detector_bands, shadow_band_indexes, usable_method
-from sarclear.data.clouds import BRIGHT_HIGH, BRIGHT_SCENE_SHARE
+from sarclear.data.clouds import BRIGHT_HIGH, BRIGHT_SCENE_SHARE, DEFAULT_THRESHOLD
 from sarclear.data.normalize import REFLECTANCE_SCALE
+from sarclear.errors import ConfigError
 from sarclear.io.geotiff import RasterInfo
 from sarclear.io.pixel_size import row_spacing_metres
 from sarclear.predict.composite import FEATHER_PX, feather
@@ -67,9 +68,10 @@ class MaskSource:
     """`rows(r0, r1) -> MaskRows` for rows `r0 <= r < r1`; `shadow_dilation` None turns shadows off."""
 
     def __init__(self, reader: SceneReader, log: Callable[[str], None] = lambda _: None,
-                 shadow_dilation: int | None = SHADOW_DILATION_PX) -> None:  # fmt: skip
+                 shadow_dilation: int | None = SHADOW_DILATION_PX, threshold: float = DEFAULT_THRESHOLD) -> None:  # fmt: skip
         self.reader = reader
         self.log = log
+        self.threshold = check_threshold(threshold)
         self.method: str | None = None
         self._choice: DetectorBands | None = None  # only needed without a --mask file
         self._method: str | None = None  # decided on the first chunk (a padded band demotes s2cloudless)
@@ -106,7 +108,9 @@ class MaskSource:
     def tags(self) -> dict[str, str]:
         """The mask's shares and how shadows were found, for the output's GeoTIFF tags (after the last row)."""
         valid = max(1, self.counts["valid"])
+        detected = {"SARCLEAR_CLOUD_THRESHOLD": f"{self.threshold:g}"} if self.reader.inputs.mask is None else {}
         return {
+            **detected,
             "SARCLEAR_CLOUD_PCT": f"{100.0 * self.counts['cloud'] / valid:.2f}",
             "SARCLEAR_SHADOW_PCT": f"{100.0 * self.counts['shadow'] / valid:.2f}",
             "SARCLEAR_SHADOWS": self._shadow_how,
@@ -131,10 +135,11 @@ class MaskSource:
                 self.log(f"WARNING: cloud mask: {warning}")
         if self._method == "brightness" and dn.shape[0] == 13:
             dn = dn[list(RGB_POSITIONS)]
-        mask, method = detect_clouds(dn, DETECT_SCALE, "brightness" if self._method == "brightness" else "auto")
+        mask, method = detect_clouds(dn, DETECT_SCALE, "brightness" if self._method == "brightness" else "auto", self.threshold)
         if self.method is None:
             self.method = method
-            self.log(f"cloud mask: detected with {method} on {dn.shape[0]} bands at {DETECT_SCALE}x the pixel size ({self._choice.how})")
+            self.log(f"cloud mask: detected with {method} on {dn.shape[0]} bands at {DETECT_SCALE}x the pixel size ({self._choice.how}), "
+                     f"probability above {self.threshold:g}")  # fmt: skip
             if self.shadow_dilation is not None:
                 self._prepare_shadows()
         self._tally(dn, mask)
@@ -157,7 +162,7 @@ class MaskSource:
         stack = self.reader.s2_decimated(self._choice.indexes, REFERENCE_PX)
         planes = self._shadow_planes(stack, lambda bands: self.reader.s2_decimated(bands, REFERENCE_PX))
         detector = stack[list(RGB_POSITIONS)] if self._method == "brightness" and stack.shape[0] == 13 else stack
-        cloud, _ = detect_clouds(detector, DETECT_SCALE, "brightness" if self._method == "brightness" else "auto")
+        cloud, _ = detect_clouds(detector, DETECT_SCALE, "brightness" if self._method == "brightness" else "auto", self.threshold)
         valid = np.min(list(planes.values()), axis=0) > 0
         self._reference = shadows.reference_levels(planes, valid & ~cloud)
         if self._reference is None:
@@ -200,9 +205,16 @@ class MaskSource:
                  "mean visible reflectance: overcast, snow, or a radiometric offset (--s2-offset)? check it, or pass --mask FILE")
 
 
-def detect_clouds(dn: np.ndarray, scale: int, method: str = "auto") -> tuple[np.ndarray, str]:
+def check_threshold(threshold: float) -> float:
+    """`--cloud-threshold` as given, or a one-line usage error: a probability strictly inside (0, 1)."""
+    if not 0.0 < threshold < 1.0:
+        raise ConfigError(f"--cloud-threshold {threshold:g}: must be a cloud probability between 0 and 1 (default {DEFAULT_THRESHOLD:g})")
+    return float(threshold)
+
+
+def detect_clouds(dn: np.ndarray, scale: int, method: str = "auto", threshold: float = DEFAULT_THRESHOLD) -> tuple[np.ndarray, str]:
     """`(H, W)` bool cloud mask of a `(bands, H, W)` DN stack, the probability evaluated on `scale` x `scale`
-    block means and the post-processing (disk average, threshold, dilation) done at full resolution."""
+    block means and the post-processing (disk average, `> threshold`, dilation) done at full resolution."""
     from sarclear.data.clouds import cloud_probability, mask_from_probability
 
     bands, h, w = dn.shape
@@ -211,7 +223,7 @@ def detect_clouds(dn: np.ndarray, scale: int, method: str = "auto") -> tuple[np.
     pooled = padded.reshape(bands, (h + pad_h) // scale, scale, (w + pad_w) // scale, scale).mean(axis=(2, 4))
     prob, method = cloud_probability(pooled, method=method)
     full = np.repeat(np.repeat(prob, scale, axis=0), scale, axis=1)[:h, :w]
-    return mask_from_probability(full), method
+    return mask_from_probability(full, threshold=threshold), method
 
 
 def _north_up(info: RasterInfo) -> bool:

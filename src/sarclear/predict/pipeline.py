@@ -11,6 +11,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
+from sarclear.data.clouds import DEFAULT_THRESHOLD
 from sarclear.data.provenance import warn_on_mismatch
 from sarclear.errors import CheckpointError, ConfigError
 from sarclear.inference.defaults import DEFAULT_SAMPLES
@@ -22,7 +23,7 @@ from sarclear.models.spec import ModelSpec
 from sarclear.predict.composite import composite as blend_composite
 from sarclear.predict.defaults import DEFAULT_BATCH_SIZE, SHADOW_DILATION_PX, default_overlap
 from sarclear.predict.engine import Engine, load_engine
-from sarclear.predict.masking import MaskSource
+from sarclear.predict.masking import MaskSource, check_threshold
 from sarclear.predict.reader import SceneReader
 from sarclear.predict.scene import SceneInputs, inspect_scene
 from sarclear.predict.stream import predicted_rows, rgb_channels
@@ -55,6 +56,7 @@ def predict_scene(
     s2_offset: float | None = None,
     shadows: bool = True,
     shadow_dilation: int = SHADOW_DILATION_PX,
+    cloud_threshold: float = DEFAULT_THRESHOLD,
     progress: bool = True,
     log: Log | None = None,
 ) -> Path:
@@ -70,7 +72,8 @@ def predict_scene(
     standard deviation (DN) of `samples` stochastic passes (dropout on; their mean is the prediction),
     zero where `composite` keeps the observed pixel. `norm` is the batch-norm mode
     (`sarclear.inference.norm`), `seed` seeds the dropout masks. `shadows` adds cloud shadows
-    (`sarclear.data.shadows`), dilated by `shadow_dilation` px, to a detected mask.
+    (`sarclear.data.shadows`), dilated by `shadow_dilation` px, to a detected mask; `cloud_threshold`
+    is the cloud probability above which a pixel is cloud (s2cloudless's 0.4 by default).
     """
     log = log or _logger.info
     _check_settings(tile, overlap, batch_size, quicklook)
@@ -80,7 +83,8 @@ def predict_scene(
     return predict_with_engine(
         engine, spec, s1, s2, out, composite=composite, mask=mask, write_mask=write_mask, uncertainty=uncertainty,
         samples=samples, quicklook=quicklook, tile=tile, overlap=overlap, batch_size=batch_size, s2_offset=s2_offset,
-        shadows=shadows, shadow_dilation=shadow_dilation, progress=progress, log=log, model_name=str(checkpoint), seed=seed,
+        shadows=shadows, shadow_dilation=shadow_dilation, cloud_threshold=cloud_threshold, progress=progress, log=log,
+        model_name=str(checkpoint), seed=seed,
     )  # fmt: skip
 
 
@@ -103,6 +107,7 @@ def predict_with_engine(
     s2_offset: float | None = None,
     shadows: bool = True,
     shadow_dilation: int = SHADOW_DILATION_PX,
+    cloud_threshold: float = DEFAULT_THRESHOLD,
     progress: bool = True,
     log: Log = lambda _: None,
     model_name: str = "checkpoint",
@@ -123,6 +128,7 @@ def predict_with_engine(
     _check_tile(tile, spec)
     if shadow_dilation < 0:
         raise ConfigError(f"--shadow-dilation {shadow_dilation}: must be >= 0")
+    check_threshold(cloud_threshold)
     if mask is not None and not composite and write_mask is None:
         raise ConfigError("--mask is only used with --composite (or --write-mask)")
     passes = 1
@@ -149,7 +155,8 @@ def predict_with_engine(
     with gdal_env(), SceneReader(inputs) as reader, scene_outputs(
         out, inputs.s2, mask_out=mask_out, std_out=std_out, quicklook=quicklook, tags=tags
     ) as writers:
-        masks = MaskSource(reader, input_log, shadow_dilation if shadows else None) if composite or mask_out is not None else None
+        masks = (MaskSource(reader, input_log, shadow_dilation if shadows else None, cloud_threshold)
+                 if composite or mask_out is not None else None)  # fmt: skip
         rows = predicted_rows(
             engine, reader, grid, s2_clip_max=spec.s2_clip_max, out_channels=spec.out_channels, batch_size=batch_size,
             samples=passes, progress=progress,
