@@ -80,3 +80,19 @@ def test_generator_loss_weights_l1_by_lambda() -> None:
     gan, l1 = generator_losses(torch.zeros(1, 1, 2, 2), fake, target, lambda_l1=100.0)
     assert gan.item() == pytest.approx(math.log(2)) and l1.item() == pytest.approx(50.0)
     assert l1.dtype == torch.float32
+
+
+def test_residual_generator_keeps_its_correction_in_bfloat16_near_the_range_ends() -> None:
+    """bfloat16 rounds the clamp limit 0.999 to 1.0, where atanh is inf: a bf16 engine (CUDA, or a
+    CPU with AMX) returned exactly +-1 there and lost the model's correction."""
+    spec = ModelSpec(in_channels=5, out_channels=3, ngf=4, n_down=5, residual=True, tile_size=32)
+    generator = spec.build().eval()
+    last = [m for m in generator.modules() if isinstance(m, nn.ConvTranspose2d)][-1]
+    with torch.no_grad():
+        last.weight.zero_()
+        last.bias.fill_(-2.0)  # a correction of -2 before tanh: atanh(0.999) - 2 -> tanh(1.80) = 0.947
+        x = torch.full((1, 5, 32, 32), 0.9995)
+        fp32 = generator(x)
+        bf16 = generator.to(torch.bfloat16)(x.bfloat16())
+    assert bf16.dtype == torch.bfloat16 and fp32.dtype == torch.float32
+    assert torch.allclose(bf16.float(), fp32, atol=1e-2) and float(bf16.float().max()) < 0.96  # before: exactly 1.0

@@ -118,6 +118,9 @@ class UNetGenerator(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.residual:
             return self.model(x)
-        base = x[:, -self.out_channels :].clamp(-RESIDUAL_INPUT_LIMIT, RESIDUAL_INPUT_LIMIT)
+        # In float32 whatever the model runs in: bfloat16 rounds the limit 0.999 to 1.0, and atanh(1)
+        # is inf, so a bf16 engine would lose the correction at DN near 0 and near the clip.
+        base = x[:, -self.out_channels :].float().clamp(-RESIDUAL_INPUT_LIMIT, RESIDUAL_INPUT_LIMIT)
         atanh = 0.5 * torch.log((1 + base) / (1 - base))  # torch.atanh, written so ONNX (opset 17) exports it
-        return torch.tanh(atanh + self.model(x))
+        correction = self.model(x)
+        return torch.tanh(atanh + correction.float()).to(torch.promote_types(correction.dtype, x.dtype))
