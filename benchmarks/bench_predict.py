@@ -115,7 +115,9 @@ CHILD = (
     "import sys, torch\n"
     "from sarclear.cli import main\n"
     "code = main(sys.argv[2:])\n"
-    "peak = torch.cuda.max_memory_allocated() / 2**20 if torch.cuda.is_available() else 0.0\n"
+    "dev = sys.argv[sys.argv.index('--device') + 1] if '--device' in sys.argv else 'cuda'\n"
+    "cuda = torch.cuda.is_available() and dev.startswith('cuda')\n"
+    "peak = torch.cuda.max_memory_allocated(torch.device(dev)) / 2**20 if cuda else 0.0  # the device predict ran on\n"
     "open(sys.argv[1], 'w').write(str(peak))\n"
     "raise SystemExit(code)\n"
 )

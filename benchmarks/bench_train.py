@@ -59,8 +59,8 @@ def parse() -> argparse.Namespace:
     p.add_argument("--adam", default="fused", choices=("fused", "foreach", "single"), help="Adam implementation")
     p.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=False,
                    help="NHWC G and batches (sarclear train keeps them NCHW on every device)")
-    p.add_argument("--d-channels-last", action=argparse.BooleanOptionalAction, default=True,
-                   help="NHWC discriminator, as sarclear train does on a CPU")
+    p.add_argument("--d-channels-last", action=argparse.BooleanOptionalAction, default=None,
+                   help="NHWC discriminator (default: as sarclear train does: on a CPU yes, on CUDA no)")
     p.add_argument("--compile", action="store_true", help="torch.compile G and D")
     p.add_argument("--compile-mode", default="default", choices=("default", "reduce-overhead", "max-autotune-no-cudagraphs"),
                    help="torch.compile's mode; reduce-overhead replays CUDA graphs, which removes the per-kernel launch "
@@ -96,10 +96,14 @@ def main() -> None:
     generator, discriminator = build_networks(spec, ndf=args.ndf, d_layers=3, seed=0)
     generator.to(device, memory_format=fmt)
     discriminator.to(device)
+    d_channels_last = args.d_channels_last if args.d_channels_last is not None else device.type == "cpu"
     applied = apply_cpu_speedups(generator, discriminator, device, CpuSpeedups(
         keep_freed_memory=args.keep_freed_memory, matmul_conv=args.matmul_conv,
-        channels_last_discriminator=args.d_channels_last))
+        channels_last_discriminator=d_channels_last))
     d_fmt = applied.discriminator_format
+    if device.type != "cpu" and d_channels_last:  # the CPU speed-ups leave other devices alone; asked for here
+        d_fmt = torch.channels_last
+        discriminator.to(memory_format=d_fmt)
     opt_g = optimizer(generator, lr=2e-4, betas=(0.5, 0.999), kind=args.adam)
     opt_d = optimizer(discriminator, lr=2e-4, betas=(0.5, 0.999), kind=args.adam)
     g_run = torch.compile(generator, mode=args.compile_mode) if args.compile else generator

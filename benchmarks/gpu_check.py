@@ -153,6 +153,38 @@ def judge_training(run: Path, steps: int):
     return judge
 
 
+def scaler_state(run: Path) -> dict[str, Any] | None:
+    """The grad scaler's state in the run's last checkpoint (loaded weights-only), or None."""
+    import torch
+
+    path = run / "checkpoints" / "last" / "state.pt"
+    if not path.is_file():
+        return None
+    scaler = torch.load(path, map_location="cpu", weights_only=True).get("scaler") or None
+    return {k: (float(v) if isinstance(v, (int, float)) else v) for k, v in scaler.items()} if scaler else None
+
+
+def judge_scaler_resume(run: Path, steps: int, before: dict[str, Any] | None, resumed_steps: int):
+    """`judge_training`, and the float16 grad scaler continued from the checkpoint: with its scale
+    unchanged (no overflow), its growth tracker must have advanced by exactly the resumed steps;
+    a scaler restarted at its initial state would show the run's steps only."""
+    trained = judge_training(run, steps)
+
+    def judge(record: dict[str, Any], output: str) -> str | None:
+        failed = trained(record, output)
+        after = scaler_state(run)
+        record["scaler_before"], record["scaler_after"] = before, after
+        if failed or before is None:
+            return failed or "no grad-scaler state after the first run"
+        if after is None:
+            return "no grad-scaler state after --resume"
+        if after["scale"] == before["scale"] and after["_growth_tracker"] != before["_growth_tracker"] + resumed_steps:
+            return f"the grad scaler did not continue on --resume: growth tracker {before['_growth_tracker']:g} -> {after['_growth_tracker']:g} over {resumed_steps} steps"
+        return None
+
+    return judge
+
+
 def judge_json(key: str):
     def judge(record: dict[str, Any], _: str) -> str | None:
         results = record["results"]
@@ -347,8 +379,9 @@ def run_parts(args: argparse.Namespace, runner: Runner, summary: dict[str, Any],
         first = run(f"train_{label}", train_command(sizes, manifest, run_dir, precision, n, False, workers), timeout=150, needs=needs,
                     judge=judge_training(run_dir, n))  # fmt: skip
         if first and first["status"] == "passed":
+            judge = judge_scaler_resume(run_dir, 2 * n, scaler_state(run_dir), n) if precision == "16" else judge_training(run_dir, 2 * n)
             run(f"train_{label}_resume", train_command(sizes, manifest, run_dir, precision, 2 * n, True, workers), timeout=150,
-                needs=needs, judge=judge_training(run_dir, 2 * n))  # fmt: skip
+                needs=needs, judge=judge)  # fmt: skip
     torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=1"]
     run_dir = work / "train_torchrun"
     run("torchrun_train", [*torchrun, "-m", "sarclear", "train", *train_command(sizes, manifest, run_dir, "auto", n, False, workers)[4:]],

@@ -80,19 +80,41 @@ def test_auto_precision_on_this_gpu_is_native() -> None:
     assert resolve_precision("auto", device).name == ("bf16" if cuda_has_native_bf16(device) else "16")
 
 
+@pytest.mark.parametrize("norm", ["running", "window"])
 @pytest.mark.parametrize(("precision", "max_error", "mean_error"), [("fp32", 2e-2, 2e-3), ("bf16", 1e-1, 1e-2)])
-def test_prediction_on_cuda_equals_cpu(tmp_path: Path, precision: str, max_error: float, mean_error: float) -> None:
+def test_prediction_on_cuda_equals_cpu(tmp_path: Path, precision: str, max_error: float, mean_error: float, norm: str) -> None:
     """Network units ([-1, 1]); 2e-2 is 1 % of the range. cuDNN may use TF32 for float32
-    convolutions and bf16 keeps 8 bits of mantissa, so the GPU is held to a tolerance, not bits."""
+    convolutions and bf16 keeps 8 bits of mantissa, so the GPU is held to a tolerance, not bits.
+    Both batch-norm modes: running statistics folded, and each window's own (a batch-1 model's default)."""
     torch.manual_seed(0)
     module = SPEC.build()
-    cpu = TorchEngine(module, "cpu", "fp32")
-    gpu = TorchEngine(module, "cuda", precision)
+    cpu = TorchEngine(module, "cpu", "fp32", norm=norm)
+    gpu = TorchEngine(module, "cuda", precision, norm=norm)
     x = batch(4, "cpu")[0].numpy()
     expected, got = cpu(x), gpu(x)
     assert got.shape == expected.shape and got.dtype == np.float32
     error = np.abs(got - expected)
     assert error.max() < max_error and error.mean() < mean_error, (error.max(), error.mean())
+
+
+def test_uncertainty_sampling_runs_on_cuda_with_a_cuda_generator() -> None:
+    """`predict --uncertainty`: dropout masks drawn from a generator on the GPU (a CPU generator with
+    CUDA tensors raises). The streams differ from the CPU's, so only shape, finiteness and spread."""
+    torch.manual_seed(0)
+    spec = ModelSpec(ngf=8, n_down=depth_for_size(SIZE), tile_size=SIZE, dropout=True)
+    engine = TorchEngine(spec.build(), "cuda", "fp32", seed=3)
+    assert engine.has_dropout
+    mean, std = engine.sample(batch(2, "cpu")[0].numpy(), 4)
+    assert mean.shape == std.shape == (2, spec.out_channels, SIZE, SIZE)
+    assert np.isfinite(mean).all() and np.isfinite(std).all() and float(std.mean()) > 0
+
+
+def test_residual_model_on_cuda_in_bf16_keeps_its_correction() -> None:
+    spec = ModelSpec(ngf=8, n_down=depth_for_size(SIZE), tile_size=SIZE, dropout=False, residual=True)
+    module = spec.build()
+    x = np.full((1, spec.in_channels, SIZE, SIZE), 0.9995, dtype=np.float32)
+    got, expected = TorchEngine(module, "cuda", "bf16")(x), TorchEngine(module, "cpu", "fp32")(x)
+    assert np.isfinite(got).all() and np.abs(got - expected).max() < 2e-2
 
 
 def test_checkpoint_loads_onto_the_gpu(tmp_path: Path) -> None:

@@ -124,3 +124,37 @@ def test_carried_wheels_are_what_rasterio_and_s2cloudless_need_less_the_gpu_imag
     from importlib.metadata import version
 
     assert bare["rasterio"]["rasterio"] == version("rasterio")  # the versions CI runs
+
+
+def test_fp16_resume_fails_when_the_grad_scaler_restarts(tmp_path: Path) -> None:
+    import torch
+
+    run = tmp_path / "run"
+    (run / "checkpoints" / "last").mkdir(parents=True)
+    (run / "metrics.csv").write_text("step,G_gan,G_l1,D,images_per_s\n4,0.7,0.3,0.6,10\n")
+
+    def save(scale: float, tracker: int) -> dict:
+        state = {"scale": scale, "growth_factor": 2.0, "backoff_factor": 0.5, "growth_interval": 2000, "_growth_tracker": tracker}
+        torch.save({"scaler": state}, run / "checkpoints" / "last" / "state.pt")
+        return gpu_check.scaler_state(run)
+
+    before = save(65536.0, 2)  # after the first run's 2 steps
+    for after, verdict in (((65536.0, 4), None), ((32768.0, 1), None), ((65536.0, 2), "did not continue")):
+        save(*after)
+        record: dict = {}
+        failed = gpu_check.judge_scaler_resume(run, 4, before, 2)(record, "")
+        assert (failed is None) if verdict is None else (verdict in failed), (after, failed)
+        assert record["scaler_before"]["_growth_tracker"] == 2 and record["scaler_after"]["scale"] == after[0]
+
+
+def test_ddp_script_runs_two_ranks_over_gloo_as_a_dry_run(tmp_path: Path) -> None:
+    """gpu_ddp.py only ever runs for real on the rare GPU machine; its --cpu mode runs the same code
+    (sarclear's setup, distribute, gan_step, the loop's collectives) over gloo with two ranks."""
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "OMP_NUM_THREADS": "1"}
+    done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+                           str(ROOT / "benchmarks" / "gpu_ddp.py"), "--cpu", "--size", "32", "--ngf", "4", "--steps", "2"],
+                          capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path, check=False)  # fmt: skip
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["ok"] and result["world_size"] == 2 and result["backend"] == "gloo"
+    assert result["weights_equal_across_ranks"] and result["loop_collectives"] and result["all_reduce_mean"] == 0.5

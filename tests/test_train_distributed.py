@@ -56,3 +56,32 @@ def test_two_process_gloo_run_matches_one_process_with_twice_the_batch(tmp_path:
     close = sum(int(torch.isclose(a[k], b[k], atol=1e-6).sum()) for k in a)
     # Adam divides by sqrt(v): where a gradient is ~0, float-order noise can flip an update's sign.
     assert close / sum(v.numel() for v in a.values()) > 0.99
+
+
+def test_sigterm_under_torchrun_stops_both_ranks_at_one_step_with_a_checkpoint(tmp_path: Path) -> None:
+    """Slurm's SIGTERM reaches every rank; they agree on the step to stop at (a vote every
+    STOP_VOTE_EVERY steps, so the GPU is not synchronised every step) and rank 0 writes the checkpoint
+    with both ranks' RNG states, so --resume continues exactly. torchrun itself exits 1 on the signal."""
+    import signal
+    import time
+
+    from sarclear.train.loop import STOP_VOTE_EVERY
+
+    manifest = write_dataset(tmp_path / "data", train=4, val=0, size=32)
+    run = tmp_path / "run"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "sarclear", "train",
+         "--manifest", str(manifest), "--out", str(run), "--size", "32", "--ngf", "4", "--ndf", "4", "--workers", "0",
+         "--precision", "32", "--norm", "instance", "--log-every", "1", "--quiet", "--ckpt-every", "100000", "--epochs", "100000"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"}, start_new_session=True,
+    )  # fmt: skip
+    metrics = run / "metrics.csv"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and (not metrics.is_file() or len(metrics.read_text().splitlines()) < 3):
+        time.sleep(0.1)
+    os.killpg(proc.pid, signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert "training interrupted at step" in err, err[-2000:]
+    state = torch.load(run / "checkpoints" / "last" / "state.pt", weights_only=True)
+    logged = [int(line.split(",")[0]) for line in metrics.read_text().splitlines()[1:]]
+    assert state["step"] % STOP_VOTE_EVERY == 0 and state["step"] == logged[-1] and len(state["rng"]) == 2

@@ -88,10 +88,12 @@ def weights(run: Path) -> dict[str, torch.Tensor]:
     }
 
 
-def test_resume_gives_identical_weights(tmp_path: Path) -> None:
+def test_resume_gives_identical_weights(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """4 steps straight == 2 steps + resume + 2 steps, bit for bit: data order, random crops and flips,
     dropout masks (64 px: the U-Net has a dropout block), Adam state, an epoch end (3 tiles) with its
-    lr step and validation in between."""
+    lr step and validation in between. On the CPU even on a GPU machine: cuDNN's autotuned kernels
+    are not bit-reproducible (docs/train.md)."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     manifest = write_dataset(tmp_path / "data", train=3, val=1, size=72)
     straight, split = tmp_path / "straight", tmp_path / "split"
     base = config_to_dict(tiny_config(manifest, straight, max_steps=4))
@@ -143,5 +145,6 @@ def test_bad_inputs_fail_before_training_with_one_line(tmp_path: Path, capsys: p
     code, err = _run_cli([*common[:2], "--out", str(tmp_path / "r4"), "--resume"], capsys)
     assert code == 2 and "nothing to resume" in err
 
-    code, err = _run_cli([*common[:2], "--out", str(tmp_path / "r5"), "--precision", "16"], capsys)
-    assert code == 2 and "needs a CUDA GPU" in err
+    if not torch.cuda.is_available():  # on a GPU, float16 + GradScaler is what --precision 16 trains with
+        code, err = _run_cli([*common[:2], "--out", str(tmp_path / "r5"), "--precision", "16"], capsys)
+        assert code == 2 and "needs a CUDA GPU" in err

@@ -73,6 +73,11 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True) -
         teardown(env)
 
 
+#: Steps between the ranks' votes on a stop request (Ctrl-C, SIGTERM) under torchrun: a stop is at
+#: most this many steps late, well inside Slurm's grace period.
+STOP_VOTE_EVERY: int = 10
+
+
 class Trainer:
     """One training run of one process: its networks, optimizers, data and counters."""
 
@@ -196,7 +201,10 @@ class Trainer:
             self.step(batch)
             if counters.step % run.log_every == 0:
                 self._log_losses()
-            stop = any_rank(self.env, request.requested, self.device) or self._max_steps_reached()
+            # Under torchrun the ranks vote every STOP_VOTE_EVERY steps: a vote is an all-reduce read
+            # back on the host, which would stop the CPU from queueing the next steps ahead of the GPU.
+            vote = not self.env.enabled or counters.step % STOP_VOTE_EVERY == 0
+            stop = (vote and any_rank(self.env, request.requested, self.device)) or self._max_steps_reached()
             if run.val_every and counters.step % run.val_every == 0:
                 self.validate()
             if counters.step % run.ckpt_every == 0 or (stop and counters.batch < self.per_epoch):
