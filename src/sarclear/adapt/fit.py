@@ -24,11 +24,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 from torch import nn
-from tqdm import tqdm
 
 from sarclear.adapt.pairs import training_batch
 from sarclear.adapt.scene import AdaptScene
 from sarclear.models.spec import ModelSpec, depth_for_size
+from sarclear.progress import progress_bar
 
 #: Scale of a fresh model's output-layer weights: small, so the start is (almost) its fill.
 OUTPUT_GAIN: float = 0.1
@@ -122,7 +122,7 @@ def fit(
     optimizer = torch.optim.Adam(generator.parameters(), lr=lr, betas=(0.9, 0.999))
     budget_s = None if minutes is None else 60.0 * minutes
     total = steps if steps is not None else None
-    bar = tqdm(total=total if total is not None else int(budget_s), disable=not progress, unit="step" if total else "s",
+    bar = progress_bar(total=total if total is not None else int(budget_s), disable=not progress, unit="step" if total else "s",
                desc="sarclear adapt: fitting", leave=False)  # fmt: skip
     start, step, losses, done = time.perf_counter(), 0, [], 0.0
     while done < 1.0:
@@ -145,8 +145,7 @@ def fit(
             bar.update(1)
         else:
             done = min(1.0, elapsed / budget_s)  # type: ignore[operator]
-            bar.n = int(elapsed)
-            bar.refresh()
+            bar.update(int(elapsed) - bar.n)  # whole seconds of the budget; redrawn as often as the bar allows
         bar.set_postfix(loss=f"{loss.item():.4f}", refresh=False)
     bar.close()
     seconds = time.perf_counter() - start

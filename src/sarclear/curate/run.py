@@ -13,14 +13,11 @@ import math
 import multiprocessing as mp
 import os
 import platform
-import sys
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
-
-from tqdm import tqdm
 
 from sarclear import __version__
 from sarclear.cores import usable_cores
@@ -35,6 +32,7 @@ from sarclear.data import clouds, s2cloudless_fast
 from sarclear.data.layout import Triplet, find_triplets
 from sarclear.data.manifest import CORE_COLUMNS, write_manifest
 from sarclear.errors import LayoutError
+from sarclear.progress import progress_bar
 
 BATCH = 1024
 MANIFEST_COLUMNS: tuple[str, ...] = CORE_COLUMNS + STAT_COLUMNS
@@ -171,7 +169,7 @@ def _measured(
     progress: bool,
 ) -> Iterator[tuple[Triplet, dict[str, Any], bool]]:
     """`(triplet, statistics record, came from the cache)` for every triplet, in order, batch by batch."""
-    with tqdm(total=len(triplets), unit="triplet", desc="curate", file=sys.stderr, disable=not progress) as bar:
+    with progress_bar(total=len(triplets), unit="triplet", desc="curate", disable=not progress) as bar:
         for start in range(0, len(triplets), BATCH):
             batch = triplets[start : start + BATCH]
             keys = [triplet_key(_paths(t), settings_key) for t in batch]
@@ -290,7 +288,7 @@ def curate(
     workers = workers or usable_cores()
     extra = {"shard": shard.as_dict()} if shard is not None else {}
     metadata = run_metadata(root.resolve(), thresholds, measurement_info(settings), **extra)
-    clouds.prepare(settings.cloud_method, log=lambda text: print(f"curate: {text}", file=sys.stderr))
+    clouds.prepare(settings.cloud_method, log=lambda text: print(f"curate: {text}"))
     measurer = _Measurer(workers, settings)
     with StatsCache(Path(cache_path) if cache_path else None) as cache:
         try:

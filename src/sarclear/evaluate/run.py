@@ -14,7 +14,6 @@ from __future__ import annotations
 import csv
 import json
 import math
-import sys
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timezone
@@ -23,7 +22,6 @@ from typing import Any, TextIO
 
 import torch
 from torch.utils.data import DataLoader
-from tqdm import tqdm
 
 from sarclear import __version__
 from sarclear.data import clouds
@@ -53,6 +51,7 @@ from sarclear.io.atomic import atomic_output
 from sarclear.io.geotiff import raster_info
 from sarclear.io.sources import describe_s2
 from sarclear.predict.engine import parse_device
+from sarclear.progress import progress_bar
 
 METRICS_FILE, PER_IMAGE_FILE, REPORT_MD, REPORT_HTML = "metrics.json", "per_image.csv", "report.md", "report.html"
 ADAPT_FOLDER = "adapt"  # OUT/adapt/<method>/<sample>.tif: the adapt fits' outputs; OUT/adapt/masks/: their masks
@@ -129,7 +128,7 @@ def _stream(
     state = _Pass(methods, len(dataset), gallery_k)
     writer = csv.DictWriter(handle, fieldnames=list(INFO_COLUMNS) + metric_columns())
     writer.writeheader()
-    with tqdm(total=len(dataset), desc="evaluate", unit="tile", file=sys.stderr, disable=not progress) as bar:
+    with progress_bar(total=len(dataset), desc="evaluate", unit="tile", disable=not progress) as bar:
         for batch in loader:
             first = dataset.samples[int(batch["index"][0])]
             check_inputs(methods, *batch["clear"].shape[1:], where=first.s2_cloudy_path)

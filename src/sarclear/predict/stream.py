@@ -17,7 +17,6 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
-from tqdm import tqdm
 
 from sarclear.data.bands import S2_RGB_POSITIONS
 from sarclear.data.normalize import s2_from_network
@@ -27,6 +26,7 @@ from sarclear.inference.windows import WindowBlend, batches, run_windows
 from sarclear.predict.engine import Engine
 from sarclear.predict.prepare import network_input, pad_to
 from sarclear.predict.reader import SceneReader
+from sarclear.progress import progress_bar
 
 __all__ = ["RowBlock", "batches", "predicted_rows", "rgb_channels"]
 
@@ -92,7 +92,7 @@ def predicted_rows(
     observed_pick = [inputs.model_bands.index(b) for b in inputs.rgb_bands]  # the model reads RGB or all 13 bands
     starts = grid.row_starts
     with (
-        tqdm(total=grid.n_windows, unit="window", desc="predict", disable=not progress, dynamic_ncols=True) as bar,
+        progress_bar(total=grid.n_windows, unit="window", desc="predict", disable=not progress, dynamic_ncols=True) as bar,
         ThreadPoolExecutor(max_workers=1, thread_name_prefix="sarclear-read") as pool,
     ):
 

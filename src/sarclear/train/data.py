@@ -20,7 +20,6 @@ from collections.abc import Iterator, Sequence
 
 import torch
 from torch.utils.data import DataLoader, DistributedSampler
-from tqdm import tqdm
 
 from sarclear.data.bands import s2_band_indexes
 from sarclear.data.dataset import TripletDataset
@@ -29,12 +28,13 @@ from sarclear.data.triplet import check_triplet
 from sarclear.data.worker_errors import ErrorSafeLoader
 from sarclear.errors import LayoutError, RasterError, SarclearInputError
 from sarclear.io.truncation import check_not_truncated
+from sarclear.progress import progress_bar
 from sarclear.train.interrupt import ignore_stop_signals
 
 
 def check_samples(samples: Sequence[Sample], *, size: int, bands: str, progress: bool = False) -> None:
     """Raise a one-line `SarclearInputError` for the first row whose files cannot be trained on."""
-    for sample in tqdm(samples, desc="checking inputs", unit="tile", disable=not progress, leave=False):
+    for sample in progress_bar(samples, desc="checking inputs", unit="tile", disable=not progress, leave=False):
         _, cloudy, clear = check_triplet(sample.s1_path, sample.s2_cloudy_path, sample.s2_path)
         for path in (sample.s1_path, sample.s2_cloudy_path, sample.s2_path):
             check_not_truncated(path)

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from sarclear.config import TrainConfig, save_config
 from sarclear.data.dataset import TripletDataset, build_input
@@ -27,6 +26,7 @@ from sarclear.data.provenance import training_provenance
 from sarclear.errors import CheckpointError, ConfigError, SarclearInputError
 from sarclear.inference.norm import DEFAULT_NORM_MODE, resolve_norm_mode
 from sarclear.models.checkpoint import read_spec
+from sarclear.progress import progress_bar
 from sarclear.train import data as train_data
 from sarclear.train.cpu_speedups import apply_cpu_speedups
 from sarclear.train.distributed import (
@@ -168,7 +168,7 @@ class Trainer:
         """Run epochs until `optim.epochs`, `run.max_steps` or a stop signal; returns the run folder."""
         counters, run, epochs = self.counters, self.config.run, self.config.optim.epochs
         total = self.per_epoch * epochs if run.max_steps is None else min(run.max_steps, self.per_epoch * epochs)
-        self.bar = tqdm(total=total, initial=counters.step, desc="train", unit="step", disable=not self.progress,
+        self.bar = progress_bar(total=total, initial=counters.step, desc="train", unit="step", disable=not self.progress,
                         dynamic_ncols=True)
         self.started = self.window_start = time.perf_counter()
         self.saved_step, self.validated_step = counters.step, -1

@@ -22,7 +22,6 @@ from typing import Any
 
 import numpy as np
 from numpy.lib.format import open_memmap
-from tqdm import tqdm
 
 from sarclear import __version__
 from sarclear.cores import usable_cores
@@ -43,6 +42,7 @@ from sarclear.data.triplet import check_triplet
 from sarclear.errors import ConfigError, RasterError, SarclearInputError
 from sarclear.io.atomic import atomic_directory
 from sarclear.io.digest import file_sha256
+from sarclear.progress import progress_bar
 
 Arrays = dict[str, np.ndarray]
 
@@ -79,7 +79,7 @@ def write_pack(
         arrays = {kind: open_memmap(tmp / ARRAY_FILES[kind], mode="w+", dtype=dtype, shape=shape)
                   for kind, (dtype, shape) in layout.items()}  # fmt: skip
         facts: list[dict[str, Any] | None] = [None] * len(samples)
-        with tqdm(total=len(samples), desc="pack", unit="tile", file=sys.stderr, disable=not progress) as bar:
+        with progress_bar(total=len(samples), desc="pack", unit="tile", disable=not progress) as bar:
             for position, result in _packed(dataset, arrays, tmp, workers):
                 if isinstance(result, str):
                     raise SarclearInputError(result)

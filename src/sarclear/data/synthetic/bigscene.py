@@ -13,7 +13,6 @@ import numpy as np
 import rasterio
 from rasterio.transform import from_origin
 from rasterio.windows import Window
-from tqdm import tqdm
 
 from sarclear.data.bands import RGB_NAMES, S1_BANDS, S2_BANDS, S2_RGB_POSITIONS
 from sarclear.data.provenance import SYNTHETIC_TAG
@@ -21,6 +20,7 @@ from sarclear.data.synthetic.scene import STRIP_ROWS, draw_scene_spec, render_wi
 from sarclear.errors import ConfigError
 from sarclear.io.atomic import atomic_output
 from sarclear.io.profiles import gtiff_profile
+from sarclear.progress import progress_bar
 
 _BLOCK = 256
 
@@ -66,7 +66,7 @@ def write_scene(
                 dst.set_band_description(band, name)
             dst.update_tags(**{SYNTHETIC_TAG: "1"})
             outputs[key] = dst
-        for top in tqdm(range(0, size, STRIP_ROWS), desc="scene", unit="strip", disable=not progress):
+        for top in progress_bar(range(0, size, STRIP_ROWS), desc="scene", unit="strip", disable=not progress):
             height = min(STRIP_ROWS, size - top)
             arrays = render_window(spec, top, 0, height, size, strip_rng(seed, top // STRIP_ROWS))
             for key, (_, _, _, index) in layout.items():

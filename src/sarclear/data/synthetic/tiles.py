@@ -22,7 +22,6 @@ from pathlib import Path
 
 import numpy as np
 from rasterio.transform import Affine, from_origin
-from tqdm import tqdm
 
 from sarclear.data.bands import S1_BANDS, S2_BANDS, S2_RGB_POSITIONS
 from sarclear.data.layout import (
@@ -45,6 +44,7 @@ from sarclear.data.synthetic.scene import (
 from sarclear.errors import ConfigError, LayoutError
 from sarclear.io.atomic import atomic_output
 from sarclear.io.geotiff import write_raster
+from sarclear.progress import progress_bar
 
 #: Defect codes = the curation reason codes they must trigger (`curate/rules.py`, docs/curate.md).
 DEFECTS: tuple[str, ...] = ("no_sar_variance", "no_data", "low_optical_contrast", "nan_values")
@@ -198,7 +198,7 @@ def generate_dataset(
         for s in range(scenes)
     }
     tiles: list[SyntheticTile] = []
-    for index, (season, scene_index, patch_index) in enumerate(tqdm(jobs, desc="synth", unit="tile", disable=not progress)):
+    for index, (season, scene_index, patch_index) in enumerate(progress_bar(jobs, desc="synth", unit="tile", disable=not progress)):
         season_index = _SEASON_INDEX[season]
         scene = scene_numbers(season, scenes)[scene_index]
         row, col = divmod(patch_index, columns)
