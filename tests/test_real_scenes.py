@@ -196,3 +196,70 @@ def test_a_folder_without_band_files_is_one_line_exit_2(tmp_path: Path, checkpoi
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and str(empty) in err[0] and "B04.tif" in err[0]
     assert not list(tmp_path.glob("*.tif")) and not list(tmp_path.glob(".*"))
+
+
+def _l2a_folder_with_scl(tmp_path: Path) -> tuple[Path, np.ndarray, rasterio.Affine]:
+    """The genuine SSL4EO-S12 L2A folder with a Scene Classification Layer on its 20 m grid."""
+    folder = tmp_path / "s2a" / "0000200" / SSL4EO_L2A.name
+    shutil.copytree(SSL4EO_L2A, folder)
+    b5, transform, crs = band(SSL4EO_L2A, "B5")
+    scl = np.full(b5.shape, 4, np.uint8)  # vegetation
+    scl[5:15, 5:15] = 9  # cloud, high probability (the crop's 20 m grid is 50 x 49 px)
+    scl[32:42, 4:12] = 10  # thin cirrus
+    scl[20:28, 28:38] = 3  # cloud shadow
+    with rasterio.open(folder / "SCL.tif", "w", driver="GTiff", width=scl.shape[1], height=scl.shape[0], count=1, dtype="uint8",
+                       crs=crs, transform=transform) as dst:  # fmt: skip
+        dst.write(scl, 1)
+    return folder, scl, transform
+
+
+def test_an_l2a_products_own_scene_classification_is_the_composite_mask(tmp_path: Path) -> None:
+    """L2A has no B10, so s2cloudless cannot run and the fallback brightness test misses haze: the
+    product's SCL (8, 9, 10 cloud, 3 shadow) is used instead, brought to 10 m by nearest neighbour."""
+    from sarclear.data.clouds import DEFAULT_DILATION_SIZE, dilate
+    from sarclear.predict.defaults import SHADOW_DILATION_PX
+
+    folder, scl, transform = _l2a_folder_with_scl(tmp_path)
+    info = raster_info(folder)
+    expected = np.zeros(info.shape, np.uint8)
+    reproject(scl, expected, src_transform=transform, src_crs=info.crs, dst_transform=info.transform, dst_crs=info.crs,
+              resampling=Resampling.nearest)  # fmt: skip
+    cloud = dilate(np.isin(expected, (8, 9, 10)), DEFAULT_DILATION_SIZE)
+    shadow = dilate(expected == 3, SHADOW_DILATION_PX) & ~cloud
+    assert 0.05 < cloud.mean() < 0.3 and 0.03 < shadow.mean() < 0.3
+    out, mask = tmp_path / "out.tif", tmp_path / "mask.tif"
+    lines = predict_identity(SSL4EO_S1, folder, out, composite=True, write_mask=mask)
+    assert any("scene classification SCL.tif" in line for line in lines)
+    assert any(line.startswith("cloud mask: the product's scene classification (SCL.tif") for line in lines)
+    with rasterio.open(mask) as src:
+        written = src.read(1)
+    assert np.array_equal(written == 1, cloud) and np.array_equal(written == 2, shadow)
+    tags = read_out(out)[3]
+    assert tags["SARCLEAR_CLOUD_MASK"] == "the product's scene classification (SCL)" and "SARCLEAR_CLOUD_THRESHOLD" not in tags
+    assert tags["SARCLEAR_SHADOWS"].startswith("the product's scene classification, class 3")
+    lines = predict_identity(SSL4EO_S1, folder, tmp_path / "detected.tif", composite=True, use_scl=False)
+    assert any("RGB brightness test" in line for line in lines) and not any("cloud mask: the product's" in line for line in lines)
+    assert read_out(tmp_path / "detected.tif")[3]["SARCLEAR_CLOUD_MASK"] == "brightness"
+
+
+def test_an_l2a_safe_lists_its_scene_classification(tmp_path: Path) -> None:
+    from rasterio.shutil import copy as gdal_copy
+
+    from sarclear.io.sources import scene_classification
+
+    source = DATA / "safe" / "S2A_MSIL2A_20220706T085611_N0400_R007_T33NZA_20220706T153419.SAFE"
+    assert scene_classification(source) is None  # the test product was made without one
+    safe = Path(shutil.copytree(source, tmp_path / source.name))
+    b05 = next(safe.rglob("*_B05_20m.jp2"))
+    scl = b05.with_name(b05.name.replace("_B05_20m", "_SCL_20m"))
+    with rasterio.open(b05) as src:
+        profile = src.profile
+        with rasterio.MemoryFile() as memory, memory.open(driver="GTiff", width=src.width, height=src.height, count=1, dtype="uint8",
+                                                          crs=src.crs, transform=src.transform) as tmp:  # fmt: skip
+            tmp.write(np.full((1, src.height, src.width), 9, np.uint8))
+            gdal_copy(tmp, scl, driver="JP2OpenJPEG")
+    mtd = safe / "MTD_MSIL2A.xml"
+    listed = b05.relative_to(safe).with_suffix("").as_posix()
+    mtd.write_text(mtd.read_text().replace(f"<IMAGE_FILE>{listed}</IMAGE_FILE>",
+                                           f"<IMAGE_FILE>{listed}</IMAGE_FILE><IMAGE_FILE>{listed.replace('_B05_20m', '_SCL_20m')}</IMAGE_FILE>"))  # fmt: skip
+    assert profile["driver"] == "JP2OpenJPEG" and scene_classification(safe) == str(scl)

@@ -142,6 +142,7 @@ def adapt_scene(
     norm: str = DEFAULT_NORM_MODE,
     s2_offset: float | None = None,
     cloud_threshold: float = DEFAULT_THRESHOLD,
+    use_scl: bool = True,
     progress: bool = True,
     log: Log | None = None,
 ) -> AdaptResult:
@@ -152,7 +153,8 @@ def adapt_scene(
     detected cloud shadows to a detected mask (as `predict --composite` does). `norm` is the batch-norm
     mode of the fitted model's prediction (`auto`: as `predict` would run the kept model). `s2` and `s1`
     take every input `predict` takes (product folders, SAFE, VV/VH pairs); `s2_offset` and
-    `cloud_threshold` (a detected mask's cloud probability threshold) as there.
+    `cloud_threshold` (a detected mask's cloud probability threshold) and `use_scl` (an L2A
+    product's own scene classification as the mask) as there.
     `residual` (a fresh model only): the model corrects its push-pull-filled input (default) rather
     than starting from the mean clear colour (docs/adapt.md compares the two).
     """
@@ -169,7 +171,8 @@ def adapt_scene(
         raise ConfigError(f"--keep-model {keep}: exists and is not a folder")
     generator, spec = _start_model(checkpoint, use_sar)
     scene = load_scene(s2, s1, use_sar=use_sar, mask=mask, shadow_dilation=shadow_dilation, s2_offset=s2_offset, shadows=shadows,
-                       s2_clip_max=spec.s2_clip_max if spec else S2_CLIP_MAX_DN, cloud_threshold=cloud_threshold, log=log)  # fmt: skip
+                       s2_clip_max=spec.s2_clip_max if spec else S2_CLIP_MAX_DN, cloud_threshold=cloud_threshold, use_scl=use_scl,
+                       log=log)  # fmt: skip
     clear_share, cloud_share = scene.clear_share, float(scene.cloud.sum()) / max(1, int(scene.valid.sum()))
     log(f"{scene.inputs.s2.path.name}: {cloud_share:.1%} cloud (mask dilated by {shadow_dilation} px), {clear_share:.1%} clear to learn from")
     check_clear_enough(scene, has_checkpoint=generator is not None, log=log)

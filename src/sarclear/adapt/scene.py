@@ -101,6 +101,7 @@ def load_scene(
     s2_offset: float | None = None,
     shadows: bool = True,
     cloud_threshold: float = DEFAULT_THRESHOLD,
+    use_scl: bool = True,
     log: Log = lambda _: None,
 ) -> AdaptScene:
     """Check and read the whole scene (RGB and, if `use_sar`, S1 on the S2 grid) with its cloud mask
@@ -112,7 +113,8 @@ def load_scene(
         db = reader.s1(0, height) if use_sar else None
         valid = valid_pixels(dn, db, s2_nodata=inputs.s2.nodata)  # the rule predict's stream uses
         sar = None if db is None else np.nan_to_num(s1_to_network(db), nan=0.0).astype(np.float32)
-        source = MaskSource(reader, log, threshold=cloud_threshold) if shadows else MaskSource(reader, log, None, cloud_threshold)
+        source = (MaskSource(reader, log, threshold=cloud_threshold, use_scl=use_scl) if shadows
+                  else MaskSource(reader, log, None, cloud_threshold, use_scl))  # fmt: skip
         cloud = np.concatenate([source.rows(r0, min(height, r0 + MASK_STRIP_ROWS)).mask for r0 in range(0, height, MASK_STRIP_ROWS)])
         mask_tags = source.tags()
     cloud = dilate(cloud, shadow_dilation) & valid

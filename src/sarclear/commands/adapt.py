@@ -35,6 +35,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ssim-weight", type=float, help="weight of a 1 - SSIM term beside L1 (default 0: off)")
     parser.add_argument("--dilate", type=int, help="extra cloud-mask dilation in px, to cover shadow and halo (default 6 for a detected mask, 0 with --mask)")
     parser.add_argument("--no-shadows", dest="shadows", action="store_false", help="do not add detected cloud shadows to a detected mask")
+    parser.add_argument("--no-scl", dest="use_scl", action="store_false",
+                        help="detect clouds even when an L2A product has its own scene classification (SCL), which is used by default")
     parser.add_argument("--cloud-threshold", type=float, default=DEFAULT_THRESHOLD, metavar="P",
                         help=f"cloud probability above which a pixel is cloud in a detected mask (default {DEFAULT_THRESHOLD:g}, "
                              "s2cloudless's; higher keeps more observed pixels where haze raises it)")  # fmt: skip
@@ -63,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
     result = adapt_scene(
         args.s2, None if args.no_sar else args.s1, args.out, checkpoint=args.checkpoint, steps=args.steps, minutes=minutes,
         use_sar=not args.no_sar, mask=args.mask, keep_model=args.keep_model, seed=args.seed, s2_offset=args.s2_offset, shadows=args.shadows,
-        cloud_threshold=args.cloud_threshold, progress=not args.quiet, log=say,
+        cloud_threshold=args.cloud_threshold, use_scl=args.use_scl, progress=not args.quiet, log=say,
         **{k: v for k, v in optional.items() if v is not None},
     )  # fmt: skip
     say(f"{result.fit.steps} steps in {result.fit.seconds:.0f} s; wrote {result.out}")

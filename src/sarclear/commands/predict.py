@@ -51,6 +51,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cloud-threshold", type=float, default=DEFAULT_THRESHOLD, metavar="P",
                         help=f"cloud probability above which a pixel is cloud in a detected mask (default {DEFAULT_THRESHOLD:g}, "
                              "s2cloudless's; higher keeps more observed pixels where haze raises it)")  # fmt: skip
+    parser.add_argument("--no-scl", dest="use_scl", action="store_false",
+                        help="detect clouds even when an L2A product has its own scene classification (SCL), which is used by default")
     parser.add_argument("--seed", type=int, default=0, help="seed of the dropout masks with --uncertainty (default 0)")
     parser.add_argument(
         "--norm-mode", choices=NORM_MODES,
@@ -103,6 +105,6 @@ def run(args: argparse.Namespace) -> int:
         uncertainty=args.uncertainty, samples=args.samples, seed=args.seed, norm=args.norm_mode,
         tile=args.tile, overlap=args.overlap, batch_size=args.batch_size, backend=args.backend,
         device=args.device, precision=args.precision, s2_offset=args.s2_offset, shadows=args.shadows,
-        shadow_dilation=args.shadow_dilation, cloud_threshold=args.cloud_threshold, progress=not args.quiet, log=say,
+        shadow_dilation=args.shadow_dilation, cloud_threshold=args.cloud_threshold, use_scl=args.use_scl, progress=not args.quiet, log=say,
     )  # fmt: skip
     return 0

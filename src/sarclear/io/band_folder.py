@@ -29,6 +29,7 @@ from sarclear.io.product import (
     canonical_band,
     level_from_name,
     offset_for_baseline,
+    scl_resolution,
 )
 
 #: File extensions read as band files.
@@ -94,7 +95,15 @@ def read_band_folder(folder: Path) -> ProductBands:
         offset=offset,
         offset_source=offset_source,
         baseline=baseline,
+        scl=scl_file(folder),
     )
+
+
+def scl_file(folder: Path) -> str | None:
+    """The folder's Scene Classification Layer (`SCL.tif`, `*_SCL_20m.jp2`...), the finest if several."""
+    found = [(res, path) for path in sorted(folder.iterdir())
+             if path.is_file() and path.suffix.lower() in BAND_SUFFIXES and (res := scl_resolution(path.stem)) is not None]  # fmt: skip
+    return str(min(found)[1]) if found else None
 
 
 def _level(folder: Path, names: list[str], files: dict[str, Path]) -> tuple[str | None, str]:

@@ -63,10 +63,24 @@ class ProductBands:
     offset_source: str = "unknown"
     baseline: str | None = None
     notes: tuple[str, ...] = field(default=())
+    #: GDAL path of the product's Scene Classification Layer (L2A's SCL, its finest file), None if it has none.
+    scl: str | None = None
 
     def ordered_names(self) -> tuple[str, ...]:
         """The bands present, in SEN12MS-CR order."""
         return tuple(name for name in S2_BAND_ORDER if name in self.bands)
+
+
+#: `SCL`, `..._SCL`, `..._SCL_20m` (with any extension): the L2A Scene Classification Layer's file name.
+_SCL_NAME = re.compile(r"(^|_)SCL(_(10|20|60)m)?$", re.IGNORECASE)
+
+
+def scl_resolution(stem: str) -> int | None:
+    """For an SCL file name (without extension), its resolution in m (20 when not in the name); None otherwise."""
+    match = _SCL_NAME.search(stem)
+    if match is None:
+        return None
+    return int(match.group(3)) if match.group(3) else 20
 
 
 def baseline_from_name(name: str) -> str | None:

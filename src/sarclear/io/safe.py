@@ -28,6 +28,7 @@ from sarclear.io.product import (
     baseline_from_name,
     canonical_band,
     offset_for_baseline,
+    scl_resolution,
 )
 
 #: Product metadata file name -> processing level (PSD, SAFE_COMPACT naming since December 2016).
@@ -109,8 +110,20 @@ def read_safe(path: Path) -> ProductBands:
     bands, band_notes = _band_files(metadata, safe, level, mtd_path)
     return ProductBands(
         path=path, bands=bands, level=level, level_source=level_source, offset=offset,
-        offset_source=offset_source, baseline=baseline, notes=(*offset_notes, *band_notes),
+        offset_source=offset_source, baseline=baseline, notes=(*offset_notes, *band_notes), scl=_scl_file(metadata, safe),
     )
+
+
+def _scl_file(metadata: ET.Element, safe: _Safe) -> str | None:
+    """GDAL path of the finest Scene Classification file the MTD lists and the product holds (L2A), else None."""
+    listed = []
+    for element in metadata.iter("IMAGE_FILE"):
+        relative = (element.text or "").strip().lstrip("/")
+        relative += "" if relative.lower().endswith(".jp2") else ".jp2"
+        resolution = scl_resolution(PurePosixPath(relative).stem)
+        if resolution is not None and safe.size(relative):
+            listed.append((resolution, relative))
+    return f"{safe.root}/{min(listed)[1]}" if listed else None
 
 
 def _open_folder(path: Path) -> _Safe:

@@ -94,6 +94,15 @@ def describe_s2(path: str | Path, *, offset: float | None = None, descriptions: 
     return str(path), S2Radiometry("GeoTIFF", level, level_source, 0.0, "none declared (use --s2-offset 1000 for products of baseline 04.00 and later)")
 
 
+def scene_classification(path: str | Path) -> str | None:
+    """GDAL path of an S2 product's Scene Classification Layer (an L2A SAFE's `SCL_20m.jp2`, a
+    band folder's `SCL.tif`), None for a plain raster file or a product without one."""
+    path = Path(path)
+    if not is_product(path) or not path.exists():
+        return None
+    return _product(str(path.resolve()), path.stat().st_mtime_ns).scl
+
+
 def s1_pair_dataset(paths: Sequence[Path]) -> str:
     """A 2-band (VV, VH) VRT from two single-band files given in any order."""
     vv, vh = s1_files(list(paths))

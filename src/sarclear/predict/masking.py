@@ -25,17 +25,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from sarclear.data import shadows
 from sarclear.data.bands import S2_BANDS
 from sarclear.data.cloud_bands import RGB_POSITIONS, DetectorBands, detector_bands, shadow_band_indexes, usable_method
-from sarclear.data.clouds import BRIGHT_HIGH, BRIGHT_SCENE_SHARE, DEFAULT_THRESHOLD
+from sarclear.data.clouds import BRIGHT_HIGH, BRIGHT_SCENE_SHARE, DEFAULT_DILATION_SIZE, DEFAULT_THRESHOLD, dilate
 from sarclear.data.normalize import REFLECTANCE_SCALE
 from sarclear.errors import ConfigError
 from sarclear.io.geotiff import RasterInfo
 from sarclear.io.pixel_size import row_spacing_metres
+from sarclear.io.scl import SCL_CLOUD, SCL_NODATA, SCL_SHADOW
 from sarclear.predict.composite import FEATHER_PX, feather
 from sarclear.predict.defaults import SHADOW_DILATION_PX
 from sarclear.predict.reader import SceneReader
@@ -68,10 +70,13 @@ class MaskSource:
     """`rows(r0, r1) -> MaskRows` for rows `r0 <= r < r1`; `shadow_dilation` None turns shadows off."""
 
     def __init__(self, reader: SceneReader, log: Callable[[str], None] = lambda _: None,
-                 shadow_dilation: int | None = SHADOW_DILATION_PX, threshold: float = DEFAULT_THRESHOLD) -> None:  # fmt: skip
+                 shadow_dilation: int | None = SHADOW_DILATION_PX, threshold: float = DEFAULT_THRESHOLD,
+                 use_scl: bool = True) -> None:  # fmt: skip
         self.reader = reader
         self.log = log
         self.threshold = check_threshold(threshold)
+        #: An L2A product's own Scene Classification, used instead of detection unless `use_scl` is False.
+        self.scl = use_scl and reader.inputs.mask is None and reader.inputs.scl is not None
         self.method: str | None = None
         self._choice: DetectorBands | None = None  # only needed without a --mask file
         self._method: str | None = None  # decided on the first chunk (a padded band demotes s2cloudless)
@@ -108,8 +113,10 @@ class MaskSource:
     def tags(self) -> dict[str, str]:
         """The mask's shares and how shadows were found, for the output's GeoTIFF tags (after the last row)."""
         valid = max(1, self.counts["valid"])
-        detected = {"SARCLEAR_CLOUD_THRESHOLD": f"{self.threshold:g}"} if self.reader.inputs.mask is None else {}
+        source = "file" if self.reader.inputs.mask is not None else "scl" if self.scl else (self.method or "none")
+        detected = {"SARCLEAR_CLOUD_THRESHOLD": f"{self.threshold:g}"} if source not in ("file", "scl") else {}
         return {
+            "SARCLEAR_CLOUD_MASK": {"file": "the --mask file", "scl": "the product's scene classification (SCL)"}.get(source, source),
             **detected,
             "SARCLEAR_CLOUD_PCT": f"{100.0 * self.counts['cloud'] / valid:.2f}",
             "SARCLEAR_SHADOW_PCT": f"{100.0 * self.counts['shadow'] / valid:.2f}",
@@ -126,6 +133,8 @@ class MaskSource:
             rgb = self.reader.s2(m0, m1, self.reader.inputs.rgb_bands, cols)
             self._tally(rgb, mask)
             return mask, np.zeros_like(mask), rgb.max(axis=0) > 0
+        if self.scl:
+            return self._scl_mask(m0, m1, cols)
         if self._choice is None:
             self._choice = detector_bands(self.reader.inputs.s2)
         dn = self.reader.s2(m0, m1, self._choice.indexes, cols)
@@ -150,6 +159,25 @@ class MaskSource:
         planes = self._shadow_planes(dn, lambda bands: self.reader.s2(m0, m1, bands, cols))
         shadow = shadows.shadow_mask(planes, mask, valid, self._reference, steps=self._steps, dilation=self.shadow_dilation)
         return mask, shadow, valid
+
+    def _scl_mask(self, m0: int, m1: int, cols: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Cloud and shadow from the product's Scene Classification: classes `SCL_CLOUD` dilated as a
+        detected mask is, class `SCL_SHADOW` dilated by the shadow dilation (none with shadows off)."""
+        classes = self.reader.scl(m0, m1, cols)
+        if self.method is None:
+            self.method = "scl"
+            self.log(f"cloud mask: the product's scene classification ({Path(str(self.reader.inputs.scl)).name}: classes "
+                     f"{', '.join(map(str, SCL_CLOUD))} cloud, dilated {DEFAULT_DILATION_SIZE} px; --no-scl detects clouds instead)")  # fmt: skip
+            self._shadow_how = ("off (--no-shadows)" if self.shadow_dilation is None else
+                                f"the product's scene classification, class {SCL_SHADOW}, dilated {self.shadow_dilation} px")  # fmt: skip
+        rgb = self.reader.s2(m0, m1, self.reader.inputs.rgb_bands, cols)
+        valid = (rgb.max(axis=0) > 0) & (classes != SCL_NODATA)
+        cloud = dilate(np.isin(classes, SCL_CLOUD), DEFAULT_DILATION_SIZE) & valid
+        shadow = np.zeros_like(cloud)
+        if self.shadow_dilation is not None:
+            shadow = dilate(classes == SCL_SHADOW, self.shadow_dilation) & valid & ~cloud
+        self._tally(rgb, cloud)
+        return cloud, shadow, valid
 
     def _prepare_shadows(self) -> None:
         """The clear land's reference level (one decimated read of the scene) and the sun's direction."""

@@ -57,6 +57,7 @@ def predict_scene(
     shadows: bool = True,
     shadow_dilation: int = SHADOW_DILATION_PX,
     cloud_threshold: float = DEFAULT_THRESHOLD,
+    use_scl: bool = True,
     progress: bool = True,
     log: Log | None = None,
 ) -> Path:
@@ -73,7 +74,8 @@ def predict_scene(
     zero where `composite` keeps the observed pixel. `norm` is the batch-norm mode
     (`sarclear.inference.norm`), `seed` seeds the dropout masks. `shadows` adds cloud shadows
     (`sarclear.data.shadows`), dilated by `shadow_dilation` px, to a detected mask; `cloud_threshold`
-    is the cloud probability above which a pixel is cloud (s2cloudless's 0.4 by default).
+    is the cloud probability above which a pixel is cloud (s2cloudless's 0.4 by default); `use_scl`
+    takes an L2A product's own Scene Classification as the mask instead of detecting clouds.
     """
     log = log or _logger.info
     _check_settings(tile, overlap, batch_size, quicklook)
@@ -83,8 +85,8 @@ def predict_scene(
     return predict_with_engine(
         engine, spec, s1, s2, out, composite=composite, mask=mask, write_mask=write_mask, uncertainty=uncertainty,
         samples=samples, quicklook=quicklook, tile=tile, overlap=overlap, batch_size=batch_size, s2_offset=s2_offset,
-        shadows=shadows, shadow_dilation=shadow_dilation, cloud_threshold=cloud_threshold, progress=progress, log=log,
-        model_name=str(checkpoint), seed=seed,
+        shadows=shadows, shadow_dilation=shadow_dilation, cloud_threshold=cloud_threshold, use_scl=use_scl, progress=progress,
+        log=log, model_name=str(checkpoint), seed=seed,
     )  # fmt: skip
 
 
@@ -108,6 +110,7 @@ def predict_with_engine(
     shadows: bool = True,
     shadow_dilation: int = SHADOW_DILATION_PX,
     cloud_threshold: float = DEFAULT_THRESHOLD,
+    use_scl: bool = True,
     progress: bool = True,
     log: Log = lambda _: None,
     model_name: str = "checkpoint",
@@ -155,7 +158,7 @@ def predict_with_engine(
     with gdal_env(), SceneReader(inputs) as reader, scene_outputs(
         out, inputs.s2, mask_out=mask_out, std_out=std_out, quicklook=quicklook, tags=tags
     ) as writers:
-        masks = (MaskSource(reader, input_log, shadow_dilation if shadows else None, cloud_threshold)
+        masks = (MaskSource(reader, input_log, shadow_dilation if shadows else None, cloud_threshold, use_scl)
                  if composite or mask_out is not None else None)  # fmt: skip
         rows = predicted_rows(
             engine, reader, grid, s2_clip_max=spec.s2_clip_max, out_channels=spec.out_channels, batch_size=batch_size,

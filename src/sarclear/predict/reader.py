@@ -29,7 +29,7 @@ class SceneReader:
     def __init__(self, inputs: SceneInputs) -> None:
         self.inputs = inputs
         self._stack = contextlib.ExitStack()
-        self._s2 = self._s1 = self._mask = None
+        self._s2 = self._s1 = self._mask = self._scl = None
 
     def __enter__(self) -> SceneReader:  # noqa: PYI034 (Self needs Python 3.11)
         inputs = self.inputs
@@ -52,6 +52,11 @@ class SceneReader:
             self._s1 = s1
         if inputs.mask is not None:
             self._mask = self._stack.enter_context(rasterio.open(inputs.mask.dataset))
+        if inputs.scl is not None:  # classes, so nearest: 20 m onto the 10 m grid, one class per 2 x 2
+            scl = self._stack.enter_context(rasterio.open(inputs.scl))
+            self._scl = self._stack.enter_context(WarpedVRT(scl, crs=inputs.s2.crs, transform=inputs.s2.transform,
+                                                            width=inputs.s2.width, height=inputs.s2.height,
+                                                            resampling=Resampling.nearest, nodata=0))  # fmt: skip
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
@@ -87,6 +92,12 @@ class SceneReader:
         values = self._read(self._s1, self.inputs.s1.path, self.inputs.s1_bands, r0, r1).astype(np.float32)
         values[:, ~valid_pixels(s1=values, s1_nodata=self.inputs.s1.nodata)] = np.nan  # both bands, not one
         return values
+
+    def scl(self, r0: int, r1: int, cols: tuple[int, int] | None = None) -> np.ndarray:
+        """`(r1 - r0, width)` uint8 Scene Classification classes on the S2 grid (0 where it has none)."""
+        if self._scl is None or self.inputs.scl is None:
+            raise RuntimeError("this scene has no scene classification layer")
+        return self._read(self._scl, self.inputs.scl, (1,), r0, r1, cols)[0]
 
     def mask(self, r0: int, r1: int, cols: tuple[int, int] | None = None) -> np.ndarray:
         """`(r1 - r0, width)` bool cloud mask from the `--mask` file (nonzero = cloud)."""

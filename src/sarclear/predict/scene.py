@@ -24,7 +24,7 @@ from sarclear.errors import ConfigError, GridMismatchError, RasterError
 from sarclear.io.geotiff import RasterInfo, check_same_grid, raster_info
 from sarclear.io.pixel_size import pixel_size_text
 from sarclear.io.safe import is_safe_product
-from sarclear.io.sources import S2Radiometry, describe_s2, is_product, s1_pair_dataset
+from sarclear.io.sources import S2Radiometry, describe_s2, is_product, s1_pair_dataset, scene_classification
 from sarclear.io.sun_angles import SunAngles, sun_angles
 from sarclear.predict.input_checks import check_s1_input, check_s2_input, linear_scale_factor, looks_optical
 
@@ -58,6 +58,8 @@ class SceneInputs:
     radiometry: S2Radiometry = field(default_factory=lambda: S2Radiometry("GeoTIFF", None, "unknown", 0.0, "none"))
     #: Mean sun angles from a SAFE product's MTD_TL.xml (which way cloud shadows fall), None when unknown.
     sun: SunAngles | None = None
+    #: GDAL path of the product's Scene Classification Layer (L2A), None when it has none.
+    scl: str | None = None
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -110,7 +112,10 @@ def inspect_scene(
             raise RasterError(mask.path, f"a cloud mask needs 1 band (nonzero = cloud), has {mask.count}")
         check_same_grid([s2, mask])
     sun = sun_angles(s2_path) if is_safe_product(Path(s2_path)) else None
-    return SceneInputs(s2, model_bands, rgb_bands, s1, s1_bands, warp, mask, radiometry, sun)
+    scl = scene_classification(s2_path)
+    if scl is not None:
+        log(f"{s2.path.name}: scene classification {Path(scl).name} (the product's own cloud and shadow classes)")
+    return SceneInputs(s2, model_bands, rgb_bands, s1, s1_bands, warp, mask, radiometry, sun, scl)
 
 
 def open_s2(path: str | Path, offset: float | None, log: Log) -> tuple[RasterInfo, S2Radiometry]:
