@@ -321,3 +321,34 @@ def test_two_scene_synthetic_set_trains(tmp_path: Path, capsys) -> None:
     assert main(["train", "--manifest", str(manifest), "--out", str(run), "--size", "32", "--ngf", "4", "--ndf", "4",
                  "--max-steps", "1", "--workers", "0", "--precision", "32", "--quiet"]) == 0
     assert (run / "checkpoints" / "last" / "generator.safetensors").is_file()
+
+
+def test_an_error_raised_while_unwinding_from_sigterm_is_still_the_sigterm(monkeypatch, capsys) -> None:
+    """The signal can land inside a library's own clean-up (rasterio's environment stack raised
+    `EnvError` on the way out): exit 143 with the usual line, not exit 1 with a traceback."""
+    import sarclear.commands.doctor as command
+    from sarclear.signals import Terminated
+
+    def stopped_inside_a_library(_args) -> int:
+        try:
+            raise Terminated("signal 15")
+        except Terminated:
+            raise RuntimeError("No GDAL environment exists")  # noqa: B904 (the implicit context is the point)
+
+    monkeypatch.setattr(command, "run", stopped_inside_a_library)
+    assert main(["doctor"]) == 143
+    err = capsys.readouterr().err
+    assert err.strip() == "sarclear: terminated (SIGTERM); no partial output kept" and "Traceback" not in err
+
+
+def test_a_read_after_the_scene_reader_closed_is_an_error_not_a_crash(tmp_path: Path) -> None:
+    """predict's read-ahead thread, caught by a signal, may try one more read after the datasets
+    closed; GDAL on a closed dataset crashed the process (SIGSEGV), a refused read cannot."""
+    from sarclear.predict.reader import SceneReader
+
+    s1, s2 = write_scene(tmp_path, 40)
+    inputs = inspect_scene(s2, s1, use_sar=True, bands="rgb")
+    with SceneReader(inputs) as reader:
+        assert reader.s2(0, 8, inputs.rgb_bands).shape == (3, 8, 40)
+    with pytest.raises(RuntimeError, match="read after the scene reader was closed"):
+        reader.s2(0, 8, inputs.rgb_bands)

@@ -1,6 +1,6 @@
 """`python -m sarclear` (also what `torchrun -m sarclear train ...` runs)."""
 
-from sarclear.cli import main
+from sarclear.cli import entry
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    entry()

@@ -93,14 +93,55 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SarclearInputError as exc:
         print(f"sarclear: error: {exc}", file=sys.stderr)
         return 2
-    except Terminated:
-        print("sarclear: terminated (SIGTERM); no partial output kept", file=sys.stderr)
-        return EXIT_TERMINATED
-    except KeyboardInterrupt:
-        print("sarclear: interrupted", file=sys.stderr)
-        return 130
-    except Exception:  # a bug, or a broken library: the traceback, then where to look first
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM as `Terminated`
+        return _stopped(exc)
+    except Exception as exc:  # a bug, or a broken library: the traceback, then where to look first
+        if (stop := _interruption_behind(exc)) is not None:
+            return _stopped(stop)  # a library's error while unwinding from the signal is still the signal
         traceback.print_exc()
         print("sarclear: unexpected error (a bug, or a broken installation: `sarclear doctor` checks torch, GDAL, PROJ "
               "and the cloud detector)", file=sys.stderr)  # fmt: skip
         return 1
+
+
+#: Set by `main` when a command was stopped by Ctrl-C or SIGTERM (after its clean-up ran).
+_interrupted: list[int] = []
+
+
+def _stopped(exc: KeyboardInterrupt) -> int:
+    code = EXIT_TERMINATED if isinstance(exc, Terminated) else 130
+    _interrupted.append(code)
+    print("sarclear: terminated (SIGTERM); no partial output kept" if code == EXIT_TERMINATED else "sarclear: interrupted",
+          file=sys.stderr)  # fmt: skip
+    return code
+
+
+def _interruption_behind(exc: BaseException) -> KeyboardInterrupt | None:
+    """The Ctrl-C / SIGTERM this error was raised while handling, if any. The signal lands between
+    any two bytecodes, also inside a library's own clean-up (rasterio's environment stack once
+    raised `EnvError: No GDAL environment exists` on the way out), which then hides it."""
+    seen: set[int] = set()
+    current: BaseException | None = exc.__context__
+    while current is not None and id(current) not in seen:
+        if isinstance(current, KeyboardInterrupt):
+            return current
+        seen.add(id(current))
+        current = current.__context__
+    return None
+
+
+def entry() -> None:
+    """The `sarclear` executable and `python -m sarclear`: `main`, then exit with its code.
+
+    After Ctrl-C or SIGTERM the clean-up has run (work files removed, message printed) when `main`
+    returns, so the process ends at once (`os._exit`) instead of through the interpreter's
+    shutdown: that shutdown, with GDAL datasets, torch's threads and a read-ahead thread caught
+    mid-call, crashed about one stopped `predict` in twenty on a loaded machine (SIGSEGV or a
+    glibc heap abort, exit -11 / -6 instead of 143), which a scheduler reports as a crash.
+    """
+    code = main()
+    if _interrupted:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    raise SystemExit(code)

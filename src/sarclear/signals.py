@@ -52,3 +52,29 @@ def terminate_on_sigterm() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+#: The signals that end a command (Ctrl-C, and what Slurm, Docker and systemd send).
+STOP_SIGNALS: tuple[signal.Signals, ...] = (signal.SIGINT, signal.SIGTERM)
+
+
+@contextlib.contextmanager
+def stop_signals_blocked() -> Iterator[None]:
+    """Hold SIGINT/SIGTERM back while a child process or a thread starts.
+
+    A signal handled in the middle of a start leaves it half done: a forked DataLoader worker could
+    be killed before it ignores the signal, and a thread pool's worker started by
+    `Thread.start()` is added to the pool only after the start returns, so an exception there leaves
+    a running thread that the pool's shutdown does not join (predict's read-ahead thread then read
+    a dataset the main thread had closed: SIGSEGV). A forked child inherits the blocked mask and
+    keeps the signal pending until it unblocks it; the main process receives its copy when the
+    block ends. No-op off the main thread and where the platform lacks sigmasks.
+    """
+    if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)

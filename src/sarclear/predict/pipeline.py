@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import ExitStack, closing
 from pathlib import Path
 
 from sarclear.data.clouds import DEFAULT_THRESHOLD
@@ -157,13 +158,15 @@ def predict_with_engine(
     tags = {**_output_tags(inputs, spec, model_name, composite, settings), **(source_tags or {})}
     with gdal_env(), SceneReader(inputs) as reader, scene_outputs(
         out, inputs.s2, mask_out=mask_out, std_out=std_out, quicklook=quicklook, tags=tags
-    ) as writers:
+    ) as writers, ExitStack() as stack:
         masks = (MaskSource(reader, input_log, shadow_dilation if shadows else None, cloud_threshold, use_scl)
                  if composite or mask_out is not None else None)  # fmt: skip
-        rows = predicted_rows(
+        # closing(): on any way out (an error, Ctrl-C, SIGTERM while a block is written) the stream and
+        # its read-ahead thread end here, before the reader's datasets close, not at garbage collection.
+        rows = stack.enter_context(closing(predicted_rows(
             engine, reader, grid, s2_clip_max=spec.s2_clip_max, out_channels=spec.out_channels, batch_size=batch_size,
             samples=passes, progress=progress,
-        )  # fmt: skip
+        )))  # fmt: skip
         for block in rows:
             dn, alpha = block.predicted, None
             if masks is not None:

@@ -8,6 +8,7 @@ Values come back in physical units (S2 DN, S1 dB with NaN where there is no data
 from __future__ import annotations
 
 import contextlib
+import threading
 from types import TracebackType
 
 import numpy as np
@@ -30,6 +31,11 @@ class SceneReader:
         self.inputs = inputs
         self._stack = contextlib.ExitStack()
         self._s2 = self._s1 = self._mask = self._scl = None
+        # Reads and the closing of the datasets take this lock, and no read starts once closed: a
+        # read-ahead thread caught by Ctrl-C / SIGTERM must never call GDAL on a closed dataset
+        # (that crashed the process). Reads never overlap by design, so it is never contended.
+        self._io = threading.Lock()
+        self._closed = False
 
     def __enter__(self) -> SceneReader:  # noqa: PYI034 (Self needs Python 3.11)
         inputs = self.inputs
@@ -60,14 +66,19 @@ class SceneReader:
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
-        self._stack.close()
+        with self._io:
+            self._closed = True
+            self._stack.close()
 
     def _read(
         self, src: rasterio.DatasetReader, path: object, bands: tuple[int, ...], r0: int, r1: int, cols: tuple[int, int] | None = None
     ) -> np.ndarray:
         c0, c1 = cols if cols is not None else (0, self.inputs.s2.width)
         try:
-            return src.read(list(bands), window=Window(c0, r0, c1 - c0, r1 - r0))
+            with self._io:
+                if self._closed:
+                    raise RuntimeError(f"{path}: read after the scene reader was closed")
+                return src.read(list(bands), window=Window(c0, r0, c1 - c0, r1 - r0))
         except RasterioError as exc:
             raise RasterError(str(path), f"corrupt or truncated TIFF, pixels unreadable: {str(exc).splitlines()[0]}") from exc
 
@@ -79,7 +90,8 @@ class SceneReader:
         """The whole scene's `bands`, block-averaged to at most `max_px` on the longer side (for scene statistics)."""
         height, width = self.inputs.shape
         factor = max(1, -(-max(height, width) // max_px))
-        return read_averaged(self._s2, self.inputs.s2.path, bands, (-(-height // factor), -(-width // factor)))
+        with self._io:
+            return read_averaged(self._s2, self.inputs.s2.path, bands, (-(-height // factor), -(-width // factor)))
 
     def s1(self, r0: int, r1: int) -> np.ndarray:
         """`(2, r1 - r0, width)` float32 VV, VH in dB, NaN where S1 has no data (or does not reach).

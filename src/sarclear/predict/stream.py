@@ -27,6 +27,7 @@ from sarclear.predict.engine import Engine
 from sarclear.predict.prepare import network_input, pad_to
 from sarclear.predict.reader import SceneReader
 from sarclear.progress import progress_bar
+from sarclear.signals import stop_signals_blocked
 
 __all__ = ["RowBlock", "batches", "predicted_rows", "rgb_channels"]
 
@@ -100,7 +101,8 @@ def predicted_rows(
             """Start reading window row `index`'s strip in the background."""
             return pool.submit(_read_strip, reader, starts[index], min(starts[index] + tile, grid.height))
 
-        pending = read(0)
+        with stop_signals_blocked():  # the first read starts the thread: see `stop_signals_blocked`
+            pending = read(0)
         for index, top in enumerate(starts):
             s2, s1, valid = pending.result()
             if index + 1 < len(starts):

@@ -6,17 +6,19 @@ so `--resume` continues from the step that was interrupted. A second signal stop
 
 from __future__ import annotations
 
-import contextlib
 import signal
 import threading
-from collections.abc import Iterator
 from types import FrameType, TracebackType
+
+from sarclear.signals import STOP_SIGNALS, stop_signals_blocked
+
+__all__ = ["StopRequest", "ignore_stop_signals", "stop_signals_blocked"]
 
 
 class StopRequest:
     """Context manager that turns SIGINT/SIGTERM into `requested = True` while it is active."""
 
-    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+    SIGNALS = STOP_SIGNALS
 
     def __init__(self) -> None:
         self.requested = False
@@ -36,25 +38,6 @@ class StopRequest:
     def __exit__(self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None) -> None:
         for sig, handler in self._previous.items():
             signal.signal(sig, handler)  # type: ignore[arg-type]
-
-
-@contextlib.contextmanager
-def stop_signals_blocked() -> Iterator[None]:
-    """Hold SIGINT/SIGTERM back while DataLoader workers are forked.
-
-    A forked worker inherits the blocked mask, so a signal sent to the process group in that
-    instant stays pending in the worker until `ignore_stop_signals` (its init function) discards
-    it, instead of killing the worker before it could ignore it. The main process receives its
-    copy when the block ends (and sets the stop flag). No-op where the platform lacks sigmasks.
-    """
-    if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, StopRequest.SIGNALS)
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def ignore_stop_signals(worker_id: int) -> None:
