@@ -14,7 +14,7 @@ from safetensors.torch import load_file
 
 from sarclear.config import config_from_dict, config_to_dict
 from sarclear.train.loop import train
-from tests.test_train_helpers import one_thread, tiny_config, write_dataset
+from tests.test_train_helpers import one_thread, sigterm_after_rows, tiny_config, write_dataset
 
 pytestmark = pytest.mark.usefixtures(one_thread.__name__)
 
@@ -62,9 +62,6 @@ def test_sigterm_under_torchrun_stops_both_ranks_at_one_step_with_a_checkpoint(t
     """Slurm's SIGTERM reaches every rank; they agree on the step to stop at (a vote every
     STOP_VOTE_EVERY steps, so the GPU is not synchronised every step) and rank 0 writes the checkpoint
     with both ranks' RNG states, so --resume continues exactly. torchrun itself exits 1 on the signal."""
-    import signal
-    import time
-
     from sarclear.train.loop import STOP_VOTE_EVERY
 
     manifest = write_dataset(tmp_path / "data", train=4, val=0, size=32)
@@ -76,11 +73,7 @@ def test_sigterm_under_torchrun_stops_both_ranks_at_one_step_with_a_checkpoint(t
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"}, start_new_session=True,
     )  # fmt: skip
     metrics = run / "metrics.csv"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and (not metrics.is_file() or len(metrics.read_text().splitlines()) < 3):
-        time.sleep(0.1)
-    os.killpg(proc.pid, signal.SIGTERM)
-    _, err = proc.communicate(timeout=120)
+    err = sigterm_after_rows(proc, metrics, 3)
     assert "training interrupted at step" in err, err[-2000:]
     state = torch.load(run / "checkpoints" / "last" / "state.pt", weights_only=True)
     logged = [int(line.split(",")[0]) for line in metrics.read_text().splitlines()[1:]]

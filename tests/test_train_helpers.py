@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -50,3 +54,12 @@ def one_thread() -> Iterator[None]:
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+def sigterm_after_rows(proc: subprocess.Popen, metrics: Path, rows: int) -> str:
+    """Wait (up to 2 min) until `metrics` has `rows` lines, SIGTERM the process group, return stderr."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and (not metrics.is_file() or len(metrics.read_text().splitlines()) < rows):
+        time.sleep(0.1)
+    os.killpg(proc.pid, signal.SIGTERM)
+    return proc.communicate(timeout=120)[1]

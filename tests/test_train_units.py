@@ -5,10 +5,8 @@ from __future__ import annotations
 import itertools
 import os
 import platform
-import signal
 import subprocess
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -31,7 +29,7 @@ from sarclear.train.allocator import keep_freed_memory
 from sarclear.train.data import TrainSampler, season_weights
 from sarclear.train.precision import cpu_has_native_bf16, resolve_precision
 from sarclear.train.schedule import lr_factor
-from tests.test_train_helpers import write_dataset
+from tests.test_train_helpers import sigterm_after_rows, write_dataset
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
@@ -146,11 +144,7 @@ def test_sigterm_saves_a_checkpoint_and_exits_130(tmp_path: Path) -> None:
         stderr=subprocess.PIPE, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"}, start_new_session=True,
     )
     metrics = run / "metrics.csv"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and (not metrics.is_file() or len(metrics.read_text().splitlines()) < 4):
-        time.sleep(0.1)
-    os.killpg(proc.pid, signal.SIGTERM)
-    _, err = proc.communicate(timeout=120)
+    err = sigterm_after_rows(proc, metrics, 4)
     assert proc.returncode == 130, err
     assert "training interrupted at step" in err and "continue with --resume" in err
     state = torch.load(run / "checkpoints" / "last" / "state.pt", weights_only=True)
