@@ -136,7 +136,7 @@ def entry() -> None:
     After Ctrl-C or SIGTERM the clean-up has run (work files removed, message printed) when `main`
     returns, so the process ends at once (`os._exit`) instead of through the interpreter's
     shutdown: that shutdown, with GDAL datasets, torch's threads and a read-ahead thread caught
-    mid-call, crashed about one stopped `predict` in twenty on a loaded machine (SIGSEGV or a
+    mid-call, crashed one stopped `predict` in 10 to 50 on a loaded machine (SIGSEGV or a
     glibc heap abort, exit -11 / -6 instead of 143), which a scheduler reports as a crash.
     """
     code = main()
