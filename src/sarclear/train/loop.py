@@ -126,7 +126,9 @@ class Trainer:
         self.d_train = distribute(self.discriminator, env, device, sync_bn=run.sync_bn)
         self.critic = getattr(self.d_train, "module", self.d_train)  # D without DDP, for G's loss
         if run.compile:
-            self.g_train, self.d_train, self.critic = (torch.compile(m) for m in (self.g_train, self.d_train, self.critic))
+            # dynamic=False: an epoch's smaller last batch gets its own static graph (one recompile), instead
+            # of turning every later batch over to a shape-generic graph, as automatic dynamic shapes would.
+            self.g_train, self.d_train, self.critic = (torch.compile(m, dynamic=False) for m in (self.g_train, self.d_train, self.critic))
         if env.is_main:
             self.out.mkdir(parents=True, exist_ok=True)
             save_config(config, self.out / "config.yaml")
