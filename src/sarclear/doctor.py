@@ -63,7 +63,8 @@ def check_torch() -> list[Check]:
     from sarclear.predict.engine import resolve_precision as predict_precision
     from sarclear.train.precision import resolve_precision as train_precision
 
-    build = f"CUDA {torch.version.cuda}" if torch.version.cuda else "CPU-only"
+    cudnn = f", cuDNN {torch.backends.cudnn.version()}" if torch.version.cuda and torch.backends.cudnn.is_available() else ""
+    build = f"CUDA {torch.version.cuda}{cudnn}" if torch.version.cuda else "CPU-only"
     checks = [Check("torch", "ok", f"{torch.__version__} ({build} build)")]
     device = default_device()
     if device.type == "cuda":
