@@ -263,3 +263,17 @@ def test_an_l2a_safe_lists_its_scene_classification(tmp_path: Path) -> None:
     mtd.write_text(mtd.read_text().replace(f"<IMAGE_FILE>{listed}</IMAGE_FILE>",
                                            f"<IMAGE_FILE>{listed}</IMAGE_FILE><IMAGE_FILE>{listed.replace('_B05_20m', '_SCL_20m')}</IMAGE_FILE>"))  # fmt: skip
     assert profile["driver"] == "JP2OpenJPEG" and scene_classification(safe) == str(scl)
+
+
+def test_scl_mask_is_the_same_in_strips_as_in_one_piece(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The SCL path reads its strips with only the dilations' context: cut into many strips and
+    chunks, the mask equals the one-piece mask (here with a wide shadow dilation)."""
+    from sarclear.predict import masking
+
+    folder, _, _ = _l2a_folder_with_scl(tmp_path)
+    whole, strips = tmp_path / "whole.tif", tmp_path / "strips.tif"
+    predict_identity(SSL4EO_S1, folder, tmp_path / "a.tif", composite=True, write_mask=whole, shadow_dilation=40, tile=128, overlap=16)
+    monkeypatch.setattr(masking, "CHUNK", 16)  # 99 px wide: 7 chunks per strip
+    predict_identity(SSL4EO_S1, folder, tmp_path / "b.tif", composite=True, write_mask=strips, shadow_dilation=40, tile=32, overlap=8)
+    with rasterio.open(whole) as a, rasterio.open(strips) as b:
+        assert np.array_equal(a.read(1), b.read(1)) and (a.read(1) == 2).any()

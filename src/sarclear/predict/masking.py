@@ -90,7 +90,10 @@ class MaskSource:
 
     def rows(self, r0: int, r1: int) -> MaskRows:
         height, width = self.reader.inputs.shape
-        extra = shadows.context_px(self.shadow_dilation) if self.shadow_dilation is not None else 0
+        if self.scl:  # classes are read, not searched for: context for the shadow dilation only
+            extra = self.shadow_dilation or 0
+        else:
+            extra = shadows.context_px(self.shadow_dilation) if self.shadow_dilation is not None else 0
         margin = MARGIN + -(-extra // DETECT_SCALE) * DETECT_SCALE  # whole detection blocks: the same 40 m grid as without shadows
         m0, m1 = max(0, r0 - margin), min(height, r1 + margin)
         cloud = np.zeros((r1 - r0, width), dtype=bool)
