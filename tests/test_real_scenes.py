@@ -33,6 +33,7 @@ SSL4EO_S1 = DATA / "ssl4eo-s12/s1/0000200/S1A_IW_GRDH_1SDV_20200607T010800_20200
 MAJOR_TOM = DATA / "major-tom-l2a/0U/0U_199R/S2A_MSIL2A_20220706T085611_N0400_R007_T33NZA_20220706T153419"
 BEN_S1 = DATA / "bigearthnet-v1/BigEarthNet-S1-Example/S1A_IW_GRDH_1SDV_20170613T165043_33UUP_87_48"
 BEN_S2 = DATA / "bigearthnet-v1/BigEarthNet-S2-Example/S2A_MSIL2A_20170613T101031_87_48"
+L2A_SAFE = DATA / "safe" / "S2A_MSIL2A_20220706T085611_N0400_R007_T33NZA_20220706T153419.SAFE"
 SPEC = ModelSpec(ngf=4, n_down=5, tile_size=32)
 OPTICAL_SPEC = ModelSpec(in_channels=3, ngf=4, n_down=5, tile_size=32, use_sar=False)
 
@@ -242,27 +243,48 @@ def test_an_l2a_products_own_scene_classification_is_the_composite_mask(tmp_path
     assert read_out(tmp_path / "detected.tif")[3]["SARCLEAR_CLOUD_MASK"] == "brightness"
 
 
-def test_an_l2a_safe_lists_its_scene_classification(tmp_path: Path) -> None:
+def _l2a_safe_with_scl(folder: Path, value: int) -> tuple[Path, Path]:
+    """A copy of the test L2A SAFE under `folder` with an `SCL_20m.jp2` of one class, listed in its MTD."""
     from rasterio.shutil import copy as gdal_copy
 
-    from sarclear.io.sources import scene_classification
-
-    source = DATA / "safe" / "S2A_MSIL2A_20220706T085611_N0400_R007_T33NZA_20220706T153419.SAFE"
-    assert scene_classification(source) is None  # the test product was made without one
-    safe = Path(shutil.copytree(source, tmp_path / source.name))
+    safe = Path(shutil.copytree(L2A_SAFE, folder / L2A_SAFE.name))
     b05 = next(safe.rglob("*_B05_20m.jp2"))
     scl = b05.with_name(b05.name.replace("_B05_20m", "_SCL_20m"))
-    with rasterio.open(b05) as src:
-        profile = src.profile
-        with rasterio.MemoryFile() as memory, memory.open(driver="GTiff", width=src.width, height=src.height, count=1, dtype="uint8",
-                                                          crs=src.crs, transform=src.transform) as tmp:  # fmt: skip
-            tmp.write(np.full((1, src.height, src.width), 9, np.uint8))
+    with rasterio.open(b05) as src, rasterio.MemoryFile() as memory:
+        with memory.open(driver="GTiff", width=src.width, height=src.height, count=1, dtype="uint8", crs=src.crs,
+                         transform=src.transform) as tmp:  # fmt: skip
+            tmp.write(np.full((1, src.height, src.width), value, np.uint8))
             gdal_copy(tmp, scl, driver="JP2OpenJPEG")
     mtd = safe / "MTD_MSIL2A.xml"
     listed = b05.relative_to(safe).with_suffix("").as_posix()
     mtd.write_text(mtd.read_text().replace(f"<IMAGE_FILE>{listed}</IMAGE_FILE>",
                                            f"<IMAGE_FILE>{listed}</IMAGE_FILE><IMAGE_FILE>{listed.replace('_B05_20m', '_SCL_20m')}</IMAGE_FILE>"))  # fmt: skip
-    assert profile["driver"] == "JP2OpenJPEG" and scene_classification(safe) == str(scl)
+    return safe, scl
+
+
+def test_an_l2a_safe_lists_its_scene_classification(tmp_path: Path) -> None:
+    from sarclear.io.sources import scene_classification
+
+    assert scene_classification(L2A_SAFE) is None  # the test product was made without one
+    safe, scl = _l2a_safe_with_scl(tmp_path, 9)
+    assert scene_classification(safe) == str(scl)
+
+
+def test_a_zipped_l2a_safe_s_scene_classification_is_read_inside_the_zip(tmp_path: Path) -> None:
+    import zipfile
+
+    from sarclear.io.sources import scene_classification
+
+    safe, _ = _l2a_safe_with_scl(tmp_path / "unzipped", 8)
+    archive = tmp_path / (L2A_SAFE.stem + ".zip")
+    with zipfile.ZipFile(archive, "w") as z:
+        for path in sorted(safe.rglob("*")):
+            if path.is_file():
+                z.write(path, path.relative_to(safe.parent).as_posix())
+    found = scene_classification(archive)
+    assert found is not None and found.startswith(f"/vsizip/{archive}/") and found.endswith("_SCL_20m.jp2")
+    with rasterio.open(found) as src:
+        assert int(src.read(1).max()) == 8  # read in place, nothing extracted
 
 
 def test_scl_mask_is_the_same_in_strips_as_in_one_piece(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
