@@ -100,3 +100,22 @@ def test_the_ssim_term_ignores_pixels_of_unknown_truth() -> None:
     output[..., :, 24:] = 1.0  # wrong only far inside the weight-0 half (beyond the 11 px window)
     assert masked_ssim_loss(output, target, weight).item() < 1e-4
     assert masked_ssim_loss(output, target, torch.ones_like(weight)).item() > 0.1
+
+
+def test_the_half_resolution_scene_never_turns_a_cloudy_pixel_into_a_clear_one() -> None:
+    from sarclear.adapt.scene import coarse_scene
+
+    cloud = np.zeros((SIZE, SIZE), dtype=bool)
+    cloud[10, 11] = True  # one cloudy pixel: its whole 2 x 2 block is cloud at half resolution
+    scene = _scene(cloud)
+    scene.valid[40, 40] = False
+    coarse = coarse_scene(scene)
+    assert coarse.optical.shape == (3, SIZE // 2, SIZE // 2) and coarse.sar.shape == (2, SIZE // 2, SIZE // 2)
+    assert coarse.cloud[5, 5] and coarse.cloud.sum() == 1 and not coarse.valid[20, 20] and coarse.valid.sum() == (SIZE // 2) ** 2 - 1
+    np.testing.assert_allclose(coarse.optical[:, 0, 0], scene.optical[:, :2, :2].mean(axis=(1, 2)), rtol=1e-6)
+    planted = scene.optical.copy()
+    planted[:, 10, 11] = 5.0  # a wrong value under the cloud
+    from dataclasses import replace
+
+    batch = training_batch(scene, 32, 16, np.random.default_rng(0), coarse_scene(replace(scene, optical=planted)))
+    assert np.abs(batch.x).max() <= 1.0 and (np.abs(batch.target) * (batch.weight > 0)).max() <= 1.0  # never seen

@@ -26,10 +26,12 @@ import torch
 from torch import nn
 
 from sarclear.adapt.pairs import training_batch
-from sarclear.adapt.scene import AdaptScene
+from sarclear.adapt.scene import AdaptScene, coarse_scene
 from sarclear.models.spec import ModelSpec, depth_for_size
 from sarclear.progress import progress_bar
 
+#: The half-resolution scene joins the training only with this share of clear ground (as a scene must).
+COARSE_MIN_CLEAR: float = 0.1
 #: Scale of a fresh model's output-layer weights: small, so the start is (almost) its fill.
 OUTPUT_GAIN: float = 0.1
 #: The learning rate decays from `lr` to `lr * FINAL_LR_SHARE` (cosine).
@@ -118,6 +120,9 @@ def fit(
         raise ValueError("give exactly one of steps or minutes")
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
+    coarse = coarse_scene(scene)  # half of the pairs, where it holds a crop with enough clear ground
+    if min(coarse.valid.shape) < spec.tile_size or coarse.clear_share < COARSE_MIN_CLEAR:
+        coarse = None
     generator.train()
     optimizer = torch.optim.Adam(generator.parameters(), lr=lr, betas=(0.9, 0.999))
     budget_s = None if minutes is None else 60.0 * minutes
@@ -128,7 +133,7 @@ def fit(
     while done < 1.0:
         for group in optimizer.param_groups:
             group["lr"] = lr * (FINAL_LR_SHARE + (1 - FINAL_LR_SHARE) * 0.5 * (1 + math.cos(math.pi * done)))
-        batch = training_batch(scene, spec.tile_size, batch_size, rng)
+        batch = training_batch(scene, spec.tile_size, batch_size, rng, coarse)
         x, target, weight = (torch.from_numpy(a) for a in (batch.x, batch.target, batch.weight))
         output = generator(x)
         loss = masked_l1(output, target, weight)

@@ -25,6 +25,9 @@ CONTEXT_WEIGHT: float = 0.2
 #: A training crop must be at least this clear, else it holds too little truth; redrawn otherwise.
 MIN_CROP_CLEAR: float = 0.5
 CROP_TRIES: int = 20
+#: Share of training pairs cut from the half-resolution scene (`coarse_scene`). Measured on the 9
+#: genuine cases (docs/adapt.md): +0.1 dB and +0.004 SSIM inside clouds on average, for two draws.
+COARSE_SHARE: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -68,7 +71,10 @@ def _pair(scene: AdaptScene, size: int, rng: np.random.Generator) -> tuple[np.nd
     return stacked[:c], stacked[c : c + 3], stacked[c + 3 :]
 
 
-def training_batch(scene: AdaptScene, size: int, batch_size: int, rng: np.random.Generator) -> Batch:
-    """`batch_size` random pairs of `size` px from `scene` (which must be at least `size` px each way)."""
-    xs, targets, weights = zip(*(_pair(scene, size, rng) for _ in range(batch_size)))
+def training_batch(scene: AdaptScene, size: int, batch_size: int, rng: np.random.Generator,
+                   coarse: AdaptScene | None = None) -> Batch:  # fmt: skip
+    """`batch_size` random pairs of `size` px from `scene` (which must be at least `size` px each way);
+    with `coarse` (`scene.coarse_scene`), each pair comes from it with probability `COARSE_SHARE`."""
+    sources = [coarse if coarse is not None and rng.random() < COARSE_SHARE else scene for _ in range(batch_size)]
+    xs, targets, weights = zip(*(_pair(source, size, rng) for source in sources))
     return Batch(np.stack(xs), np.stack(targets), np.stack(weights))

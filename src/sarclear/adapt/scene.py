@@ -124,6 +124,22 @@ def load_scene(
     return AdaptScene(inputs, dn, optical, sar, valid, cloud, fill.astype(np.float32), float(s2_clip_max), mask_tags)
 
 
+def _block_mean(a: np.ndarray) -> np.ndarray:
+    """`(C, H, W)` -> `(C, H // 2, W // 2)`, each pixel the mean of a 2 x 2 block (float32)."""
+    c, h, w = a.shape
+    return a[:, : h // 2 * 2, : w // 2 * 2].astype(np.float32).reshape(c, h // 2, 2, w // 2, 2).mean(axis=(2, 4))
+
+
+def coarse_scene(scene: AdaptScene) -> AdaptScene:
+    """The scene at half resolution (2 x 2 block means): training crops from it see the scene's
+    clouds twice as large relative to their context, closer to the large real clouds the model
+    must fill than the holes a 64 px crop of the full-resolution scene can hold. A block is cloud
+    if any of its pixels is, valid only if all are, so no cloudy value becomes a clear one."""
+    valid, cloud = _block_mean(scene.valid[None])[0] == 1.0, _block_mean(scene.cloud[None])[0] > 0
+    return replace(scene, dn=_block_mean(scene.dn), optical=_block_mean(scene.optical),
+                   sar=None if scene.sar is None else _block_mean(scene.sar), valid=valid, cloud=cloud)  # fmt: skip
+
+
 def pad_scene(scene: AdaptScene, size: int) -> AdaptScene:
     """The scene padded by reflection to at least `size` px each way, the padding marked invalid
     (never learned from), so a small scene still yields training crops of the model's size."""
