@@ -15,16 +15,6 @@ import platform
 import shutil
 import subprocess
 import sys
-from importlib import metadata
-
-
-def version_of(distribution: str) -> str | None:
-    """The installed version, from the package metadata (importing each would cost seconds; whether
-    rasterio and s2cloudless actually import is what gpu_check.py's probe finds out)."""
-    try:
-        return metadata.version(distribution)
-    except metadata.PackageNotFoundError:
-        return None
 
 
 def nvidia_smi() -> str | None:
@@ -71,6 +61,7 @@ def gpu_fields() -> dict[str, object]:
 def main() -> None:
     import torch
 
+    from sarclear.doctor import version_of  # package metadata: no slow imports (whether they import is the probe's job)
     from sarclear.native_bf16 import has_native_bf16
 
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")

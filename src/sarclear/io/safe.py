@@ -18,6 +18,7 @@ import xml.etree.ElementTree as ET
 import zipfile
 import zlib
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -117,13 +118,19 @@ def read_safe(path: Path) -> ProductBands:
 def _scl_file(metadata: ET.Element, safe: _Safe) -> str | None:
     """GDAL path of the finest Scene Classification file the MTD lists and the product holds (L2A), else None."""
     listed = []
-    for element in metadata.iter("IMAGE_FILE"):
-        relative = (element.text or "").strip().lstrip("/")
-        relative += "" if relative.lower().endswith(".jp2") else ".jp2"
+    for relative in _image_files(metadata):
         resolution = scl_resolution(PurePosixPath(relative).stem)
         if resolution is not None and safe.size(relative):
             listed.append((resolution, relative))
     return f"{safe.root}/{min(listed)[1]}" if listed else None
+
+
+def _image_files(metadata: ET.Element) -> Iterator[str]:
+    """The MTD's IMAGE_FILE paths below the `.SAFE` root, with the `.jp2` every product leaves off."""
+    for element in metadata.iter("IMAGE_FILE"):
+        relative = (element.text or "").strip().lstrip("/")
+        if relative:
+            yield relative if relative.lower().endswith(".jp2") else relative + ".jp2"
 
 
 def _open_folder(path: Path) -> _Safe:
@@ -249,12 +256,7 @@ def _finest_listed(metadata: ET.Element, mtd_path: str) -> dict[str, tuple[int, 
     IMAGE_FILE paths are relative to the `.SAFE` folder and, in every product, without `.jp2`.
     """
     finest: dict[str, tuple[int, str]] = {}
-    for element in metadata.iter("IMAGE_FILE"):
-        relative = (element.text or "").strip().lstrip("/")
-        if not relative:
-            continue
-        if not relative.lower().endswith(".jp2"):
-            relative += ".jp2"
+    for relative in _image_files(metadata):
         stem = PurePosixPath(relative).stem
         band = canonical_band(stem)
         if band is None:
