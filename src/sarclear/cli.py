@@ -27,6 +27,7 @@ COMMANDS: dict[str, str] = {
     "pack": "store a manifest's kept tiles as memory-mapped arrays, for training faster than GeoTIFFs allow",
     "train": "train the SAR-optical Pix2Pix model on a manifest (torchrun for multi-GPU)",
     "evaluate": "PSNR/SSIM/SAM/MAE/RMSE of a checkpoint or baseline, per season and cloud cover",
+    "prepare-s1": "a Sentinel-1 GRD product (.SAFE or .zip) to calibrated, denoised VV, VH dB on the S2 scene's grid",
     "predict": "remove clouds from a whole S2 scene with its S1 scene: georeferenced GeoTIFF out",
     "adapt": "fit a model to one scene's own clear pixels (SAR-guided) and inpaint its clouds: no pretrained model",
     "check": "validate an S1 / cloudy S2 / clear S2 triplet (bands, dtype, grid, every pixel) and describe it",

@@ -31,6 +31,7 @@ from sarclear.io.product import (
     offset_for_baseline,
     scl_resolution,
 )
+from sarclear.io.s1_grd import prepare_first
 
 #: Product metadata file name -> processing level (PSD, SAFE_COMPACT naming since December 2016).
 MTD_NAMES: dict[str, str] = {"MTD_MSIL1C.xml": "L1C", "MTD_MSIL2A.xml": "L2A"}
@@ -140,9 +141,9 @@ def _open_folder(path: Path) -> _Safe:
     if len(names) == 2:
         raise RasterError(path, "holds both MTD_MSIL1C.xml and MTD_MSIL2A.xml; give one product's .SAFE folder")
     if not names:
+        if (folder / "manifest.safe").is_file() and (folder / "measurement").is_dir():
+            raise RasterError(path, prepare_first(path))
         fix = "give the .SAFE folder or its .zip as downloaded"
-        if folder.name.upper().startswith("S1"):
-            fix = "sarclear does not read Sentinel-1 SAFE products: give --s1 a 2-band VV/VH GeoTIFF in dB"
         raise RasterError(path, f"is not a Sentinel-2 L1C/L2A SAFE product (no MTD_MSIL1C.xml or MTD_MSIL2A.xml "
                                 f"in it); {fix}")
     mtd = folder / names[0]
@@ -159,6 +160,9 @@ def _open_zip(path: Path) -> _Safe:
         with zipfile.ZipFile(path) as archive:
             members = {info.filename: info.file_size for info in archive.infolist() if not info.is_dir()}
             mtds = sorted(name for name in members if PurePosixPath(name).name in MTD_NAMES)
+            if not mtds and any(PurePosixPath(n).name == "manifest.safe" for n in members) and any(
+                    "/measurement/" in f"/{n}" for n in members):
+                raise RasterError(path, prepare_first(path))
             if not mtds:
                 raise RasterError(path, "holds no Sentinel-2 SAFE product (no MTD_MSIL1C.xml or MTD_MSIL2A.xml "
                                         "inside); give the L1C or L2A product zip as downloaded")

@@ -25,6 +25,7 @@ from pathlib import Path
 from sarclear.errors import RasterError
 from sarclear.io.band_folder import band_files, read_band_folder
 from sarclear.io.product import S2_BAND_ORDER, ProductBands, canonical_band, level_from_name
+from sarclear.io.s1_grd import is_s1_product, prepare_first
 from sarclear.io.s1_pair import has_s1_files, s1_files
 from sarclear.io.safe import is_safe_product, read_safe
 from sarclear.io.vrt import BandFile, stack_vrt
@@ -116,6 +117,8 @@ def _s1_vrt(vv: Path, vh: Path, origin: Path) -> str:
 @functools.lru_cache(maxsize=64)
 def _product(path_text: str, _mtime: int) -> ProductBands:
     path = Path(path_text)
+    if is_s1_product(path):
+        raise RasterError(path, prepare_first(path))
     if is_safe_product(path):
         return read_safe(path)
     if path.is_dir() and band_files(path):
@@ -126,6 +129,8 @@ def _product(path_text: str, _mtime: int) -> ProductBands:
 @functools.lru_cache(maxsize=64)
 def _product_dataset(path_text: str, mtime: int, offset: float | None) -> str:
     path = Path(path_text)
+    if is_s1_product(path):
+        raise RasterError(path, prepare_first(path))
     if path.is_dir() and not is_safe_product(path) and has_s1_files(path) and not band_files(path):
         return _s1_vrt(*s1_files(path), path)
     product = _product(path_text, mtime)

@@ -1,0 +1,48 @@
+"""`sarclear prepare-s1 PRODUCT --like S2 --out s1.tif`: a Sentinel-1 GRD product as the S1 input sarclear reads.
+
+The product (the `.SAFE` folder or the `.zip` as downloaded) is calibrated to sigma0, its thermal
+noise removed, placed on the S2 scene's grid by its geolocation grid and written as a float32
+COG of VV, VH in dB, the file `predict --s1`, `adapt --s1` and manifests take. No terrain
+correction: docs/sentinel1.md says where that matters.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("product", type=Path, help="Sentinel-1 Level-1 GRD product: the .SAFE folder or its .zip (IW, VV+VH)")
+    parser.add_argument("--out", required=True, type=Path, help="output GeoTIFF (COG): VV, VH sigma0 in dB, float32, NaN = no data")
+    parser.add_argument("--like", type=Path, default=None,
+                        help="the S2 scene the radar is for (any S2 input sarclear reads: GeoTIFF, band folder, SAFE); "
+                             "the output takes its grid. Default: the product's whole footprint in its UTM zone")
+    parser.add_argument("--resolution", type=float, default=10.0, help="pixel size in metres without --like (default 10, SEN12MS-CR's)")
+    parser.add_argument("--keep-noise", action="store_true", help="do not subtract the product's thermal noise (not what the models learnt)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def run(args: argparse.Namespace) -> int:
+    from sarclear.errors import ConfigError
+    from sarclear.io.s1_geocode import geocode_s1, grid_of, utm_grid
+    from sarclear.io.s1_grd import read_s1_product
+    from sarclear.progress import progress_bar
+
+    if args.out.suffix.lower() not in (".tif", ".tiff"):
+        raise ConfigError(f"--out {args.out}: the output is a GeoTIFF; give a name ending in .tif")
+    if args.resolution <= 0:
+        raise ConfigError(f"--resolution {args.resolution:g}: must be a positive number of metres")
+    start = time.perf_counter()
+    product = read_s1_product(args.product)
+    grid = grid_of(args.like) if args.like is not None else utm_grid(product, args.resolution)
+    with progress_bar(total=grid.height, unit="row", desc="prepare-s1", disable=args.quiet) as bar:
+        result = geocode_s1(product, grid, args.out, remove_noise=not args.keep_noise, tick=bar.update)
+    covered = result["covered"]
+    print(f"wrote {args.out}: VV, VH sigma0 dB of {product.name} ({product.pass_direction}) on {grid.width} x {grid.height} px "
+          f"({grid.crs.to_string()}), {covered:.1%} covered, thermal noise {'kept' if args.keep_noise else 'removed'}, "
+          f"no terrain correction, in {time.perf_counter() - start:.1f} s")  # fmt: skip
+    if covered < 0.99:
+        print(f"note: {1 - covered:.1%} of the grid lies outside the product (NaN there, and predict writes no data there)")
+    return 0

@@ -1,0 +1,215 @@
+"""A Sentinel-1 GRD product onto a map grid: calibrated, denoised sigma0 in dB, as the GeoTIFF sarclear reads.
+
+The output is what the models were trained on as closely as the product allows: VV and VH
+sigma0 in dB (SEN12MS-CR's S1 is Google Earth Engine's `COPERNICUS/S1_GRD`: orbit file, border
+noise and thermal noise removal, calibration, terrain correction). Two steps of that chain are
+not done here, and the output's tags say so:
+
+- **no terrain correction.** Pixels are placed by the product's geolocation grid (tie points
+  at the height of a coarse terrain model, thin-plate-spline interpolated between them, GDAL's
+  `GCP_TPS`). Where the ground is higher or lower than those heights, a pixel lands
+  `dh / tan(incidence)` off in range: about 1.0-1.7 x the height difference (incidence 30-46
+  degrees). Good on plains; in hills use SNAP's Terrain-Correction or Earth Engine instead.
+- **no precise orbit.** The annotation's own orbit is used (good to a few metres for GRD).
+
+The work is done tile by tile: each output tile's footprint is mapped back into radar geometry
+through the tie points, that window of DN is read, calibrated (`io/s1_grd.py`), and warped onto
+the tile (bilinear, in linear power, then converted to dB), so memory stays bounded for a whole
+10980 x 10980 Sentinel-2 tile. `rasterio.vrt.WarpedVRT` is not used: with an explicit output grid
+it ignores a source's GCPs (rasterio 1.4), while `rasterio.warp.reproject` honours them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import rasterio
+from rasterio.control import GroundControlPoint
+from rasterio.crs import CRS
+from rasterio.enums import Resampling
+from rasterio.errors import RasterioError
+from rasterio.transform import Affine, GCPTransformer
+from rasterio.warp import calculate_default_transform, reproject, transform
+from rasterio.windows import Window
+
+from sarclear.errors import RasterError
+from sarclear.io.atomic import atomic_output
+from sarclear.io.cog import gtiff_to_cog, open_work_gtiff, work_path
+from sarclear.io.s1_grd import Calibration, S1Product, read_calibration
+
+#: The tie points' coordinate system: longitude, latitude on WGS 84 (the annotation's ellipsoid).
+GCP_CRS = CRS.from_epsg(4326)
+#: Output tiles: full-height block rows of the COG, cut into columns so the radar window stays small.
+TILE_ROWS, TILE_COLS = 512, 1024
+#: Radar pixels of margin around a tile's back-projected footprint (the bilinear kernel's reach plus rounding).
+WINDOW_MARGIN_PX: int = 3
+#: Points per tile edge mapped back into radar geometry to bound its footprint.
+EDGE_POINTS: int = 17
+
+
+@dataclass(frozen=True)
+class Grid:
+    """A map grid: what the output's pixels are."""
+
+    crs: CRS
+    transform: Affine
+    width: int
+    height: int
+
+
+def utm_grid(product: S1Product, resolution_m: float = 10.0) -> Grid:
+    """The product's whole footprint on the UTM zone of its centre, at `resolution_m` (10 m: SEN12MS-CR's)."""
+    lon = float(np.mean([g.x for g in product.gcps]))
+    lat = float(np.mean([g.y for g in product.gcps]))
+    zone = int((lon + 180) // 6) % 60 + 1
+    crs = CRS.from_epsg((32600 if lat >= 0 else 32700) + zone)
+    lines, samples = product.size
+    dst_transform, width, height = calculate_default_transform(
+        GCP_CRS, crs, samples, lines, gcps=list(product.gcps), resolution=resolution_m)
+    return Grid(crs, dst_transform, int(width), int(height))
+
+
+def grid_of(path: str | Path) -> Grid:
+    """The grid of the S2 scene the S1 is meant for: any raster, or an S2 product sarclear reads (its 10 m grid)."""
+    from sarclear.io.sources import dataset_name  # sources imports s1_grd; a product's VRT
+
+    try:
+        with rasterio.open(dataset_name(path)) as src:
+            if src.crs is None:
+                raise RasterError(path, "has no CRS; give --like a georeferenced raster")
+            return Grid(src.crs, src.transform, src.width, src.height)
+    except RasterioError as exc:
+        raise RasterError(path, f"cannot be read as a raster: {str(exc).splitlines()[0]}") from exc
+
+
+class _RadarReader:
+    """The product's VV and VH measurement files, calibrated on request for a window of radar pixels."""
+
+    def __init__(self, product: S1Product, remove_noise: bool) -> None:
+        self.product = product
+        self.remove_noise = remove_noise
+        self.calibrations: dict[str, Calibration] = {pol: read_calibration(product, pol) for pol in ("VV", "VH")}
+        self.datasets = {}
+        for pol in ("VV", "VH"):
+            image = product.polarisations[pol].image
+            try:
+                self.datasets[pol] = rasterio.open(image)
+            except RasterioError as exc:
+                raise RasterError(image, f"cannot be read ({str(exc).splitlines()[0]}); download the product again") from exc
+            if self.datasets[pol].shape != product.size:
+                raise RasterError(image, f"is {self.datasets[pol].shape} px but the annotation says {product.size}; download the product again")
+
+    def sigma0(self, window: Window) -> np.ndarray:
+        """`(2, h, w)` float32 linear sigma0 of VV, VH on a radar window; NaN where the product has no data."""
+        out = []
+        for pol in ("VV", "VH"):
+            try:
+                dn = self.datasets[pol].read(1, window=window)
+            except RasterioError as exc:
+                image = self.product.polarisations[pol].image
+                raise RasterError(image, f"pixels unreadable ({str(exc).splitlines()[0]}); download the product again") from exc
+            out.append(self.calibrations[pol].sigma0(dn, int(window.row_off), int(window.col_off), remove_noise=self.remove_noise))
+        return np.stack(out)
+
+    def close(self) -> None:
+        for dataset in self.datasets.values():
+            dataset.close()
+
+
+def _footprint_window(locator: GCPTransformer, grid: Grid, r0: int, r1: int, c0: int, c1: int,
+                      size: tuple[int, int]) -> Window | None:
+    """The radar window that an output tile's pixels come from, or None when the tile is outside the product."""
+    t = np.linspace(0.0, 1.0, EDGE_POINTS)
+    cols = np.concatenate([c0 + t * (c1 - c0), c0 + t * (c1 - c0), np.full_like(t, c0), np.full_like(t, c1)])
+    rows = np.concatenate([np.full_like(t, r0), np.full_like(t, r1), r0 + t * (r1 - r0), r0 + t * (r1 - r0)])
+    xs, ys = grid.transform * (cols, rows)
+    lons, lats = transform(grid.crs, GCP_CRS, list(xs), list(ys))
+    radar_rows, radar_cols = locator.rowcol(lons, lats, op=lambda v: v)
+    radar_rows, radar_cols = np.asarray(radar_rows, dtype=np.float64), np.asarray(radar_cols, dtype=np.float64)
+    lines, samples = size
+    top = max(0, math.floor(radar_rows.min()) - WINDOW_MARGIN_PX)
+    bottom = min(lines, math.ceil(radar_rows.max()) + WINDOW_MARGIN_PX + 1)
+    left = max(0, math.floor(radar_cols.min()) - WINDOW_MARGIN_PX)
+    right = min(samples, math.ceil(radar_cols.max()) + WINDOW_MARGIN_PX + 1)
+    if bottom <= top or right <= left:
+        return None
+    return Window(left, top, right - left, bottom - top)
+
+
+def _warp_tile(sigma: np.ndarray, window: Window, gcps: tuple[GroundControlPoint, ...], grid: Grid,
+               r0: int, r1: int, c0: int, c1: int) -> np.ndarray:
+    """Warp a radar window of linear sigma0 onto output rows r0..r1, columns c0..c1 (bilinear, thin-plate spline)."""
+    shifted = [GroundControlPoint(row=g.row - window.row_off, col=g.col - window.col_off, x=g.x, y=g.y, z=g.z) for g in gcps]
+    out = np.full((2, r1 - r0, c1 - c0), np.nan, dtype=np.float32)
+    reproject(
+        source=sigma, destination=out, gcps=shifted, src_crs=GCP_CRS, src_nodata=np.nan,
+        dst_transform=grid.transform * Affine.translation(c0, r0), dst_crs=grid.crs, dst_nodata=np.nan,
+        resampling=Resampling.bilinear, SRC_METHOD="GCP_TPS",
+    )
+    return out
+
+
+def to_db(sigma: np.ndarray) -> np.ndarray:
+    """10 log10 of linear sigma0, NaN kept (the unit every sarclear S1 input is in)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return (10.0 * np.log10(sigma)).astype(np.float32)
+
+
+def output_tags(product: S1Product, remove_noise: bool) -> dict[str, str]:
+    """What the file is and what was not done to it, for whoever opens it later."""
+    return {
+        "SARCLEAR_S1_SOURCE": product.name,
+        "SARCLEAR_S1_PASS": product.pass_direction,
+        "SARCLEAR_S1_START_TIME": product.start_time,
+        "SARCLEAR_S1_CALIBRATION": "sigma0 (the product's sigmaNought LUT), dB",
+        "SARCLEAR_S1_THERMAL_NOISE": "removed (the product's noise LUTs)" if remove_noise else "not removed (--keep-noise)",
+        "SARCLEAR_S1_TERRAIN_CORRECTION": "none: placed by the product's geolocation grid (thin-plate spline)",
+    }
+
+
+def geocode_s1(product: S1Product, grid: Grid, out: str | Path, *, remove_noise: bool = True,
+               tick: Callable[[int], None] | None = None) -> dict[str, float]:
+    """Write `out`: a float32 COG of VV, VH sigma0 dB on `grid` (NaN where the product has no data).
+
+    Returns the share of output pixels with data. `tick(rows)` is called after each block row.
+    """
+    out = Path(out)
+    reader = _RadarReader(product, remove_noise)
+    locator = GCPTransformer(list(product.gcps), tps=True)
+    covered = 0
+    try:
+        with atomic_output(out) as tmp:
+            work = work_path(tmp)
+            try:
+                with open_work_gtiff(work, count=2, height=grid.height, width=grid.width, dtype="float32", crs=grid.crs,
+                                     transform=grid.transform, nodata=float("nan"), descriptions=("VV", "VH"),
+                                     tags=output_tags(product, remove_noise)) as writer:  # fmt: skip
+                    for r0 in range(0, grid.height, TILE_ROWS):
+                        r1 = min(grid.height, r0 + TILE_ROWS)
+                        strip = np.full((2, r1 - r0, grid.width), np.nan, dtype=np.float32)
+                        for c0 in range(0, grid.width, TILE_COLS):
+                            c1 = min(grid.width, c0 + TILE_COLS)
+                            window = _footprint_window(locator, grid, r0, r1, c0, c1, product.size)
+                            if window is None:
+                                continue
+                            sigma = reader.sigma0(window)
+                            strip[:, :, c0:c1] = _warp_tile(sigma, window, product.gcps, grid, r0, r1, c0, c1)
+                        db = to_db(strip)
+                        covered += int(np.all(np.isfinite(db), axis=0).sum())
+                        writer.write(db)
+                        if tick is not None:
+                            tick(r1 - r0)
+                if covered == 0:  # before the rename: an all-NaN file would only mislead
+                    raise RasterError(product.path, "does not cover any pixel of the output grid; check that the "
+                                                    "product and the --like scene are of the same place")
+                gtiff_to_cog(work, tmp)
+            finally:
+                work.unlink(missing_ok=True)
+    finally:
+        reader.close()
+        locator.close()
+    return {"covered": covered / float(grid.width * grid.height)}
