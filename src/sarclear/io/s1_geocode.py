@@ -32,9 +32,10 @@ from rasterio.control import GroundControlPoint
 from rasterio.crs import CRS
 from rasterio.enums import Resampling
 from rasterio.errors import RasterioError
-from rasterio.transform import Affine, GCPTransformer
+from rasterio.transform import Affine, GCPTransformer, xy
 from rasterio.warp import calculate_default_transform, reproject, transform
 from rasterio.windows import Window
+from rasterio.windows import transform as window_transform
 
 from sarclear.errors import RasterError
 from sarclear.io.atomic import atomic_output
@@ -126,7 +127,7 @@ def _footprint_window(locator: GCPTransformer, grid: Grid, r0: int, r1: int, c0:
     t = np.linspace(0.0, 1.0, EDGE_POINTS)
     cols = np.concatenate([c0 + t * (c1 - c0), c0 + t * (c1 - c0), np.full_like(t, c0), np.full_like(t, c1)])
     rows = np.concatenate([np.full_like(t, r0), np.full_like(t, r1), r0 + t * (r1 - r0), r0 + t * (r1 - r0)])
-    xs, ys = grid.transform * (cols, rows)
+    xs, ys = xy(grid.transform, rows, cols, offset="ul")  # pixel edges: the tile's outline, not its centres
     lons, lats = transform(grid.crs, GCP_CRS, list(xs), list(ys))
     radar_rows, radar_cols = locator.rowcol(lons, lats, op=lambda v: v)
     radar_rows, radar_cols = np.asarray(radar_rows, dtype=np.float64), np.asarray(radar_cols, dtype=np.float64)
@@ -147,7 +148,7 @@ def _warp_tile(sigma: np.ndarray, window: Window, gcps: tuple[GroundControlPoint
     out = np.full((2, r1 - r0, c1 - c0), np.nan, dtype=np.float32)
     reproject(
         source=sigma, destination=out, gcps=shifted, src_crs=GCP_CRS, src_nodata=np.nan,
-        dst_transform=grid.transform * Affine.translation(c0, r0), dst_crs=grid.crs, dst_nodata=np.nan,
+        dst_transform=window_transform(Window(c0, r0, c1 - c0, r1 - r0), grid.transform), dst_crs=grid.crs, dst_nodata=np.nan,
         resampling=Resampling.bilinear, SRC_METHOD="GCP_TPS",
     )
     return out
