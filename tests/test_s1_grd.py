@@ -9,6 +9,7 @@ grid's pixel convention and the east-west mirror of a descending pass show in th
 
 from __future__ import annotations
 
+import re
 import shutil
 import xml.etree.ElementTree as ET
 import zipfile
@@ -209,3 +210,39 @@ def test_a_scene_elsewhere_leaves_no_file(tmp_path: Path, capsys: pytest.Capture
     assert main(["prepare-s1", str(PRODUCT), "--like", str(elsewhere), "--out", str(out), "--quiet"]) == 2
     assert "does not cover any pixel" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == [elsewhere]
+
+
+def _edit_noise(product: Path, edit) -> None:
+    for xml in (product / "annotation" / "calibration").glob("noise-*.xml"):
+        xml.write_text(edit(xml.read_text()))
+
+
+def test_noise_tables_of_older_products_and_none(tmp_path: Path) -> None:
+    """Before IPF 2.90 the range table is `noiseVector` / `noiseLut` and there is no azimuth table;
+    a product without noise files is read as it is, and its tags say the noise stayed."""
+    removed = prepared(tmp_path / "now")
+    kept = prepared(tmp_path / "kept", remove_noise=False)
+    old = copy_product(tmp_path / "old")
+    _edit_noise(old, lambda text: text.split("<noiseAzimuthVectorList")[0].replace("noiseRange", "noise").replace("</noise>", "") + "</noise>")
+    older = prepared(tmp_path / "older", old)
+    ok = np.isfinite(removed[1])
+    assert 0.0 < float(np.abs(older[1][ok] - removed[1][ok]).mean()) < 0.1  # only the azimuth factor (1 +- 0.08) is missing
+    assert float(np.median(kept[1][ok] - older[1][ok])) > 0.1
+    none = copy_product(tmp_path / "none")
+    for xml in (none / "annotation" / "calibration").glob("noise-*.xml"):
+        xml.unlink()
+    np.testing.assert_array_equal(prepared(tmp_path / "none_out", none), kept)
+    with rasterio.open(tmp_path / "none_out" / "s1.tif") as src:
+        assert src.tags()["SARCLEAR_S1_THERMAL_NOISE"] == "not removed: the product has no noise table"
+
+
+def test_an_azimuth_block_with_more_lines_than_values(tmp_path: Path) -> None:
+    """Seen in genuine GRDs: the pairs that exist are used, a single value holds for the whole block."""
+    odd = copy_product(tmp_path / "odd")
+    _edit_noise(odd, lambda text: re.sub(r'<noiseAzimuthLut count="12">[^<]*</noiseAzimuthLut>',
+                                         '<noiseAzimuthLut count="1">1.000000e+00</noiseAzimuthLut>', text, count=1))
+    calibration = read_calibration(read_s1_product(odd), "VV")
+    assert calibration.noise_azimuth[0].lut.size == 1 and calibration.noise_azimuth[0].lines.size == 12
+    factor = calibration.noise_azimuth[0].at(np.array([0.0, 100.0, 300.0]))
+    np.testing.assert_array_equal(factor, [1.0, 1.0, 1.0])
+    assert np.isfinite(prepared(tmp_path, odd)).mean() > 0.99

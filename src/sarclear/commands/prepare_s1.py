@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
         result = geocode_s1(product, grid, args.out, remove_noise=not args.keep_noise, tick=bar.update)
     covered = result["covered"]
     print(f"wrote {args.out}: VV, VH sigma0 dB of {product.name} ({product.pass_direction}) on {grid.width} x {grid.height} px "
-          f"({grid.crs.to_string()}), {covered:.1%} covered, thermal noise {'kept' if args.keep_noise else 'removed'}, "
+          f"({grid.crs.to_string()}), {covered:.1%} covered, thermal noise {'removed' if result['noise_removed'] else 'kept'}, "
           f"no terrain correction, in {time.perf_counter() - start:.1f} s")  # fmt: skip
     if covered < 0.99:
         print(f"note: {1 - covered:.1%} of the grid lies outside the product (NaN there, and predict writes no data there)")

@@ -104,6 +104,10 @@ class _RadarReader:
             if self.datasets[pol].shape != product.size:
                 raise RasterError(image, f"is {self.datasets[pol].shape} px but the annotation says {product.size}; download the product again")
 
+    @property
+    def has_noise(self) -> bool:
+        return all(calibration.has_noise for calibration in self.calibrations.values())
+
     def sigma0(self, window: Window) -> np.ndarray:
         """`(2, h, w)` float32 linear sigma0 of VV, VH on a radar window; NaN where the product has no data."""
         out = []
@@ -160,14 +164,18 @@ def to_db(sigma: np.ndarray) -> np.ndarray:
         return (10.0 * np.log10(sigma)).astype(np.float32)
 
 
-def output_tags(product: S1Product, remove_noise: bool) -> dict[str, str]:
+def output_tags(product: S1Product, remove_noise: bool, has_noise: bool = True) -> dict[str, str]:
     """What the file is and what was not done to it, for whoever opens it later."""
+    if not remove_noise:
+        noise = "not removed (--keep-noise)"
+    else:
+        noise = "removed (the product's noise LUTs)" if has_noise else "not removed: the product has no noise table"
     return {
         "SARCLEAR_S1_SOURCE": product.name,
         "SARCLEAR_S1_PASS": product.pass_direction,
         "SARCLEAR_S1_START_TIME": product.start_time,
         "SARCLEAR_S1_CALIBRATION": "sigma0 (the product's sigmaNought LUT), dB",
-        "SARCLEAR_S1_THERMAL_NOISE": "removed (the product's noise LUTs)" if remove_noise else "not removed (--keep-noise)",
+        "SARCLEAR_S1_THERMAL_NOISE": noise,
         "SARCLEAR_S1_TERRAIN_CORRECTION": "none: placed by the product's geolocation grid (thin-plate spline)",
     }
 
@@ -188,7 +196,7 @@ def geocode_s1(product: S1Product, grid: Grid, out: str | Path, *, remove_noise:
             try:
                 with open_work_gtiff(work, count=2, height=grid.height, width=grid.width, dtype="float32", crs=grid.crs,
                                      transform=grid.transform, nodata=float("nan"), descriptions=("VV", "VH"),
-                                     tags=output_tags(product, remove_noise)) as writer:  # fmt: skip
+                                     tags=output_tags(product, remove_noise, reader.has_noise)) as writer:  # fmt: skip
                     for r0 in range(0, grid.height, TILE_ROWS):
                         r1 = min(grid.height, r0 + TILE_ROWS)
                         strip = np.full((2, r1 - r0, grid.width), np.nan, dtype=np.float32)
@@ -213,4 +221,4 @@ def geocode_s1(product: S1Product, grid: Grid, out: str | Path, *, remove_noise:
     finally:
         reader.close()
         locator.close()
-    return {"covered": covered / float(grid.width * grid.height)}
+    return {"covered": covered / float(grid.width * grid.height), "noise_removed": float(remove_noise and reader.has_noise)}

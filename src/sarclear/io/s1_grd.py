@@ -292,6 +292,17 @@ class _AzimuthBlock:
     lines: np.ndarray
     lut: np.ndarray
 
+    def at(self, rows: np.ndarray) -> np.ndarray:
+        """The block's factor on image rows: linear between its lines, constant when it gives one value.
+
+        Some GRD products list more lines than values (xarray-sentinel notes the same); the pairs
+        that exist are used.
+        """
+        n = min(self.lines.size, self.lut.size)
+        if n <= 1 or self.lut.size == 1:
+            return np.full(rows.size, float(self.lut[0]) if self.lut.size else 1.0)
+        return np.interp(rows, self.lines[:n], self.lut[:n])
+
 
 def _line_vectors(root: ET.Element, vector_path: str, value_tag: str) -> _LineVectors | None:
     lines, pixels, values = [], [], []
@@ -316,6 +327,11 @@ class Calibration:
     noise_range: _LineVectors | None
     noise_azimuth: tuple[_AzimuthBlock, ...]
 
+    @property
+    def has_noise(self) -> bool:
+        """Whether the product gives a noise table to remove (every product since IPF 2.50, 2015, does)."""
+        return self.noise_range is not None
+
     def noise(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
         """Thermal noise power (DN^2) on the window: range table times azimuth table (1 where none)."""
         if self.noise_range is None:
@@ -327,8 +343,7 @@ class Calibration:
                 r = (rows >= block.first_line) & (rows <= block.last_line)
                 c = (cols >= block.first_sample) & (cols <= block.last_sample)
                 if r.any() and c.any():
-                    values = np.interp(rows[r], block.lines, block.lut) if block.lines.size > 1 else np.full(r.sum(), block.lut[0])
-                    azimuth[np.ix_(r, c)] = values[:, None]
+                    azimuth[np.ix_(r, c)] = block.at(rows[r])[:, None]
             power = power * azimuth
         return power
 

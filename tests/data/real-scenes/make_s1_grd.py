@@ -37,29 +37,80 @@ from __future__ import annotations
 import shutil
 import sys
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import rasterio
 from rasterio.control import GroundControlPoint
 from rasterio.crs import CRS
+from rasterio.windows import Window
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_SOURCE = HERE.parents[2].parent / "shared" / "data" / "real-scenes"
 NAME = "S1A_IW_GRDH_1SDV_20200607T010800_20200607T010825_032904_03CFBA_D457"
 SSL4EO_S1 = Path("ssl4eo-s12/s1/0000200") / NAME
 OUT = HERE / "s1-grd"
+STEM = "s1a-iw-grd-{pol}-20200607t010800-20200607t010825-032904-03cfba-001"
 
-LINES = SAMPLES = 330
+LINES = SAMPLES = 330  # the test product
 SPACING_M = 10.0
 HEADING_DEG = -167.0  # descending: flying south, slightly west
 HEIGHT_M = 250.0
-START, STOP = "2020-06-07T01:08:00.000000", "2020-06-07T01:08:25.000000"
-LINE_TIME_S = 25.0 / LINES
+DURATION_S = 25.0
 EARTH_RADIUS_M = 6378137.0
-#: Tie points of the geolocation grid: whole lines and pixels, first and last included, as genuine products.
-GRID_LINES = np.rint(np.linspace(0, LINES - 1, 6))
-GRID_PIXELS = np.rint(np.linspace(0, SAMPLES - 1, 11))
+START = "2020-06-07T01:08:00.000000"
+
+
+@dataclass(frozen=True)
+class Layout:
+    """A product's image size, and the table grids that follow from it (as spaced in genuine products)."""
+
+    lines: int
+    samples: int
+
+    @property
+    def grid_lines(self) -> np.ndarray:
+        """Tie-point lines: whole lines, first and last included."""
+        return np.rint(np.linspace(0, self.lines - 1, 6))
+
+    @property
+    def grid_pixels(self) -> np.ndarray:
+        return np.rint(np.linspace(0, self.samples - 1, 11))
+
+    @property
+    def azimuth_blocks(self) -> tuple[tuple[int, int, str], ...]:
+        half = self.samples // 2
+        return (0, half - 1, "IW1"), (half, self.samples - 1, "IW2")
+
+    @property
+    def calibration_lines(self) -> np.ndarray:
+        step = max(110, self.lines // 3)
+        return np.arange(-30.0, self.lines + step, step)
+
+    @property
+    def calibration_pixels(self) -> np.ndarray:
+        return np.arange(0, self.samples + 40, 40, dtype=np.float64)
+
+    @property
+    def noise_lines(self) -> np.ndarray:
+        step = max(170, self.lines // 2)
+        return np.arange(-50.0, self.lines + step, step)
+
+    def noise_pixels(self, vector: int) -> np.ndarray:
+        step = (45, 50, 45, 55)[vector % 4]  # a different count per vector, as in genuine products
+        return np.arange(0, self.samples + step, step, dtype=np.float64)
+
+    @property
+    def azimuth_lines(self) -> np.ndarray:
+        return np.arange(0, self.lines + 30, 30, dtype=np.float64)
+
+    def time(self, line: float) -> str:
+        seconds = max(line, 0.0) * DURATION_S / self.lines
+        minutes, rest = divmod(seconds, 60.0)
+        whole = int(rest)
+        return f"2020-06-07T01:{8 + int(minutes):02d}:{whole:02d}.{int(round((rest - whole) * 1e6)):06d}"
 
 
 def sub(parent: ET.Element, tag: str, text: str | None = None, **attrib: str) -> ET.Element:
@@ -73,25 +124,19 @@ def numbers(values: np.ndarray, fmt: str = "{:.6e}") -> str:
     return " ".join(fmt.format(v) for v in values)
 
 
-def azimuth_time(line: float) -> str:
-    seconds = 0.0 + line * LINE_TIME_S
-    whole = int(np.floor(seconds))
-    return f"2020-06-07T01:08:{whole:02d}.{int(round((seconds - whole) * 1e6)):06d}"
-
-
 class Geometry:
     """Radar (line, pixel) centre -> (lon, lat): a descending right-looking pass over the scene centre."""
 
-    def __init__(self, centre_lon: float, centre_lat: float) -> None:
-        self.lon0, self.lat0 = centre_lon, centre_lat
+    def __init__(self, centre_lon: float, centre_lat: float, layout: Layout) -> None:
+        self.lon0, self.lat0, self.layout = centre_lon, centre_lat, layout
         h = np.radians(HEADING_DEG)
         self.along = np.array([np.sin(h), np.cos(h)])  # (east, north) unit vector of flight
         right = h + np.pi / 2
         self.across = np.array([np.sin(right), np.cos(right)])  # looking right of the track
 
     def lonlat(self, line: np.ndarray, pixel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        a = (np.asarray(line, dtype=np.float64) - (LINES - 1) / 2) * SPACING_M
-        r = (np.asarray(pixel, dtype=np.float64) - (SAMPLES - 1) / 2) * SPACING_M
+        a = (np.asarray(line, dtype=np.float64) - (self.layout.lines - 1) / 2) * SPACING_M
+        r = (np.asarray(pixel, dtype=np.float64) - (self.layout.samples - 1) / 2) * SPACING_M
         east = a * self.along[0] + r * self.across[0]
         north = a * self.along[1] + r * self.across[1]
         lat = self.lat0 + np.degrees(north / EARTH_RADIUS_M)
@@ -114,173 +159,193 @@ def sample_linear(db: np.ndarray, transform: rasterio.Affine, lon: np.ndarray, l
     return np.where(inside, value, np.nan)
 
 
-def sigma_lut(lines: np.ndarray, pixels: np.ndarray) -> np.ndarray:
+def sigma_lut(layout: Layout, lines: np.ndarray) -> np.ndarray:
     """The sigmaNought table (amplitude units): larger in far range, slightly varying along lines."""
-    return 280.0 + 80.0 * (pixels[None, :] / SAMPLES) + 6.0 * np.sin(lines[:, None] / 90.0)
+    pixels = layout.calibration_pixels
+    return 280.0 + 80.0 * (pixels[None, :] / layout.samples) + 6.0 * np.sin(lines[:, None] / 90.0)
 
 
-def range_noise(pol: str, line: float, pixels: np.ndarray) -> np.ndarray:
+def range_noise(layout: Layout, pol: str, line: float, pixels: np.ndarray) -> np.ndarray:
     """Range noise (DN^2): a bowl per sub-swath, VH relatively stronger (its backscatter is lower)."""
     scale = 60.0 if pol == "vv" else 110.0
-    swath = np.where(pixels < SAMPLES / 2, pixels, pixels - SAMPLES / 2) / (SAMPLES / 2)
+    half = layout.samples / 2
+    swath = np.where(pixels < half, pixels, pixels - half) / half
     return scale * (0.8 + 0.6 * (swath - 0.5) ** 2) * (1.0 + 0.05 * np.cos(line / 70.0))
-
-
-AZIMUTH_BLOCKS = ((0, SAMPLES // 2 - 1, "IW1"), (SAMPLES // 2, SAMPLES - 1, "IW2"))
 
 
 def azimuth_noise(block: int, lines: np.ndarray) -> np.ndarray:
     return 1.0 + (0.08 if block == 0 else -0.06) * np.sin(lines / 60.0 + block)
 
 
-def noise_at(pol: str, rows: np.ndarray, cols: np.ndarray, range_lines: np.ndarray, range_pixels: list[np.ndarray],
-             az_lines: np.ndarray) -> np.ndarray:
-    """The noise N on the full image as a reader must rebuild it: both tables, interpolated bilinearly."""
-    per_vector = np.stack([np.interp(cols, p, range_noise(pol, line, p)) for line, p in zip(range_lines, range_pixels)])
-    index = np.clip(np.searchsorted(range_lines, rows, side="right") - 1, 0, len(range_lines) - 2)
-    t = np.clip((rows - range_lines[index]) / (range_lines[index + 1] - range_lines[index]), 0, 1)[:, None]
-    power = per_vector[index] * (1 - t) + per_vector[index + 1] * t
+def between_lines(vector_lines: np.ndarray, per_vector: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    index = np.clip(np.searchsorted(vector_lines, rows, side="right") - 1, 0, len(vector_lines) - 2)
+    t = np.clip((rows - vector_lines[index]) / (vector_lines[index + 1] - vector_lines[index]), 0, 1)[:, None]
+    return per_vector[index] * (1 - t) + per_vector[index + 1] * t
+
+
+def amplitude_lut(layout: Layout, rows: np.ndarray) -> np.ndarray:
+    """The sigma table on image rows, bilinear between its vectors, as a reader must rebuild it."""
+    cols = np.arange(layout.samples, dtype=np.float64)
+    lines = layout.calibration_lines
+    per_vector = np.stack([np.interp(cols, layout.calibration_pixels, row) for row in sigma_lut(layout, lines)])
+    return between_lines(lines, per_vector, rows)
+
+
+def noise_at(layout: Layout, pol: str, rows: np.ndarray) -> np.ndarray:
+    """The noise N on image rows as a reader must rebuild it: both tables, interpolated bilinearly."""
+    cols = np.arange(layout.samples, dtype=np.float64)
+    lines = layout.noise_lines
+    per_vector = np.stack([np.interp(cols, layout.noise_pixels(i), range_noise(layout, pol, line, layout.noise_pixels(i)))
+                           for i, line in enumerate(lines)])
+    power = between_lines(lines, per_vector, rows)
     azimuth = np.ones_like(power)
-    for block, (first, last, _) in enumerate(AZIMUTH_BLOCKS):
-        azimuth[:, first:last + 1] = np.interp(rows, az_lines, azimuth_noise(block, az_lines))[:, None]
+    for block, (first, last, _) in enumerate(layout.azimuth_blocks):
+        azimuth[:, first:last + 1] = np.interp(rows, layout.azimuth_lines, azimuth_noise(block, layout.azimuth_lines))[:, None]
     return power * azimuth
 
 
-def annotation(pol: str, stem: str, geometry: Geometry) -> ET.ElementTree:
-    root = ET.Element("product")
-    header = sub(root, "adsHeader")
+def header(parent: ET.Element, pol: str, layout: Layout) -> None:
+    ads = sub(parent, "adsHeader")
     for tag, text in (("missionId", "S1A"), ("productType", "GRD"), ("polarisation", pol.upper()), ("mode", "IW"),
-                      ("swath", "IW"), ("startTime", START), ("stopTime", STOP), ("absoluteOrbitNumber", "32904"),
-                      ("missionDataTakeId", "249786"), ("imageNumber", "001")):
-        sub(header, tag, text)
-    general = sub(root, "generalAnnotation")
-    info = sub(general, "productInformation")
+                      ("swath", "IW"), ("startTime", START), ("stopTime", layout.time(layout.lines)),
+                      ("absoluteOrbitNumber", "32904"), ("missionDataTakeId", "249786"), ("imageNumber", "001")):
+        sub(ads, tag, text)
+
+
+def annotation(pol: str, geometry: Geometry) -> ET.ElementTree:
+    layout = geometry.layout
+    root = ET.Element("product")
+    header(root, pol, layout)
+    info = sub(sub(root, "generalAnnotation"), "productInformation")
     sub(info, "pass", "Descending")
     sub(info, "rangeSamplingRate", "6.433332e+07")
-    image = sub(sub(root, "imageAnnotation"), "imageInformation")
-    for tag, text in (("productFirstLineUtcTime", START), ("productLastLineUtcTime", STOP),
+    image_annotation = sub(root, "imageAnnotation")
+    image = sub(image_annotation, "imageInformation")
+    for tag, text in (("productFirstLineUtcTime", START), ("productLastLineUtcTime", layout.time(layout.lines)),
                       ("rangePixelSpacing", f"{SPACING_M:.6e}"), ("azimuthPixelSpacing", f"{SPACING_M:.6e}"),
-                      ("numberOfSamples", str(SAMPLES)), ("numberOfLines", str(LINES)),
+                      ("numberOfSamples", str(layout.samples)), ("numberOfLines", str(layout.lines)),
                       ("outputPixels", "16 bit Unsigned Integer")):
         sub(image, tag, text)
-    processing = sub(root.find("imageAnnotation"), "processingInformation")
+    processing = sub(image_annotation, "processingInformation")
     sub(processing, "ellipsoidName", "WGS84")
     sub(processing, "ellipsoidSemiMajorAxis", "6.378137e+06")
     sub(processing, "ellipsoidSemiMinorAxis", "6.356752e+06")
-    grid_lines, grid_pixels = GRID_LINES, GRID_PIXELS
-    points = sub(sub(root, "geolocationGrid"), "geolocationGridPointList", count=str(grid_lines.size * grid_pixels.size))
-    for line in grid_lines:
-        for pixel in grid_pixels:
+    count = layout.grid_lines.size * layout.grid_pixels.size
+    points = sub(sub(root, "geolocationGrid"), "geolocationGridPointList", count=str(count))
+    for line in layout.grid_lines:
+        for pixel in layout.grid_pixels:
             lon, lat = geometry.lonlat(line, pixel)
             point = sub(points, "geolocationGridPoint")
-            sub(point, "azimuthTime", azimuth_time(line))
+            sub(point, "azimuthTime", layout.time(line))
             sub(point, "slantRangeTime", f"{5.3e-3 + pixel * 6.7e-8:.12e}")
-            sub(point, "line", str(int(round(line))))
-            sub(point, "pixel", str(int(round(pixel))))
+            sub(point, "line", str(int(line)))
+            sub(point, "pixel", str(int(pixel)))
             sub(point, "latitude", f"{float(lat):.12e}")
             sub(point, "longitude", f"{float(lon):.12e}")
             sub(point, "height", f"{HEIGHT_M:.6e}")
-            sub(point, "incidenceAngle", f"{31.0 + 15.0 * pixel / SAMPLES:.6e}")
-            sub(point, "elevationAngle", f"{27.5 + 12.0 * pixel / SAMPLES:.6e}")
+            sub(point, "incidenceAngle", f"{31.0 + 15.0 * pixel / layout.samples:.6e}")
+            sub(point, "elevationAngle", f"{27.5 + 12.0 * pixel / layout.samples:.6e}")
     return ET.ElementTree(root)
 
 
+def calibration_xml(pol: str, layout: Layout) -> ET.ElementTree:
+    root = ET.Element("calibration")
+    header(root, pol, layout)
+    sub(sub(root, "calibrationInformation"), "absoluteCalibrationConstant", "1.000000e+00")
+    lines, pixels = layout.calibration_lines, layout.calibration_pixels
+    vectors = sub(root, "calibrationVectorList", count=str(len(lines)))
+    for line, row in zip(lines, sigma_lut(layout, lines)):
+        vector = sub(vectors, "calibrationVector")
+        sub(vector, "azimuthTime", layout.time(line))
+        sub(vector, "line", str(int(line)))
+        sub(vector, "pixel", numbers(pixels, "{:.0f}"), count=str(pixels.size))
+        sub(vector, "sigmaNought", numbers(row), count=str(pixels.size))
+        sub(vector, "betaNought", numbers(np.full(pixels.size, 237.0)), count=str(pixels.size))
+        sub(vector, "gamma", numbers(row * 0.95), count=str(pixels.size))
+        sub(vector, "dn", numbers(np.full(pixels.size, 237.0)), count=str(pixels.size))
+    return ET.ElementTree(root)
+
+
+def noise_xml(pol: str, layout: Layout) -> ET.ElementTree:
+    root = ET.Element("noise")
+    header(root, pol, layout)
+    ranges = sub(root, "noiseRangeVectorList", count=str(len(layout.noise_lines)))
+    for i, line in enumerate(layout.noise_lines):
+        pixels = layout.noise_pixels(i)
+        vector = sub(ranges, "noiseRangeVector")
+        sub(vector, "azimuthTime", layout.time(line))
+        sub(vector, "line", str(int(line)))
+        sub(vector, "pixel", numbers(pixels, "{:.0f}"), count=str(pixels.size))
+        sub(vector, "noiseRangeLut", numbers(range_noise(layout, pol, line, pixels)), count=str(pixels.size))
+    azimuths = sub(root, "noiseAzimuthVectorList", count=str(len(layout.azimuth_blocks)))
+    lines = layout.azimuth_lines
+    for block, (first, last, swath) in enumerate(layout.azimuth_blocks):
+        vector = sub(azimuths, "noiseAzimuthVector")
+        for tag, text in (("swath", swath), ("firstAzimuthLine", "0"), ("firstRangeSample", str(first)),
+                          ("lastAzimuthLine", str(layout.lines - 1)), ("lastRangeSample", str(last))):
+            sub(vector, tag, text)
+        sub(vector, "line", numbers(lines, "{:.0f}"), count=str(lines.size))
+        sub(vector, "noiseAzimuthLut", numbers(azimuth_noise(block, lines)), count=str(lines.size))
+    return ET.ElementTree(root)
+
+
+def write_product(safe: Path, geometry: Geometry, sigma_rows: Callable[[str, np.ndarray], np.ndarray],
+                  rows_per_strip: int = 512) -> Path:
+    """Write a GRD product at `safe` whose linear sigma0 on image rows is `sigma_rows(pol, rows)` (NaN: no data).
+
+    The measurement files are written strip by strip, so a product of full size fits in memory.
+    """
+    layout = geometry.layout
+    shutil.rmtree(safe, ignore_errors=True)
+    (safe / "measurement").mkdir(parents=True)
+    (safe / "annotation" / "calibration").mkdir(parents=True)
+    gcps = []
+    for line in layout.grid_lines:
+        for pixel in layout.grid_pixels:
+            lon, lat = geometry.lonlat(line, pixel)
+            gcps.append(GroundControlPoint(row=line + 0.5, col=pixel + 0.5, x=float(lon), y=float(lat), z=HEIGHT_M))
+    for pol in ("vv", "vh"):
+        stem = STEM.format(pol=pol)
+        profile = {"driver": "GTiff", "width": layout.samples, "height": layout.lines, "count": 1, "dtype": "uint16",
+                   "compress": "deflate", "gcps": gcps, "crs": CRS.from_epsg(4326)}
+        with rasterio.open(safe / "measurement" / f"{stem}.tiff", "w", **profile) as dst:
+            for r0 in range(0, layout.lines, rows_per_strip):
+                rows = np.arange(r0, min(layout.lines, r0 + rows_per_strip), dtype=np.float64)
+                sigma = sigma_rows(pol, rows)
+                power = np.nan_to_num(sigma) * amplitude_lut(layout, rows) ** 2 + noise_at(layout, pol, rows)
+                dn = np.where(np.isfinite(sigma), np.clip(np.rint(np.sqrt(power)), 1, 65535), 0).astype(np.uint16)
+                dst.write(dn, 1, window=Window(0, r0, layout.samples, rows.size))
+        for tree, relative in ((annotation(pol, geometry), f"annotation/{stem}.xml"),
+                               (calibration_xml(pol, layout), f"annotation/calibration/calibration-{stem}.xml"),
+                               (noise_xml(pol, layout), f"annotation/calibration/noise-{stem}.xml")):
+            tree.write(safe / relative, encoding="UTF-8", xml_declaration=True)
+    (safe / "manifest.safe").write_text(manifest(layout), encoding="UTF-8")
+    return safe
+
+
 def build(source: Path) -> None:
+    """The test product: SSL4EO-S12's genuine backscatter in the radar geometry of a 330 x 330 px GRD."""
     with rasterio.open(source / SSL4EO_S1 / "VV.tif") as vv_src, rasterio.open(source / SSL4EO_S1 / "VH.tif") as vh_src:
         genuine = {"vv": vv_src.read(1), "vh": vh_src.read(1)}
         transform = vv_src.transform
         height, width = vv_src.shape
     centre_lon, centre_lat = transform * (width / 2, height / 2)
-    geometry = Geometry(centre_lon, centre_lat)
-    rows = np.arange(LINES, dtype=np.float64)
-    cols = np.arange(SAMPLES, dtype=np.float64)
-    line_grid, pixel_grid = np.meshgrid(rows, cols, indexing="ij")
-    lon, lat = geometry.lonlat(line_grid, pixel_grid)
+    layout = Layout(LINES, SAMPLES)
+    geometry = Geometry(centre_lon, centre_lat, layout)
 
-    cal_lines = np.array([-30.0, 80.0, 190.0, 300.0, 410.0])
-    cal_pixels = np.arange(0, SAMPLES + 40, 40, dtype=np.float64)
-    lut = sigma_lut(cal_lines, cal_pixels)
-    noise_lines = np.array([-50.0, 120.0, 290.0, 460.0])
-    noise_pixels = [np.arange(0, SAMPLES + 45, 45, dtype=np.float64), np.arange(0, SAMPLES + 50, 50, dtype=np.float64),
-                    np.arange(0, SAMPLES + 45, 45, dtype=np.float64), np.arange(0, SAMPLES + 55, 55, dtype=np.float64)]
-    az_lines = np.arange(0, LINES + 30, 30, dtype=np.float64)
+    def sigma_rows(pol: str, rows: np.ndarray) -> np.ndarray:
+        lines, pixels = np.meshgrid(rows, np.arange(layout.samples, dtype=np.float64), indexing="ij")
+        return sample_linear(genuine[pol], transform, *geometry.lonlat(lines, pixels))
 
-    safe = OUT / f"{NAME}.SAFE"
     shutil.rmtree(OUT, ignore_errors=True)
-    (safe / "measurement").mkdir(parents=True)
-    (safe / "annotation" / "calibration").mkdir(parents=True)
-    # the sigma table on the full image, bilinear between its vectors, as the reader must rebuild it
-    per_vector = np.stack([np.interp(cols, cal_pixels, row) for row in lut])
-    index = np.clip(np.searchsorted(cal_lines, rows, side="right") - 1, 0, len(cal_lines) - 2)
-    t = np.clip((rows - cal_lines[index]) / (cal_lines[index + 1] - cal_lines[index]), 0, 1)[:, None]
-    amplitude = per_vector[index] * (1 - t) + per_vector[index + 1] * t
-
-    gcps = []
-    for line in GRID_LINES:
-        for pixel in GRID_PIXELS:
-            glon, glat = geometry.lonlat(line, pixel)
-            gcps.append(GroundControlPoint(row=line + 0.5, col=pixel + 0.5, x=float(glon), y=float(glat), z=HEIGHT_M))
-    for pol in ("vv", "vh"):
-        stem = f"s1a-iw-grd-{pol}-20200607t010800-20200607t010825-032904-03cfba-001"
-        sigma = sample_linear(genuine[pol], transform, lon, lat)
-        noise = noise_at(pol, rows, cols, noise_lines, noise_pixels, az_lines)
-        dn = np.where(np.isfinite(sigma), np.rint(np.sqrt(np.nan_to_num(sigma) * amplitude**2 + noise)), 0)
-        dn = np.clip(dn, 1, 65535).astype(np.uint16) * np.isfinite(sigma)
-        profile = {"driver": "GTiff", "width": SAMPLES, "height": LINES, "count": 1, "dtype": "uint16",
-                   "compress": "deflate", "gcps": gcps, "crs": CRS.from_epsg(4326)}
-        with rasterio.open(safe / "measurement" / f"{stem}.tiff", "w", **profile) as dst:
-            dst.write(dn.astype(np.uint16), 1)
-        annotation(pol, stem, geometry).write(safe / "annotation" / f"{stem}.xml", encoding="UTF-8", xml_declaration=True)
-
-        calibration = ET.Element("calibration")
-        header = sub(calibration, "adsHeader")
-        for tag, text in (("missionId", "S1A"), ("productType", "GRD"), ("polarisation", pol.upper()), ("mode", "IW"),
-                          ("swath", "IW"), ("startTime", START), ("stopTime", STOP), ("imageNumber", "001")):
-            sub(header, tag, text)
-        sub(sub(calibration, "calibrationInformation"), "absoluteCalibrationConstant", "1.000000e+00")
-        vectors = sub(calibration, "calibrationVectorList", count=str(len(cal_lines)))
-        for line, row in zip(cal_lines, lut):
-            vector = sub(vectors, "calibrationVector")
-            sub(vector, "azimuthTime", azimuth_time(max(line, 0)))
-            sub(vector, "line", str(int(line)))
-            sub(vector, "pixel", numbers(cal_pixels, "{:.0f}"), count=str(cal_pixels.size))
-            sub(vector, "sigmaNought", numbers(row), count=str(cal_pixels.size))
-            sub(vector, "betaNought", numbers(np.full(cal_pixels.size, 237.0)), count=str(cal_pixels.size))
-            sub(vector, "gamma", numbers(row * 0.95), count=str(cal_pixels.size))
-            sub(vector, "dn", numbers(np.full(cal_pixels.size, 237.0)), count=str(cal_pixels.size))
-        ET.ElementTree(calibration).write(safe / "annotation" / "calibration" / f"calibration-{stem}.xml",
-                                          encoding="UTF-8", xml_declaration=True)
-
-        noise_xml = ET.Element("noise")
-        header = sub(noise_xml, "adsHeader")
-        for tag, text in (("missionId", "S1A"), ("productType", "GRD"), ("polarisation", pol.upper()), ("mode", "IW"),
-                          ("swath", "IW"), ("startTime", START), ("stopTime", STOP), ("imageNumber", "001")):
-            sub(header, tag, text)
-        ranges = sub(noise_xml, "noiseRangeVectorList", count=str(len(noise_lines)))
-        for line, pixels in zip(noise_lines, noise_pixels):
-            vector = sub(ranges, "noiseRangeVector")
-            sub(vector, "azimuthTime", azimuth_time(max(line, 0)))
-            sub(vector, "line", str(int(line)))
-            sub(vector, "pixel", numbers(pixels, "{:.0f}"), count=str(pixels.size))
-            sub(vector, "noiseRangeLut", numbers(range_noise(pol, line, pixels)), count=str(pixels.size))
-        azimuths = sub(noise_xml, "noiseAzimuthVectorList", count=str(len(AZIMUTH_BLOCKS)))
-        for block, (first, last, swath) in enumerate(AZIMUTH_BLOCKS):
-            vector = sub(azimuths, "noiseAzimuthVector")
-            for tag, text in (("swath", swath), ("firstAzimuthLine", "0"), ("firstRangeSample", str(first)),
-                              ("lastAzimuthLine", str(LINES - 1)), ("lastRangeSample", str(last))):
-                sub(vector, tag, text)
-            sub(vector, "line", numbers(az_lines, "{:.0f}"), count=str(az_lines.size))
-            sub(vector, "noiseAzimuthLut", numbers(azimuth_noise(block, az_lines)), count=str(az_lines.size))
-        ET.ElementTree(noise_xml).write(safe / "annotation" / "calibration" / f"noise-{stem}.xml",
-                                        encoding="UTF-8", xml_declaration=True)
-    (safe / "manifest.safe").write_text(manifest(), encoding="UTF-8")
+    write_product(OUT / f"{NAME}.SAFE", geometry, sigma_rows)
 
 
-def manifest() -> str:
+def manifest(layout: Layout) -> str:
     """The XFDU manifest's outline: the product's identity and the list of its data objects."""
     rows = []
     for pol in ("vv", "vh"):
-        stem = f"s1a-iw-grd-{pol}-20200607t010800-20200607t010825-032904-03cfba-001"
+        stem = STEM.format(pol=pol)
         for kind, href in (("s1Level1MeasurementSchema", f"./measurement/{stem}.tiff"),
                            ("s1Level1ProductSchema", f"./annotation/{stem}.xml"),
                            ("s1Level1CalibrationSchema", f"./annotation/calibration/calibration-{stem}.xml"),
@@ -288,11 +353,12 @@ def manifest() -> str:
             rows.append(f'    <dataObject ID="{kind}-{pol}" repID="{kind}"><byteStream mimeType="application/octet-stream">'
                         f'<fileLocation locatorType="URL" href="{href}"/></byteStream></dataObject>')
     objects = "\n".join(rows)
+    stop = layout.time(layout.lines)
     return f"""<?xml version="1.0" encoding="UTF-8"?>
 <xfdu:XFDU xmlns:xfdu="urn:ccsds:schema:xfdu:1" xmlns:safe="http://www.esa.int/safe/sentinel-1.0" version="esa/safe/sentinel-1.0/sentinel-1/sar/level-1/standard">
   <metadataSection>
     <metadataObject ID="platform" classification="DESCRIPTION" category="DMD"><metadataWrap mimeType="text/xml" vocabularyName="SAFE" textInfo="Platform Description"><xmlData><safe:platform><safe:nssdcIdentifier>2014-016A</safe:nssdcIdentifier><safe:familyName>SENTINEL-1</safe:familyName><safe:number>A</safe:number></safe:platform></xmlData></metadataWrap></metadataObject>
-    <metadataObject ID="acquisitionPeriod" classification="DESCRIPTION" category="DMD"><metadataWrap mimeType="text/xml" vocabularyName="SAFE" textInfo="Acquisition Period"><xmlData><safe:acquisitionPeriod><safe:startTime>{START}</safe:startTime><safe:stopTime>{STOP}</safe:stopTime></safe:acquisitionPeriod></xmlData></metadataWrap></metadataObject>
+    <metadataObject ID="acquisitionPeriod" classification="DESCRIPTION" category="DMD"><metadataWrap mimeType="text/xml" vocabularyName="SAFE" textInfo="Acquisition Period"><xmlData><safe:acquisitionPeriod><safe:startTime>{START}</safe:startTime><safe:stopTime>{stop}</safe:stopTime></safe:acquisitionPeriod></xmlData></metadataWrap></metadataObject>
   </metadataSection>
   <dataObjectSection>
 {objects}
