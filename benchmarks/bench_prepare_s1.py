@@ -5,7 +5,7 @@
 A GRD product of `--lines` x `--samples` radar pixels (10 m; a genuine IW GRD is about 16,700 x
 25,600) is written with the test product's layout, tables and descending geometry
 (`tests/data/real-scenes/make_s1_grd.py`), its backscatter a speckled field pattern (ENL 4.4),
-strip by strip. Then `sarclear prepare-s1` runs in a child process onto a UTM grid of each
+strip by strip, its GeoTIFFs uncompressed as in genuine products. Then `sarclear prepare-s1` runs in a child process onto a UTM grid of each
 size at 10 m in the middle of the footprint (10980: a whole Sentinel-2 tile). Reported: wall
 time of the whole command, output megapixels/s, the child's peak RSS, and the output's share
 of pixels with data.
@@ -53,7 +53,7 @@ def write_product(folder: Path, lines: int, samples: int) -> Path:
         fields = 1.0 + 0.5 * np.sign(np.sin(rows[:, None] / 37.0) * np.sin(cols[None, :] / 53.0))
         return mean[pol] * fields * rng.gamma(ENL, 1.0 / ENL, size=(rows.size, samples))
 
-    return builder.write_product(folder / f"{builder.NAME}.SAFE", geometry, sigma_rows)
+    return builder.write_product(folder / f"{builder.NAME}.SAFE", geometry, sigma_rows, compress=None)  # as genuine products
 
 
 def utm_like(folder: Path, product: Path, size: int) -> Path:

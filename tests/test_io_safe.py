@@ -205,12 +205,12 @@ class TestBadInput:
             read_safe(safe)
         assert_one_line_naming(error, safe, "MTD_MSIL1C.xml")
 
-    def test_sentinel1_safe_gets_the_s1_hint(self, tmp_path: Path) -> None:
+    def test_sentinel1_safe_gets_the_prepare_s1_hint(self, tmp_path: Path) -> None:
         safe = tmp_path / "S1A_IW_GRDH_1SDV_20220706T050000_20220706T050025_043971_053FC1_ABCD.SAFE"
         (safe / "measurement").mkdir(parents=True)
         with pytest.raises(RasterError) as error:
             read_safe(safe)
-        assert_one_line_naming(error, safe, "not a Sentinel-2", "--s1")
+        assert_one_line_naming(error, safe, "is a Sentinel-1 product", "sarclear prepare-s1")
 
     def test_multi_tile_products_are_refused(self, tmp_path: Path) -> None:
         safe = copy_safe(L1C_SAFE, tmp_path)

@@ -22,6 +22,7 @@ it ignores a source's GCPs (rasterio 1.4), while `rasterio.warp.reproject` honou
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +38,7 @@ from rasterio.warp import calculate_default_transform, reproject, transform
 from rasterio.windows import Window
 from rasterio.windows import transform as window_transform
 
+from sarclear.cores import usable_cores
 from sarclear.errors import RasterError
 from sarclear.io.atomic import atomic_output
 from sarclear.io.cog import gtiff_to_cog, open_work_gtiff, work_path
@@ -153,9 +155,15 @@ def _warp_tile(sigma: np.ndarray, window: Window, gcps: tuple[GroundControlPoint
     reproject(
         source=sigma, destination=out, gcps=shifted, src_crs=GCP_CRS, src_nodata=np.nan,
         dst_transform=window_transform(Window(c0, r0, c1 - c0, r1 - r0), grid.transform), dst_crs=grid.crs, dst_nodata=np.nan,
-        resampling=Resampling.bilinear, SRC_METHOD="GCP_TPS",
+        resampling=Resampling.bilinear, SRC_METHOD="GCP_TPS", num_threads=warp_threads(),
     )
     return out
+
+
+def warp_threads() -> int:
+    """GDAL's warper threads: the cores this process may use, capped by `--threads` (OMP_NUM_THREADS) when given."""
+    cap = os.environ.get("OMP_NUM_THREADS", "")
+    return max(1, min(usable_cores(), int(cap))) if cap.isdigit() else usable_cores()
 
 
 def to_db(sigma: np.ndarray) -> np.ndarray:

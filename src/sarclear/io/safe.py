@@ -31,7 +31,7 @@ from sarclear.io.product import (
     offset_for_baseline,
     scl_resolution,
 )
-from sarclear.io.s1_grd import prepare_first
+from sarclear.io.s1_grd import is_s1_product, prepare_first
 
 #: Product metadata file name -> processing level (PSD, SAFE_COMPACT naming since December 2016).
 MTD_NAMES: dict[str, str] = {"MTD_MSIL1C.xml": "L1C", "MTD_MSIL2A.xml": "L2A"}
@@ -141,7 +141,7 @@ def _open_folder(path: Path) -> _Safe:
     if len(names) == 2:
         raise RasterError(path, "holds both MTD_MSIL1C.xml and MTD_MSIL2A.xml; give one product's .SAFE folder")
     if not names:
-        if (folder / "manifest.safe").is_file() and (folder / "measurement").is_dir():
+        if is_s1_product(folder):
             raise RasterError(path, prepare_first(path))
         fix = "give the .SAFE folder or its .zip as downloaded"
         raise RasterError(path, f"is not a Sentinel-2 L1C/L2A SAFE product (no MTD_MSIL1C.xml or MTD_MSIL2A.xml "

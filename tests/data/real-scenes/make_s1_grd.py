@@ -290,10 +290,12 @@ def noise_xml(pol: str, layout: Layout) -> ET.ElementTree:
 
 
 def write_product(safe: Path, geometry: Geometry, sigma_rows: Callable[[str, np.ndarray], np.ndarray],
-                  rows_per_strip: int = 512) -> Path:
+                  rows_per_strip: int = 512, compress: str | None = "deflate") -> Path:
     """Write a GRD product at `safe` whose linear sigma0 on image rows is `sigma_rows(pol, rows)` (NaN: no data).
 
     The measurement files are written strip by strip, so a product of full size fits in memory.
+    Genuine products' GeoTIFFs are uncompressed (`compress=None`); the test product's are deflated
+    to keep the repository small (same pixels).
     """
     layout = geometry.layout
     shutil.rmtree(safe, ignore_errors=True)
@@ -307,7 +309,7 @@ def write_product(safe: Path, geometry: Geometry, sigma_rows: Callable[[str, np.
     for pol in ("vv", "vh"):
         stem = STEM.format(pol=pol)
         profile = {"driver": "GTiff", "width": layout.samples, "height": layout.lines, "count": 1, "dtype": "uint16",
-                   "compress": "deflate", "gcps": gcps, "crs": CRS.from_epsg(4326)}
+                   **({"compress": compress} if compress else {}), "gcps": gcps, "crs": CRS.from_epsg(4326)}
         with rasterio.open(safe / "measurement" / f"{stem}.tiff", "w", **profile) as dst:
             for r0 in range(0, layout.lines, rows_per_strip):
                 rows = np.arange(r0, min(layout.lines, r0 + rows_per_strip), dtype=np.float64)
