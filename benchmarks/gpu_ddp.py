@@ -93,7 +93,7 @@ def main() -> None:
         # The collectives the training loop itself uses: the stop vote of every step, the RNG gather of
         # every checkpoint (pickled objects over NCCL) and the barrier after it.
         stop_votes = [any_rank(env, False, device), any_rank(env, env.rank == env.world_size - 1, device)]
-        rngs = all_gather_objects(env, capture_rng())
+        rngs = all_gather_objects(env, capture_rng(device))
         barrier(env)
         loop_collectives = stop_votes == [False, True] and len(rngs) == env.world_size and all("torch" in r for r in rngs)
         ok = finite and same and (synced > 0 or not sync_bn) and bool(torch.isfinite(norm)) and mean == (env.world_size - 1) / 2 and loop_collectives

@@ -128,6 +128,22 @@ def test_checkpoint_loads_onto_the_gpu(tmp_path: Path) -> None:
     assert out.shape == (2, SPEC.out_channels, SIZE, SIZE) and np.isfinite(out).all()
 
 
+def test_the_training_devices_rng_state_is_saved_and_restored() -> None:
+    """Dropout masks on the GPU continue exactly after a resume, through a weights-only state.pt."""
+    import io
+
+    from sarclear.train.state import capture_rng, restore_rng
+
+    device = torch.device("cuda", torch.cuda.current_device())
+    state = capture_rng(device)
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    expected = torch.rand(4, device=device)
+    torch.rand(100, device=device)
+    restore_rng(torch.load(io.BytesIO(buffer.getvalue()), weights_only=True), device)
+    assert torch.equal(torch.rand(4, device=device), expected)
+
+
 @pytest.fixture()
 def one_rank_nccl_group(tmp_path: Path):
     """A one-process NCCL group, as `torchrun --nproc_per_node=1` would give a process."""

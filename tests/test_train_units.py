@@ -155,3 +155,24 @@ def test_sigterm_saves_a_checkpoint_and_exits_130(tmp_path: Path) -> None:
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="mallopt is glibc's")
 def test_glibc_accepts_the_allocator_thresholds() -> None:
     assert keep_freed_memory() is True
+
+
+def test_a_resume_on_another_gpu_count_restores_the_training_devices_rng(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A rank of a 4-GPU run trained on cuda:3; resumed on a 1-GPU machine its state goes to cuda:0.
+
+    No GPU here, so torch.cuda's state functions are stood in for; the real round trip is
+    tests/test_cuda.py's (run by benchmarks/gpu_check.sh).
+    """
+    from sarclear.train import state as state_module
+
+    saved = {3: torch.full((16,), 3, dtype=torch.uint8)}
+    restored: dict[int, torch.Tensor] = {}
+    monkeypatch.setattr(torch.cuda, "get_rng_state", lambda device: saved[device.index])
+    monkeypatch.setattr(torch.cuda, "set_rng_state", lambda value, device: restored.__setitem__(device.index, value))
+    state = state_module.capture_rng(torch.device("cuda", 3))
+    assert "cuda" not in state and torch.equal(state["cuda_device"], saved[3])  # one device's state, not every visible one
+    state_module.restore_rng(state, torch.device("cuda", 0))
+    assert list(restored) == [0] and torch.equal(restored[0], saved[3])
+    restored.clear()
+    state_module.restore_rng(state_module.capture_rng(torch.device("cpu")), torch.device("cpu"))
+    assert restored == {}  # a CPU run has no CUDA state to save or restore

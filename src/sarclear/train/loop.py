@@ -286,7 +286,7 @@ class Trainer:
     def checkpoint(self) -> None:
         """checkpoints/last: weights, optimizer/scheduler/scaler state, counters, every rank's RNG."""
         since = time.perf_counter()
-        rng = all_gather_objects(self.env, capture_rng())
+        rng = all_gather_objects(self.env, capture_rng(self.device))
         if self.env.is_main:
             state = {**asdict(self.counters), "world_size": self.env.world_size, "rng": rng,
                      "precision": self.precision.name, "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
@@ -315,7 +315,7 @@ class Trainer:
         if self.scaler.is_enabled() and state.get("scaler"):
             self.scaler.load_state_dict(state["scaler"])
         if state["world_size"] == self.env.world_size:
-            restore_rng(state["rng"][self.env.rank])
+            restore_rng(state["rng"][self.env.rank], self.device)
         else:  # another process count: data order is still exact, dropout masks cannot be
             _seed(int(state["step"]) * 1000 + self.env.rank)
         return Counters(epoch=state["epoch"], batch=state["batch"], step=state["step"], best_psnr=state["best_psnr"])

@@ -35,12 +35,18 @@ DISCRIMINATOR_FILE = "discriminator.safetensors"
 STATE_FILE = "state.pt"
 
 
-def capture_rng() -> dict[str, Any]:
-    """This process's torch, CUDA, numpy and Python RNG states, as weights-only-loadable values."""
+def capture_rng(device: torch.device | None = None) -> dict[str, Any]:
+    """This process's torch, numpy and Python RNG states, and that of its CUDA `device`, as weights-only values.
+
+    Only the device this process trains on: under torchrun every rank sees every GPU, but its
+    dropout masks come from its own device's generator, and that state is what must follow the
+    run to a machine with another number of GPUs.
+    """
     np_state = np.random.get_state(legacy=False)
+    on_cuda = device is not None and device.type == "cuda"
     return {
         "torch": torch.get_rng_state(),
-        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        "cuda_device": torch.cuda.get_rng_state(device) if on_cuda else None,
         "numpy": {
             "key": torch.from_numpy(np_state["state"]["key"].astype(np.int64)),
             "pos": int(np_state["state"]["pos"]),
@@ -51,12 +57,19 @@ def capture_rng() -> dict[str, Any]:
     }
 
 
-def restore_rng(state: dict[str, Any]) -> None:
-    """Inverse of `capture_rng` (CUDA states only if this process has as many devices)."""
+def restore_rng(state: dict[str, Any], device: torch.device | None = None) -> None:
+    """Inverse of `capture_rng`: the saved CUDA state goes to this process's CUDA `device`, whatever the GPU count.
+
+    Checkpoints of earlier releases hold every visible device's state (`cuda`, a list); those are
+    restored only where the count is the same, as before.
+    """
     torch.set_rng_state(state["torch"])
-    cuda = state.get("cuda") or []
-    if cuda and torch.cuda.is_available() and len(cuda) == torch.cuda.device_count():
-        torch.cuda.set_rng_state_all(cuda)
+    own = state.get("cuda_device")
+    if own is not None and device is not None and device.type == "cuda":
+        torch.cuda.set_rng_state(own, device)
+    legacy = state.get("cuda") or []
+    if own is None and legacy and torch.cuda.is_available() and len(legacy) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(legacy)
     np_state = state["numpy"]
     np.random.set_state(
         {
