@@ -9,8 +9,10 @@ grid's pixel convention and the east-west mirror of a descending pass show in th
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import shutil
+import sys
 import xml.etree.ElementTree as ET
 import zipfile
 from pathlib import Path
@@ -246,3 +248,47 @@ def test_an_azimuth_block_with_more_lines_than_values(tmp_path: Path) -> None:
     factor = calibration.noise_azimuth[0].at(np.array([0.0, 100.0, 300.0]))
     np.testing.assert_array_equal(factor, [1.0, 1.0, 1.0])
     assert np.isfinite(prepared(tmp_path, odd)).mean() > 0.99
+
+
+def _builder():
+    """tests/data/real-scenes/make_s1_grd.py, which packs dB maps into GRD products."""
+    spec = importlib.util.spec_from_file_location("make_s1_grd", REAL / "make_s1_grd.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("make_s1_grd", module)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_a_scene_across_two_slices_of_one_pass(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A Sentinel-2 tile often straddles two consecutive GRD slices: both go in, the seam does not show."""
+    builder = _builder()
+    db, transform, (lon, lat) = builder.read_map(GENUINE_S1)
+    whole_pass = builder.Geometry(lon, lat, builder.Layout(170, 170))
+    whole = builder.write_from_map(tmp_path / "whole" / "S1A_WHOLE.SAFE", db, transform, whole_pass)
+    first = builder.write_from_map(tmp_path / "a" / "S1A_FIRST.SAFE", db, transform, whole_pass.slice(0, 95))
+    second = builder.write_from_map(tmp_path / "b" / "S1A_SECOND.SAFE", db, transform, whole_pass.slice(80, 90))
+    grid = grid_of(GENUINE_S1 / "VV.tif")
+
+    def run(*products: Path) -> np.ndarray:
+        out = tmp_path / f"{'_'.join(p.stem for p in products)}.tif"
+        assert main(["prepare-s1", *map(str, products), "--like", str(GENUINE_S1 / "VV.tif"), "--out", str(out), "--quiet"]) == 0
+        with rasterio.open(out) as src:
+            assert (src.width, src.height) == (grid.width, grid.height)
+            return src.read()
+
+    reference, alone = run(whole), run(first)
+    both = run(second, first)  # any order: slices are taken in time order
+    assert "S1A_FIRST + S1A_SECOND" in capsys.readouterr().out
+    covered = lambda image: float(np.isfinite(image[0]).mean())  # noqa: E731
+    assert covered(alone) < 0.8 and covered(both) == covered(reference) > 0.95  # the crop's own edge is lost to resampling
+    ok = np.isfinite(reference) & np.isfinite(both)
+    truth = np.stack([genuine("VV"), genuine("VH")])
+    error = {name: float(np.abs(image[ok] - truth[ok]).mean()) for name, image in (("whole", reference), ("slices", both))}
+    assert error["slices"] < error["whole"] + 0.02, error  # dB against the genuine map: two slices are as good as one product
+    assert float(np.median(np.abs(both[ok] - reference[ok]))) < 0.05  # (DN rounding differs between products)
+    other = Path(shutil.copytree(second, tmp_path / "c" / second.name))
+    for xml in (other / "annotation").glob("*.xml"):
+        xml.write_text(xml.read_text().replace("<missionDataTakeId>249786</missionDataTakeId>", "<missionDataTakeId>1</missionDataTakeId>"))
+    assert main(["prepare-s1", str(first), str(other), "--like", str(GENUINE_S1 / "VV.tif"), "--out", str(tmp_path / "x.tif")]) == 2
+    assert "is another acquisition than S1A_FIRST.SAFE" in capsys.readouterr().err
+    assert not (tmp_path / "x.tif").exists()

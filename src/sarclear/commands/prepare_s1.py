@@ -14,7 +14,9 @@ from pathlib import Path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("product", type=Path, help="Sentinel-1 Level-1 GRD product: the .SAFE folder or its .zip (IW, VV+VH)")
+    parser.add_argument("product", type=Path, nargs="+",
+                        help="Sentinel-1 Level-1 GRD product: the .SAFE folder or its .zip (IW, VV+VH); "
+                             "consecutive slices of one pass when the S2 scene straddles them")
     parser.add_argument("--out", required=True, type=Path, help="output GeoTIFF (COG): VV, VH sigma0 in dB, float32, NaN = no data")
     parser.add_argument("--like", type=Path, default=None,
                         help="the S2 scene the radar is for (any S2 input sarclear reads: GeoTIFF, band folder, SAFE); "
@@ -26,7 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from sarclear.errors import ConfigError
-    from sarclear.io.s1_geocode import geocode_s1, grid_of, utm_grid
+    from sarclear.io.s1_geocode import geocode_s1, grid_of, one_acquisition, utm_grid
     from sarclear.io.s1_grd import read_s1_product
     from sarclear.progress import progress_bar
 
@@ -35,12 +37,15 @@ def run(args: argparse.Namespace) -> int:
     if args.resolution <= 0:
         raise ConfigError(f"--resolution {args.resolution:g}: must be a positive number of metres")
     start = time.perf_counter()
-    product = read_s1_product(args.product)
-    grid = grid_of(args.like) if args.like is not None else utm_grid(product, args.resolution)
+    products = one_acquisition([read_s1_product(path) for path in args.product])
+    if args.like is None and len(products) > 1:
+        raise ConfigError("several products need --like: the grid to put them on (an S2 scene)")
+    grid = grid_of(args.like) if args.like is not None else utm_grid(products[0], args.resolution)
     with progress_bar(total=grid.height, unit="row", desc="prepare-s1", disable=args.quiet) as bar:
-        result = geocode_s1(product, grid, args.out, remove_noise=not args.keep_noise, tick=bar.update)
+        result = geocode_s1(products, grid, args.out, remove_noise=not args.keep_noise, tick=bar.update)
     covered = result["covered"]
-    print(f"wrote {args.out}: VV, VH sigma0 dB of {product.name} ({product.pass_direction}) on {grid.width} x {grid.height} px "
+    names = " + ".join(product.name for product in products)
+    print(f"wrote {args.out}: VV, VH sigma0 dB of {names} ({products[0].pass_direction}) on {grid.width} x {grid.height} px "
           f"({grid.crs.to_string()}), {covered:.1%} covered, thermal noise {'removed' if result['noise_removed'] else 'kept'}, "
           f"no terrain correction, in {time.perf_counter() - start:.1f} s")  # fmt: skip
     if covered < 0.99:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -172,61 +172,92 @@ def to_db(sigma: np.ndarray) -> np.ndarray:
         return (10.0 * np.log10(sigma)).astype(np.float32)
 
 
-def output_tags(product: S1Product, remove_noise: bool, has_noise: bool = True) -> dict[str, str]:
+def output_tags(products: Sequence[S1Product], remove_noise: bool, has_noise: bool = True) -> dict[str, str]:
     """What the file is and what was not done to it, for whoever opens it later."""
     if not remove_noise:
         noise = "not removed (--keep-noise)"
     else:
         noise = "removed (the product's noise LUTs)" if has_noise else "not removed: the product has no noise table"
     return {
-        "SARCLEAR_S1_SOURCE": product.name,
-        "SARCLEAR_S1_PASS": product.pass_direction,
-        "SARCLEAR_S1_START_TIME": product.start_time,
+        "SARCLEAR_S1_SOURCE": " + ".join(product.name for product in products),
+        "SARCLEAR_S1_PASS": products[0].pass_direction,
+        "SARCLEAR_S1_START_TIME": products[0].start_time,
         "SARCLEAR_S1_CALIBRATION": "sigma0 (the product's sigmaNought LUT), dB",
         "SARCLEAR_S1_THERMAL_NOISE": noise,
         "SARCLEAR_S1_TERRAIN_CORRECTION": "none: placed by the product's geolocation grid (thin-plate spline)",
     }
 
 
-def geocode_s1(product: S1Product, grid: Grid, out: str | Path, *, remove_noise: bool = True,
-               tick: Callable[[int], None] | None = None) -> dict[str, float]:
-    """Write `out`: a float32 COG of VV, VH sigma0 dB on `grid` (NaN where the product has no data).
+def one_acquisition(products: Sequence[S1Product]) -> list[S1Product]:
+    """The slices in time order, after checking they are of one pass (one datatake of one satellite).
 
-    Returns the share of output pixels with data. `tick(rows)` is called after each block row.
+    A Sentinel-2 tile often straddles two consecutive GRD slices; slices of other passes or dates
+    differ in geometry and in the ground's own state (moisture, wind on water) and are refused.
+    """
+    if not products:
+        raise ValueError("no product given")
+    ordered = sorted(products, key=lambda product: product.start_time)
+    first = ordered[0]
+    for other in ordered[1:]:
+        if (other.mission, other.datatake) != (first.mission, first.datatake):
+            raise RasterError(other.path, f"is another acquisition than {first.path.name} ({other.mission} datatake "
+                                          f"{other.datatake}, not {first.mission} {first.datatake}); give slices of one pass")
+    return ordered
+
+
+def geocode_s1(products: S1Product | Sequence[S1Product], grid: Grid, out: str | Path, *, remove_noise: bool = True,
+               tick: Callable[[int], None] | None = None) -> dict[str, float]:
+    """Write `out`: a float32 COG of VV, VH sigma0 dB on `grid` (NaN where no product has data).
+
+    Several products are consecutive slices of one pass (`one_acquisition`); each output pixel
+    comes from the first slice, in time order, that has data there. Returns the share of output
+    pixels with data. `tick(rows)` is called after each block row.
     """
     out = Path(out)
-    reader = _RadarReader(product, remove_noise)
-    locator = GCPTransformer(list(product.gcps), tps=True)
+    slices = one_acquisition([products] if isinstance(products, S1Product) else list(products))
+    readers: list[_RadarReader] = []
+    locators: list[GCPTransformer] = []
     covered = 0
     try:
+        for product in slices:
+            readers.append(_RadarReader(product, remove_noise))
+            locators.append(GCPTransformer(list(product.gcps), tps=True))
+        has_noise = all(reader.has_noise for reader in readers)
         with atomic_output(out) as tmp:
             work = work_path(tmp)
             try:
                 with open_work_gtiff(work, count=2, height=grid.height, width=grid.width, dtype="float32", crs=grid.crs,
                                      transform=grid.transform, nodata=float("nan"), descriptions=("VV", "VH"),
-                                     tags=output_tags(product, remove_noise, reader.has_noise)) as writer:  # fmt: skip
+                                     tags=output_tags(slices, remove_noise, has_noise)) as writer:  # fmt: skip
                     for r0 in range(0, grid.height, TILE_ROWS):
                         r1 = min(grid.height, r0 + TILE_ROWS)
                         strip = np.full((2, r1 - r0, grid.width), np.nan, dtype=np.float32)
                         for c0 in range(0, grid.width, TILE_COLS):
                             c1 = min(grid.width, c0 + TILE_COLS)
-                            window = _footprint_window(locator, grid, r0, r1, c0, c1, product.size)
-                            if window is None:
-                                continue
-                            sigma = reader.sigma0(window)
-                            strip[:, :, c0:c1] = _warp_tile(sigma, window, product.gcps, grid, r0, r1, c0, c1)
+                            tile = strip[:, :, c0:c1]
+                            for product, reader, locator in zip(slices, readers, locators):
+                                window = _footprint_window(locator, grid, r0, r1, c0, c1, product.size)
+                                if window is None:
+                                    continue
+                                warped = _warp_tile(reader.sigma0(window), window, product.gcps, grid, r0, r1, c0, c1)
+                                empty = ~np.all(np.isfinite(tile), axis=0)
+                                tile[:, empty] = warped[:, empty]
+                                if not empty.any():
+                                    break
                         db = to_db(strip)
                         covered += int(np.all(np.isfinite(db), axis=0).sum())
                         writer.write(db)
                         if tick is not None:
                             tick(r1 - r0)
                 if covered == 0:  # before the rename: an all-NaN file would only mislead
-                    raise RasterError(product.path, "does not cover any pixel of the output grid; check that the "
-                                                    "product and the --like scene are of the same place")
+                    raise RasterError(slices[0].path, "does not cover any pixel of the output grid; check that the "
+                                                      "product and the --like scene are of the same place")
                 gtiff_to_cog(work, tmp)
             finally:
                 work.unlink(missing_ok=True)
     finally:
-        reader.close()
-        locator.close()
-    return {"covered": covered / float(grid.width * grid.height), "noise_removed": float(remove_noise and reader.has_noise)}
+        for reader in readers:
+            reader.close()
+        for locator in locators:
+            locator.close()
+    return {"covered": covered / float(grid.width * grid.height), "noise_removed": float(remove_noise and has_noise)}

@@ -66,6 +66,8 @@ class S1Product:
     product_type: str
     pass_direction: str
     start_time: str
+    #: The acquisition's datatake: consecutive slices of one pass share it (`missionDataTakeId`).
+    datatake: str
     size: tuple[int, int]  # (lines, samples) of the measurement images
     polarisations: dict[str, Polarisation]
     gcps: tuple[GroundControlPoint, ...]
@@ -157,6 +159,7 @@ def _product(path: Path, product_name: str, polarisations: dict[str, Polarisatio
         product_type=product_type,
         pass_direction=_text(header, "generalAnnotation/productInformation/pass", default="unknown"),
         start_time=_text(header, "adsHeader/startTime"),
+        datatake=_text(header, "adsHeader/missionDataTakeId", default="unknown"),
         size=(lines, samples),
         polarisations=polarisations,
         gcps=_geolocation_grid(header, path),

@@ -60,7 +60,6 @@ HEADING_DEG = -167.0  # descending: flying south, slightly west
 HEIGHT_M = 250.0
 DURATION_S = 25.0
 EARTH_RADIUS_M = 6378137.0
-START = "2020-06-07T01:08:00.000000"
 
 
 @dataclass(frozen=True)
@@ -69,6 +68,8 @@ class Layout:
 
     lines: int
     samples: int
+    #: a slice of a longer pass: this product's line 0 is the pass's line `first_line` (its times follow)
+    first_line: int = 0
 
     @property
     def grid_lines(self) -> np.ndarray:
@@ -107,7 +108,7 @@ class Layout:
         return np.arange(0, self.lines + 30, 30, dtype=np.float64)
 
     def time(self, line: float) -> str:
-        seconds = max(line, 0.0) * DURATION_S / self.lines
+        seconds = max(line + self.first_line, 0.0) * DURATION_S / LINES
         minutes, rest = divmod(seconds, 60.0)
         whole = int(rest)
         return f"2020-06-07T01:{8 + int(minutes):02d}:{whole:02d}.{int(round((rest - whole) * 1e6)):06d}"
@@ -127,15 +128,22 @@ def numbers(values: np.ndarray, fmt: str = "{:.6e}") -> str:
 class Geometry:
     """Radar (line, pixel) centre -> (lon, lat): a descending right-looking pass over the scene centre."""
 
-    def __init__(self, centre_lon: float, centre_lat: float, layout: Layout) -> None:
+    def __init__(self, centre_lon: float, centre_lat: float, layout: Layout, *, centre_line: float | None = None) -> None:
         self.lon0, self.lat0, self.layout = centre_lon, centre_lat, layout
+        #: the pass's line at (lon0, lat0); a slice's lines are counted from its own first line
+        self.centre_line = (layout.lines - 1) / 2 if centre_line is None else centre_line
         h = np.radians(HEADING_DEG)
         self.along = np.array([np.sin(h), np.cos(h)])  # (east, north) unit vector of flight
         right = h + np.pi / 2
         self.across = np.array([np.sin(right), np.cos(right)])  # looking right of the track
 
+    def slice(self, first_line: int, lines: int) -> Geometry:
+        """Lines `first_line` ... `first_line + lines - 1` of this pass, as a product of their own."""
+        layout = Layout(lines, self.layout.samples, first_line=self.layout.first_line + first_line)
+        return Geometry(self.lon0, self.lat0, layout, centre_line=self.centre_line)
+
     def lonlat(self, line: np.ndarray, pixel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        a = (np.asarray(line, dtype=np.float64) - (self.layout.lines - 1) / 2) * SPACING_M
+        a = (np.asarray(line, dtype=np.float64) + self.layout.first_line - self.centre_line) * SPACING_M
         r = (np.asarray(pixel, dtype=np.float64) - (self.layout.samples - 1) / 2) * SPACING_M
         east = a * self.along[0] + r * self.across[0]
         north = a * self.along[1] + r * self.across[1]
@@ -207,7 +215,7 @@ def noise_at(layout: Layout, pol: str, rows: np.ndarray) -> np.ndarray:
 def header(parent: ET.Element, pol: str, layout: Layout) -> None:
     ads = sub(parent, "adsHeader")
     for tag, text in (("missionId", "S1A"), ("productType", "GRD"), ("polarisation", pol.upper()), ("mode", "IW"),
-                      ("swath", "IW"), ("startTime", START), ("stopTime", layout.time(layout.lines)),
+                      ("swath", "IW"), ("startTime", layout.time(0)), ("stopTime", layout.time(layout.lines)),
                       ("absoluteOrbitNumber", "32904"), ("missionDataTakeId", "249786"), ("imageNumber", "001")):
         sub(ads, tag, text)
 
@@ -221,7 +229,7 @@ def annotation(pol: str, geometry: Geometry) -> ET.ElementTree:
     sub(info, "rangeSamplingRate", "6.433332e+07")
     image_annotation = sub(root, "imageAnnotation")
     image = sub(image_annotation, "imageInformation")
-    for tag, text in (("productFirstLineUtcTime", START), ("productLastLineUtcTime", layout.time(layout.lines)),
+    for tag, text in (("productFirstLineUtcTime", layout.time(0)), ("productLastLineUtcTime", layout.time(layout.lines)),
                       ("rangePixelSpacing", f"{SPACING_M:.6e}"), ("azimuthPixelSpacing", f"{SPACING_M:.6e}"),
                       ("numberOfSamples", str(layout.samples)), ("numberOfLines", str(layout.lines)),
                       ("outputPixels", "16 bit Unsigned Integer")):
@@ -325,22 +333,31 @@ def write_product(safe: Path, geometry: Geometry, sigma_rows: Callable[[str, np.
     return safe
 
 
-def build(source: Path) -> None:
-    """The test product: SSL4EO-S12's genuine backscatter in the radar geometry of a 330 x 330 px GRD."""
-    with rasterio.open(source / SSL4EO_S1 / "VV.tif") as vv_src, rasterio.open(source / SSL4EO_S1 / "VH.tif") as vh_src:
-        genuine = {"vv": vv_src.read(1), "vh": vh_src.read(1)}
-        transform = vv_src.transform
-        height, width = vv_src.shape
-    centre_lon, centre_lat = transform * (width / 2, height / 2)
-    layout = Layout(LINES, SAMPLES)
-    geometry = Geometry(centre_lon, centre_lat, layout)
+def write_from_map(safe: Path, db: dict[str, np.ndarray], transform: rasterio.Affine, geometry: Geometry,
+                   compress: str | None = "deflate") -> Path:
+    """A GRD product at `safe` holding the backscatter of dB maps {"vv": ..., "vh": ...} on `transform`."""
+    samples = np.arange(geometry.layout.samples, dtype=np.float64)
 
     def sigma_rows(pol: str, rows: np.ndarray) -> np.ndarray:
-        lines, pixels = np.meshgrid(rows, np.arange(layout.samples, dtype=np.float64), indexing="ij")
-        return sample_linear(genuine[pol], transform, *geometry.lonlat(lines, pixels))
+        lines, pixels = np.meshgrid(rows, samples, indexing="ij")
+        return sample_linear(db[pol], transform, *geometry.lonlat(lines, pixels))
 
+    return write_product(safe, geometry, sigma_rows, compress=compress)
+
+
+def read_map(folder: Path) -> tuple[dict[str, np.ndarray], rasterio.Affine, tuple[float, float]]:
+    """SSL4EO-S12's VV.tif / VH.tif: the dB maps, their transform and their centre (lon, lat)."""
+    with rasterio.open(folder / "VV.tif") as vv_src, rasterio.open(folder / "VH.tif") as vh_src:
+        db = {"vv": vv_src.read(1), "vh": vh_src.read(1)}
+        transform, (height, width) = vv_src.transform, vv_src.shape
+    return db, transform, transform * (width / 2, height / 2)
+
+
+def build(source: Path) -> None:
+    """The test product: SSL4EO-S12's genuine backscatter in the radar geometry of a 330 x 330 px GRD."""
+    db, transform, (lon, lat) = read_map(source / SSL4EO_S1)
     shutil.rmtree(OUT, ignore_errors=True)
-    write_product(OUT / f"{NAME}.SAFE", geometry, sigma_rows)
+    write_from_map(OUT / f"{NAME}.SAFE", db, transform, Geometry(lon, lat, Layout(LINES, SAMPLES)))
 
 
 def manifest(layout: Layout) -> str:
@@ -360,7 +377,7 @@ def manifest(layout: Layout) -> str:
 <xfdu:XFDU xmlns:xfdu="urn:ccsds:schema:xfdu:1" xmlns:safe="http://www.esa.int/safe/sentinel-1.0" version="esa/safe/sentinel-1.0/sentinel-1/sar/level-1/standard">
   <metadataSection>
     <metadataObject ID="platform" classification="DESCRIPTION" category="DMD"><metadataWrap mimeType="text/xml" vocabularyName="SAFE" textInfo="Platform Description"><xmlData><safe:platform><safe:nssdcIdentifier>2014-016A</safe:nssdcIdentifier><safe:familyName>SENTINEL-1</safe:familyName><safe:number>A</safe:number></safe:platform></xmlData></metadataWrap></metadataObject>
-    <metadataObject ID="acquisitionPeriod" classification="DESCRIPTION" category="DMD"><metadataWrap mimeType="text/xml" vocabularyName="SAFE" textInfo="Acquisition Period"><xmlData><safe:acquisitionPeriod><safe:startTime>{START}</safe:startTime><safe:stopTime>{stop}</safe:stopTime></safe:acquisitionPeriod></xmlData></metadataWrap></metadataObject>
+    <metadataObject ID="acquisitionPeriod" classification="DESCRIPTION" category="DMD"><metadataWrap mimeType="text/xml" vocabularyName="SAFE" textInfo="Acquisition Period"><xmlData><safe:acquisitionPeriod><safe:startTime>{layout.time(0)}</safe:startTime><safe:stopTime>{stop}</safe:stopTime></safe:acquisitionPeriod></xmlData></metadataWrap></metadataObject>
   </metadataSection>
   <dataObjectSection>
 {objects}
