@@ -109,7 +109,8 @@ def read_s1_product(path: Path) -> S1Product:
     root, files, read_bytes = _open_zip(path) if path.is_file() and path.suffix.lower() == ".zip" else _open_folder(path)
     product_name = PurePosixPath(root).name if root.upper().endswith(".SAFE") else path.name
     stems: dict[str, str] = {}
-    for relative in files:
+    images: dict[str, str] = {}
+    for relative in sorted(files):
         parts = PurePosixPath(relative)
         if parts.parent.as_posix() == "measurement" and parts.suffix.lower() in (".tiff", ".tif"):
             match = _STEM.match(parts.stem)
@@ -118,6 +119,7 @@ def read_s1_product(path: Path) -> S1Product:
                     raise RasterError(path, f"is a Sentinel-1 {match.group(3).upper()} product; sarclear reads Level-1 GRD "
                                             "(Ground Range Detected) products: download the GRD product of this acquisition")
                 stems[match.group(4).upper()] = parts.stem
+                images[match.group(4).upper()] = relative
     if not stems:
         raise RasterError(path, f"holds no measurement GeoTIFFs (measurement/s1?-*-grd-*.tiff); {_REDOWNLOAD}")
     missing = [pol for pol in ("VV", "VH") if pol not in stems]
@@ -133,7 +135,7 @@ def read_s1_product(path: Path) -> S1Product:
         if absent:
             raise RasterError(path, f"is incomplete: {absent[0]} is missing; {_REDOWNLOAD}")
         noise = f"annotation/calibration/noise-{stem}.xml"
-        polarisations[pol] = Polarisation(pol, f"{root}/measurement/{files[stem]}", wanted["annotation"],
+        polarisations[pol] = Polarisation(pol, f"{root}/{images[pol]}", wanted["annotation"],
                                           wanted["calibration"], noise if noise in files else None)
     annotation = polarisations["VV"].annotation
     try:
@@ -167,20 +169,14 @@ def _product(path: Path, product_name: str, polarisations: dict[str, Polarisatio
     )
 
 
-def _open_folder(path: Path) -> tuple[str, dict[str, str], Callable[[str], bytes]]:
-    """(root, {relative path or measurement stem: file name}, reader) of a `.SAFE` folder."""
+def _open_folder(path: Path) -> tuple[str, set[str], Callable[[str], bytes]]:
+    """(root, the non-empty files below it as relative POSIX paths, a reader of them) of a `.SAFE` folder."""
     folder = path.parent if path.is_file() else path
-    files: dict[str, str] = {}
-    for item in folder.rglob("*"):
-        if item.is_file() and item.stat().st_size > 0:
-            relative = item.relative_to(folder).as_posix()
-            files[relative] = item.name
-            if relative.startswith("measurement/"):
-                files[item.stem] = item.name
+    files = {item.relative_to(folder).as_posix() for item in folder.rglob("*") if item.is_file() and item.stat().st_size > 0}
     return str(folder), files, lambda relative: (folder / relative).read_bytes()
 
 
-def _open_zip(path: Path) -> tuple[str, dict[str, str], Callable[[str], bytes]]:
+def _open_zip(path: Path) -> tuple[str, set[str], Callable[[str], bytes]]:
     """The same for a zip holding one `.SAFE` folder; the measurement files become `/vsizip/` paths."""
     try:
         with zipfile.ZipFile(path) as archive:
@@ -196,13 +192,7 @@ def _open_zip(path: Path) -> tuple[str, dict[str, str], Callable[[str], bytes]]:
         raise RasterError(path, f"holds {what}; give one Sentinel-1 product's zip as downloaded, or its .SAFE folder")
     inner = PurePosixPath(manifests[0]).parent.as_posix()
     prefix = "" if inner == "." else f"{inner}/"
-    files: dict[str, str] = {}
-    for info in members:
-        if info.filename.startswith(prefix):
-            relative = info.filename[len(prefix):]
-            files[relative] = PurePosixPath(relative).name
-            if relative.startswith("measurement/"):
-                files[PurePosixPath(relative).stem] = PurePosixPath(relative).name
+    files = {info.filename[len(prefix):] for info in members if info.filename.startswith(prefix)}
     root = f"/vsizip/{path}" + (f"/{inner}" if prefix else "")
 
     def read_bytes(relative: str) -> bytes:
