@@ -6,6 +6,13 @@ from __future__ import annotations
 import os
 
 
+def allowed_threads() -> int:
+    """Threads for a library's own pool (GDAL's warper): the usable cores, capped by `sarclear --threads N`,
+    which the CLI passes on as OMP_NUM_THREADS."""
+    cap = os.environ.get("OMP_NUM_THREADS", "")
+    return max(1, min(usable_cores(), int(cap))) if cap.isdigit() else usable_cores()
+
+
 def usable_cores() -> int:
     """The cores this process may run on: its CPU affinity where the OS has one (a Slurm job or
     `taskset` narrows it below the machine's count), else the machine's count, at least 1."""

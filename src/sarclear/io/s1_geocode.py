@@ -22,7 +22,6 @@ it ignores a source's GCPs (rasterio 1.4), while `rasterio.warp.reproject` honou
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,11 +37,12 @@ from rasterio.warp import calculate_default_transform, reproject, transform
 from rasterio.windows import Window
 from rasterio.windows import transform as window_transform
 
-from sarclear.cores import usable_cores
+from sarclear.cores import allowed_threads
 from sarclear.errors import RasterError
 from sarclear.io.atomic import atomic_output
 from sarclear.io.cog import gtiff_to_cog, open_work_gtiff, work_path
 from sarclear.io.s1_grd import Calibration, S1Product, read_calibration
+from sarclear.io.sources import dataset_name
 
 #: The tie points' coordinate system: longitude, latitude on WGS 84 (the annotation's ellipsoid).
 GCP_CRS = CRS.from_epsg(4326)
@@ -78,8 +78,6 @@ def utm_grid(product: S1Product, resolution_m: float = 10.0) -> Grid:
 
 def grid_of(path: str | Path) -> Grid:
     """The grid of the S2 scene the S1 is meant for: any raster, or an S2 product sarclear reads (its 10 m grid)."""
-    from sarclear.io.sources import dataset_name  # sources imports s1_grd; a product's VRT
-
     try:
         with rasterio.open(dataset_name(path)) as src:
             if src.crs is None:
@@ -155,15 +153,9 @@ def _warp_tile(sigma: np.ndarray, window: Window, gcps: tuple[GroundControlPoint
     reproject(
         source=sigma, destination=out, gcps=shifted, src_crs=GCP_CRS, src_nodata=np.nan,
         dst_transform=window_transform(Window(c0, r0, c1 - c0, r1 - r0), grid.transform), dst_crs=grid.crs, dst_nodata=np.nan,
-        resampling=Resampling.bilinear, SRC_METHOD="GCP_TPS", num_threads=warp_threads(),
+        resampling=Resampling.bilinear, SRC_METHOD="GCP_TPS", num_threads=allowed_threads(),
     )
     return out
-
-
-def warp_threads() -> int:
-    """GDAL's warper threads: the cores this process may use, capped by `--threads` (OMP_NUM_THREADS) when given."""
-    cap = os.environ.get("OMP_NUM_THREADS", "")
-    return max(1, min(usable_cores(), int(cap))) if cap.isdigit() else usable_cores()
 
 
 def to_db(sigma: np.ndarray) -> np.ndarray:

@@ -27,7 +27,7 @@ import re
 import xml.etree.ElementTree as ET
 import zipfile
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -89,6 +89,12 @@ def is_s1_product(path: Path) -> bool:
             return (path.parent / "measurement").is_dir()
         return path.suffix.lower() == ".zip" and _PRODUCT_NAME.match(path.name) is not None
     return False
+
+
+def lists_s1_product(names: Iterable[str]) -> bool:
+    """True when the paths of an archive's files hold a Sentinel-1 product: its `manifest.safe` and a `measurement/` folder."""
+    names = list(names)
+    return any(PurePosixPath(n).name == "manifest.safe" for n in names) and any("/measurement/" in f"/{n}" for n in names)
 
 
 def prepare_first(path: str | Path) -> str:

@@ -31,7 +31,7 @@ from sarclear.io.product import (
     offset_for_baseline,
     scl_resolution,
 )
-from sarclear.io.s1_grd import is_s1_product, prepare_first
+from sarclear.io.s1_grd import is_s1_product, lists_s1_product, prepare_first
 
 #: Product metadata file name -> processing level (PSD, SAFE_COMPACT naming since December 2016).
 MTD_NAMES: dict[str, str] = {"MTD_MSIL1C.xml": "L1C", "MTD_MSIL2A.xml": "L2A"}
@@ -160,8 +160,7 @@ def _open_zip(path: Path) -> _Safe:
         with zipfile.ZipFile(path) as archive:
             members = {info.filename: info.file_size for info in archive.infolist() if not info.is_dir()}
             mtds = sorted(name for name in members if PurePosixPath(name).name in MTD_NAMES)
-            if not mtds and any(PurePosixPath(n).name == "manifest.safe" for n in members) and any(
-                    "/measurement/" in f"/{n}" for n in members):
+            if not mtds and lists_s1_product(members):
                 raise RasterError(path, prepare_first(path))
             if not mtds:
                 raise RasterError(path, "holds no Sentinel-2 SAFE product (no MTD_MSIL1C.xml or MTD_MSIL2A.xml "

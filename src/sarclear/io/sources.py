@@ -129,8 +129,6 @@ def _product(path_text: str, _mtime: int) -> ProductBands:
 @functools.lru_cache(maxsize=64)
 def _product_dataset(path_text: str, mtime: int, offset: float | None) -> str:
     path = Path(path_text)
-    if is_s1_product(path):
-        raise RasterError(path, prepare_first(path))
     if path.is_dir() and not is_safe_product(path) and has_s1_files(path) and not band_files(path):
         return _s1_vrt(*s1_files(path), path)
     product = _product(path_text, mtime)
