@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 from rasterio.transform import from_origin
@@ -42,3 +45,15 @@ def write_triplet(
         transform = (transforms or {}).get(modality, transform_for())
         write_raster(path, arrays[modality], crs=crs, transform=transform)
     return paths
+
+
+def s1_grd_builder() -> ModuleType:
+    """tests/data/real-scenes/make_s1_grd.py, which packs dB maps into GRD products (a script, not a package)."""
+    path = Path(__file__).parent / "data" / "real-scenes" / "make_s1_grd.py"
+    if "make_s1_grd" in sys.modules:
+        return sys.modules["make_s1_grd"]
+    spec = importlib.util.spec_from_file_location("make_s1_grd", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["make_s1_grd"] = module  # its dataclasses look their module up while being defined
+    spec.loader.exec_module(module)
+    return module

@@ -9,10 +9,8 @@ grid's pixel convention and the east-west mirror of a descending pass show in th
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import shutil
-import sys
 import xml.etree.ElementTree as ET
 import zipfile
 from pathlib import Path
@@ -27,6 +25,7 @@ from sarclear.io.cog import cog_problems
 from sarclear.io.s1_geocode import geocode_s1, grid_of
 from sarclear.io.s1_grd import is_s1_product, read_calibration, read_s1_product
 from sarclear.predict.scene import inspect_scene
+from tests.helpers import s1_grd_builder
 
 REAL = Path(__file__).parent / "data" / "real-scenes"
 NAME = "S1A_IW_GRDH_1SDV_20200607T010800_20200607T010825_032904_03CFBA_D457"
@@ -250,18 +249,9 @@ def test_an_azimuth_block_with_more_lines_than_values(tmp_path: Path) -> None:
     assert np.isfinite(prepared(tmp_path, odd)).mean() > 0.99
 
 
-def _builder():
-    """tests/data/real-scenes/make_s1_grd.py, which packs dB maps into GRD products."""
-    spec = importlib.util.spec_from_file_location("make_s1_grd", REAL / "make_s1_grd.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("make_s1_grd", module)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_a_scene_across_two_slices_of_one_pass(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A Sentinel-2 tile often straddles two consecutive GRD slices: both go in, the seam does not show."""
-    builder = _builder()
+    builder = s1_grd_builder()
     db, transform, (lon, lat) = builder.read_map(GENUINE_S1)
     whole_pass = builder.Geometry(lon, lat, builder.Layout(170, 170))
     whole = builder.write_from_map(tmp_path / "whole" / "S1A_WHOLE.SAFE", db, transform, whole_pass)

@@ -2,8 +2,9 @@
 
 The product (the `.SAFE` folder or the `.zip` as downloaded) is calibrated to sigma0, its thermal
 noise removed, placed on the S2 scene's grid by its geolocation grid and written as a float32
-COG of VV, VH in dB, the file `predict --s1`, `adapt --s1` and manifests take. No terrain
-correction: docs/sentinel1.md says where that matters.
+COG of VV, VH in dB, the file `predict --s1`, `adapt --s1` and manifests take. With `--dem`,
+pixels are placed by their height (geometric terrain correction); without, by the product's
+tie points only, which is good on plains: docs/sentinel1.md says where it matters.
 """
 
 from __future__ import annotations
@@ -22,6 +23,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the S2 scene the radar is for (any S2 input sarclear reads: GeoTIFF, band folder, SAFE); "
                              "the output takes its grid. Default: the product's whole footprint in its UTM zone")
     parser.add_argument("--resolution", type=float, default=10.0, help="pixel size in metres without --like (default 10, SEN12MS-CR's)")
+    parser.add_argument("--dem", type=Path, default=None,
+                        help="a DEM of the scene (any raster in metres, any CRS: Copernicus DEM GLO-30, SRTM) for terrain "
+                             "correction; without it pixels in hills land dh / tan(incidence) off in range")
+    parser.add_argument("--dem-heights", choices=("egm2008", "egm96", "ellipsoid"), default="egm2008",
+                        help="what the DEM's heights are above: egm2008 (Copernicus DEM, the default), egm96 (SRTM), or "
+                             "the WGS 84 ellipsoid; a geoid needs PROJ's grid for it (docs/sentinel1.md)")
     parser.add_argument("--keep-noise", action="store_true", help="do not subtract the product's thermal noise (not what the models learnt)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -30,6 +37,7 @@ def run(args: argparse.Namespace) -> int:
     from sarclear.errors import ConfigError
     from sarclear.io.s1_geocode import geocode_s1, grid_of, one_acquisition, utm_grid
     from sarclear.io.s1_grd import read_s1_product
+    from sarclear.io.s1_terrain import Dem
     from sarclear.progress import progress_bar
 
     if args.out.suffix.lower() not in (".tif", ".tiff"):
@@ -41,13 +49,22 @@ def run(args: argparse.Namespace) -> int:
     if args.like is None and len(products) > 1:
         raise ConfigError("several products need --like: the grid to put them on (an S2 scene)")
     grid = grid_of(args.like) if args.like is not None else utm_grid(products[0], args.resolution)
-    with progress_bar(total=grid.height, unit="row", desc="prepare-s1", disable=args.quiet) as bar:
-        result = geocode_s1(products, grid, args.out, remove_noise=not args.keep_noise, tick=bar.update)
+    dem = Dem(args.dem, args.dem_heights) if args.dem is not None else None
+    try:
+        with progress_bar(total=grid.height, unit="row", desc="prepare-s1", disable=args.quiet) as bar:
+            result = geocode_s1(products, grid, args.out, remove_noise=not args.keep_noise, dem=dem, tick=bar.update)
+    finally:
+        if dem is not None:
+            dem.close()
     covered = result["covered"]
     names = " + ".join(product.name for product in products)
+    terrain = "no terrain correction" if dem is None else f"terrain corrected with {args.dem.name} ({dem.describe_heights()})"
     print(f"wrote {args.out}: VV, VH sigma0 dB of {names} ({products[0].pass_direction}) on {grid.width} x {grid.height} px "
           f"({grid.crs.to_string()}), {covered:.1%} covered, thermal noise {'removed' if result['noise_removed'] else 'kept'}, "
-          f"no terrain correction, in {time.perf_counter() - start:.1f} s")  # fmt: skip
+          f"{terrain}, in {time.perf_counter() - start:.1f} s")  # fmt: skip
     if covered < 0.99:
         print(f"note: {1 - covered:.1%} of the grid lies outside the product (NaN there, and predict writes no data there)")
+    if result["dem_missing"] > 0:
+        print(f"note: the DEM has no height for {result['dem_missing']:.1%} of the grid; those pixels are placed by the "
+              "product's tie points, as without --dem")
     return 0

@@ -2,21 +2,23 @@
 
 The output is what the models were trained on as closely as the product allows: VV and VH
 sigma0 in dB (SEN12MS-CR's S1 is Google Earth Engine's `COPERNICUS/S1_GRD`: orbit file, border
-noise and thermal noise removal, calibration, terrain correction). Two steps of that chain are
-not done here, and the output's tags say so:
+noise and thermal noise removal, calibration, terrain correction). The output's tags say what
+was and was not done:
 
-- **no terrain correction.** Pixels are placed by the product's geolocation grid (tie points
-  at the height of a coarse terrain model, thin-plate-spline interpolated between them, GDAL's
-  `GCP_TPS`). Where the ground is higher or lower than those heights, a pixel lands
-  `dh / tan(incidence)` off in range: about 1.0-1.7 x the height difference (incidence 30-46
-  degrees). Good on plains; in hills use SNAP's Terrain-Correction or Earth Engine instead.
-- **no precise orbit.** The annotation's own orbit is used (good to a few metres for GRD).
+- **terrain correction only with a DEM** (`dem=`, `io/s1_terrain.py`). Without one, pixels are
+  placed by the product's geolocation grid (tie points at the height of a smooth terrain model,
+  thin-plate-spline interpolated between them, GDAL's `GCP_TPS`); where the ground is higher or
+  lower than those heights, a pixel lands `dh / tan(incidence)` off in range: about 1.0-1.7 x the
+  height difference (incidence 30-46 degrees). Good on plains; in hills give a DEM.
+- **no precise orbit.** The annotation's own geometry is used (good to a few metres for GRD).
 
 The work is done tile by tile: each output tile's footprint is mapped back into radar geometry
-through the tie points, that window of DN is read, calibrated (`io/s1_grd.py`), and warped onto
-the tile (bilinear, in linear power, then converted to dB), so memory stays bounded for a whole
-10980 x 10980 Sentinel-2 tile. `rasterio.vrt.WarpedVRT` is not used: with an explicit output grid
-it ignores a source's GCPs (rasterio 1.4), while `rasterio.warp.reproject` honours them.
+through the tie points, that window of DN is read, calibrated (`io/s1_grd.py`), and resampled
+onto the tile (bilinear, in linear power, then converted to dB), so memory stays bounded for a
+whole 10980 x 10980 Sentinel-2 tile. Without a DEM GDAL's warper does the resampling
+(`rasterio.warp.reproject`; `rasterio.vrt.WarpedVRT` is not used: with an explicit output grid it
+ignores a source's GCPs, rasterio 1.4); with one, each pixel's radar position is computed and
+sampled in numpy, since GDAL's warper cannot move pixels by a per-pixel height.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from rasterio.control import GroundControlPoint
 from rasterio.crs import CRS
 from rasterio.enums import Resampling
 from rasterio.errors import RasterioError
-from rasterio.transform import Affine, GCPTransformer, xy
+from rasterio.transform import Affine, GCPTransformer, array_bounds, xy
 from rasterio.warp import calculate_default_transform, reproject, transform
 from rasterio.windows import Window
 from rasterio.windows import transform as window_transform
@@ -42,6 +44,7 @@ from sarclear.errors import RasterError
 from sarclear.io.atomic import atomic_output
 from sarclear.io.cog import gtiff_to_cog, open_work_gtiff, work_path
 from sarclear.io.s1_grd import Calibration, S1Product, read_calibration
+from sarclear.io.s1_terrain import Dem, TiePoints, radar_positions, sample_bilinear, shift_for_terrain, window_around
 from sarclear.io.sources import dataset_name
 
 #: The tie points' coordinate system: longitude, latitude on WGS 84 (the annotation's ellipsoid).
@@ -164,7 +167,7 @@ def to_db(sigma: np.ndarray) -> np.ndarray:
         return (10.0 * np.log10(sigma)).astype(np.float32)
 
 
-def output_tags(products: Sequence[S1Product], remove_noise: bool, has_noise: bool = True) -> dict[str, str]:
+def output_tags(products: Sequence[S1Product], remove_noise: bool, has_noise: bool = True, dem: Dem | None = None) -> dict[str, str]:
     """What the file is and what was not done to it, for whoever opens it later."""
     if not remove_noise:
         noise = "not removed (--keep-noise)"
@@ -176,7 +179,10 @@ def output_tags(products: Sequence[S1Product], remove_noise: bool, has_noise: bo
         "SARCLEAR_S1_START_TIME": products[0].start_time,
         "SARCLEAR_S1_CALIBRATION": "sigma0 (the product's sigmaNought LUT), dB",
         "SARCLEAR_S1_THERMAL_NOISE": noise,
-        "SARCLEAR_S1_TERRAIN_CORRECTION": "none: placed by the product's geolocation grid (thin-plate spline)",
+        "SARCLEAR_S1_TERRAIN_CORRECTION": (
+            "none: placed by the product's geolocation grid (thin-plate spline)" if dem is None else
+            f"geometric, DEM {dem.path.name} ({dem.describe_heights()}): range moved by "
+            "(height - tie-point height) / tan(incidence); no radiometric flattening, layover and shadow not masked"),
     }
 
 
@@ -198,40 +204,64 @@ def one_acquisition(products: Sequence[S1Product]) -> list[S1Product]:
 
 
 def geocode_s1(products: S1Product | Sequence[S1Product], grid: Grid, out: str | Path, *, remove_noise: bool = True,
-               tick: Callable[[int], None] | None = None) -> dict[str, float]:
+               dem: Dem | None = None, tick: Callable[[int], None] | None = None) -> dict[str, float]:
     """Write `out`: a float32 COG of VV, VH sigma0 dB on `grid` (NaN where no product has data).
 
     Several products are consecutive slices of one pass (`one_acquisition`); each output pixel
-    comes from the first slice, in time order, that has data there. Returns the share of output
-    pixels with data. `tick(rows)` is called after each block row.
+    comes from the first slice, in time order, that has data there. With `dem`, pixels are placed
+    by their height (terrain correction; where the DEM has no data, by the tie points as without
+    one). Returns the share of output pixels with data (`covered`), whether the noise was removed,
+    and the share of pixels the DEM did not cover (`dem_missing`). `tick(rows)` is called after
+    each block row.
     """
     out = Path(out)
     slices = one_acquisition([products] if isinstance(products, S1Product) else list(products))
     readers: list[_RadarReader] = []
     locators: list[GCPTransformer] = []
-    covered = 0
+    ties: list[TiePoints] = []
+    covered = dem_missing = 0
     try:
         for product in slices:
             readers.append(_RadarReader(product, remove_noise))
             locators.append(GCPTransformer(list(product.gcps), tps=True))
+            if dem is not None:
+                if not np.isfinite(product.range_spacing_m) or product.range_spacing_m <= 0:
+                    raise RasterError(product.path, "its annotation gives no rangePixelSpacing, which terrain correction needs; "
+                                                    "download the product again, or leave out --dem")  # fmt: skip
+                ties.append(TiePoints(product.gcps, product.incidence_deg, product.path))
+        if dem is not None:
+            if not dem.covers(grid.crs, array_bounds(grid.height, grid.width, grid.transform)):
+                raise RasterError(dem.path, "does not overlap the output grid; give a DEM of the scene's area")
         has_noise = all(reader.has_noise for reader in readers)
         with atomic_output(out) as tmp:
             work = work_path(tmp)
             try:
                 with open_work_gtiff(work, count=2, height=grid.height, width=grid.width, dtype="float32", crs=grid.crs,
                                      transform=grid.transform, nodata=float("nan"), descriptions=("VV", "VH"),
-                                     tags=output_tags(slices, remove_noise, has_noise)) as writer:  # fmt: skip
+                                     tags=output_tags(slices, remove_noise, has_noise, dem)) as writer:  # fmt: skip
                     for r0 in range(0, grid.height, TILE_ROWS):
                         r1 = min(grid.height, r0 + TILE_ROWS)
                         strip = np.full((2, r1 - r0, grid.width), np.nan, dtype=np.float32)
                         for c0 in range(0, grid.width, TILE_COLS):
                             c1 = min(grid.width, c0 + TILE_COLS)
                             tile = strip[:, :, c0:c1]
-                            for product, reader, locator in zip(slices, readers, locators):
-                                window = _footprint_window(locator, grid, r0, r1, c0, c1, product.size)
-                                if window is None:
-                                    continue
-                                warped = _warp_tile(reader.sigma0(window), window, product.gcps, grid, r0, r1, c0, c1)
+                            heights = None
+                            if dem is not None:
+                                heights = dem.ellipsoidal(grid.crs, grid.transform, r0, r1, c0, c1)
+                                dem_missing += int((~np.isfinite(heights)).sum())
+                            for index, (product, reader, locator) in enumerate(zip(slices, readers, locators)):
+                                if heights is None:
+                                    window = _footprint_window(locator, grid, r0, r1, c0, c1, product.size)
+                                    if window is None:
+                                        continue
+                                    warped = _warp_tile(reader.sigma0(window), window, product.gcps, grid, r0, r1, c0, c1)
+                                else:
+                                    rows, cols = radar_positions(locator, grid.crs, grid.transform, r0, r1, c0, c1)
+                                    cols = shift_for_terrain(ties[index], rows, cols, heights, product.range_spacing_m)
+                                    window = window_around(rows, cols, product.size)
+                                    if window is None:
+                                        continue
+                                    warped = sample_bilinear(reader.sigma0(window), rows - window.row_off, cols - window.col_off)
                                 empty = ~np.all(np.isfinite(tile), axis=0)
                                 tile[:, empty] = warped[:, empty]
                                 if not empty.any():
@@ -252,4 +282,5 @@ def geocode_s1(products: S1Product | Sequence[S1Product], grid: Grid, out: str |
             reader.close()
         for locator in locators:
             locator.close()
-    return {"covered": covered / float(grid.width * grid.height), "noise_removed": float(remove_noise and has_noise)}
+    pixels = float(grid.width * grid.height)
+    return {"covered": covered / pixels, "noise_removed": float(remove_noise and has_noise), "dem_missing": dem_missing / pixels}

@@ -71,6 +71,10 @@ class S1Product:
     size: tuple[int, int]  # (lines, samples) of the measurement images
     polarisations: dict[str, Polarisation]
     gcps: tuple[GroundControlPoint, ...]
+    #: the tie points' incidence angles in degrees, in the order of `gcps` (NaN where the annotation gives none)
+    incidence_deg: tuple[float, ...]
+    #: ground-range pixel spacing in metres (`rangePixelSpacing`; 10 for IW GRDH; NaN if absent), which terrain correction needs
+    range_spacing_m: float
     #: reads a file below the product root (a relative POSIX path) as bytes
     read_bytes: Callable[[str], bytes] = field(repr=False, compare=False)
 
@@ -159,6 +163,7 @@ def _product(path: Path, product_name: str, polarisations: dict[str, Polarisatio
         raise RasterError(path, f"is a Sentinel-1 {product_type} product; sarclear reads Level-1 GRD products")
     lines = int(_text(header, "imageAnnotation/imageInformation/numberOfLines"))
     samples = int(_text(header, "imageAnnotation/imageInformation/numberOfSamples"))
+    gcps, incidence = _geolocation_grid(header, path)
     return S1Product(
         path=path,
         name=product_name.removesuffix(".SAFE").removesuffix(".zip"),
@@ -170,7 +175,9 @@ def _product(path: Path, product_name: str, polarisations: dict[str, Polarisatio
         datatake=_text(header, "adsHeader/missionDataTakeId", default="unknown"),
         size=(lines, samples),
         polarisations=polarisations,
-        gcps=_geolocation_grid(header, path),
+        gcps=gcps,
+        incidence_deg=incidence,
+        range_spacing_m=float(_text(header, "imageAnnotation/imageInformation/rangePixelSpacing", default="nan")),
         read_bytes=read_bytes,
     )
 
@@ -235,20 +242,22 @@ def _numbers(element: ET.Element, tag: str) -> np.ndarray:
     return np.array((found.text or "").split(), dtype=np.float64) if found is not None else np.zeros(0)
 
 
-def _geolocation_grid(header: ET.Element, product: Path) -> tuple[GroundControlPoint, ...]:
-    """The annotation's tie points as GCPs: (line, pixel) -> (longitude, latitude, height), WGS 84.
+def _geolocation_grid(header: ET.Element, product: Path) -> tuple[tuple[GroundControlPoint, ...], tuple[float, ...]]:
+    """The annotation's tie points as GCPs: (line, pixel) -> (longitude, latitude, height), WGS 84; and their incidence angles.
 
     The annotation counts lines and pixels from the first pixel's centre (line 0, pixel 0 is that
     centre, as SNAP reads it); GDAL counts from its top-left corner, hence the half pixel.
     """
     points = []
+    incidence = []
     for point in header.iterfind("geolocationGrid/geolocationGridPointList/geolocationGridPoint"):
         values = {tag: float(_text(point, tag)) for tag in ("line", "pixel", "latitude", "longitude", "height")}
         points.append(GroundControlPoint(row=values["line"] + 0.5, col=values["pixel"] + 0.5, x=values["longitude"],
                                          y=values["latitude"], z=values["height"]))
+        incidence.append(float(_text(point, "incidenceAngle", default="nan")))
     if len(points) < 4:
         raise RasterError(product, f"its annotation has {len(points)} geolocation grid points (at least 4 needed); {_REDOWNLOAD}")
-    return tuple(points)
+    return tuple(points), tuple(incidence)
 
 
 # ---------------------------------------------------------------------------------------------

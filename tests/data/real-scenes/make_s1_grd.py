@@ -152,6 +152,27 @@ class Geometry:
         return lon, lat
 
 
+def incidence_deg(layout: Layout, pixel: np.ndarray | float) -> np.ndarray | float:
+    """The incidence angle across range, near to far (IW's 31-46 degrees)."""
+    return 31.0 + 15.0 * np.asarray(pixel, dtype=np.float64) / layout.samples
+
+
+def ground_pixels(geometry: Geometry, lines: np.ndarray, pixels: np.ndarray, terrain: Callable[[np.ndarray, np.ndarray], np.ndarray],
+                  iterations: int = 40) -> np.ndarray:
+    """Where (as a pixel of the tie points' flat geometry) the ground imaged by each radar pixel lies, on hilly ground.
+
+    Ground `dh` above the tie points' height is imaged `dh / tan(incidence)` nearer in range, so
+    radar pixel p sees the ground at flat pixel f with f = p + dh(f) / (tan(incidence(f)) * spacing):
+    solved by fixed-point iteration (it converges where slopes facing the radar are gentler than
+    the incidence angle, i.e. without layover). `terrain(lon, lat)` is the height above the ellipsoid.
+    """
+    flat = np.asarray(pixels, dtype=np.float64).copy()
+    for _ in range(iterations):
+        dh = terrain(*geometry.lonlat(lines, flat)) - HEIGHT_M
+        flat = pixels + dh / (np.tan(np.radians(incidence_deg(geometry.layout, flat))) * SPACING_M)
+    return flat
+
+
 def sample_linear(db: np.ndarray, transform: rasterio.Affine, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
     """Bilinear sample of a dB grid, in linear power, at lon/lat; NaN outside it."""
     col, row = ~transform * (lon, lat)
@@ -251,7 +272,7 @@ def annotation(pol: str, geometry: Geometry) -> ET.ElementTree:
             sub(point, "latitude", f"{float(lat):.12e}")
             sub(point, "longitude", f"{float(lon):.12e}")
             sub(point, "height", f"{HEIGHT_M:.6e}")
-            sub(point, "incidenceAngle", f"{31.0 + 15.0 * pixel / layout.samples:.6e}")
+            sub(point, "incidenceAngle", f"{incidence_deg(layout, pixel):.6e}")
             sub(point, "elevationAngle", f"{27.5 + 12.0 * pixel / layout.samples:.6e}")
     return ET.ElementTree(root)
 
@@ -334,12 +355,20 @@ def write_product(safe: Path, geometry: Geometry, sigma_rows: Callable[[str, np.
 
 
 def write_from_map(safe: Path, db: dict[str, np.ndarray], transform: rasterio.Affine, geometry: Geometry,
-                   compress: str | None = "deflate") -> Path:
-    """A GRD product at `safe` holding the backscatter of dB maps {"vv": ..., "vh": ...} on `transform`."""
+                   compress: str | None = "deflate",
+                   terrain: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None) -> Path:
+    """A GRD product at `safe` holding the backscatter of dB maps {"vv": ..., "vh": ...} on `transform`.
+
+    With `terrain(lon, lat)` (heights above the ellipsoid, m) the ground is hilly: each radar
+    pixel images the ground where `ground_pixels` finds it, while the geolocation grid keeps
+    its flat heights, as a genuine product's does (a smooth terrain height, not the hills).
+    """
     samples = np.arange(geometry.layout.samples, dtype=np.float64)
 
     def sigma_rows(pol: str, rows: np.ndarray) -> np.ndarray:
         lines, pixels = np.meshgrid(rows, samples, indexing="ij")
+        if terrain is not None:
+            pixels = ground_pixels(geometry, lines, pixels, terrain)
         return sample_linear(db[pol], transform, *geometry.lonlat(lines, pixels))
 
     return write_product(safe, geometry, sigma_rows, compress=compress)

@@ -1,0 +1,276 @@
+"""Terrain correction of a GRD product with a DEM: where each map pixel's ground really is in the radar image.
+
+A GRD product's geolocation grid ties (line, pixel) to (longitude, latitude) at the heights it
+lists (a smooth terrain height, constant in range). A point of the ground that stands `dh`
+metres above that height is nearer the radar, so it is imaged `dh / tan(incidence)` metres
+nearer in ground range: on a 10 m grid, 1.0-1.7 pixels per 10 m of height at Sentinel-1 IW's
+30-46 degrees. With a DEM, each output pixel's radar position from the tie points is moved by
+that much along range before the radar is sampled; that is geometric terrain correction by
+backward geocoding, as SNAP's Range-Doppler Terrain Correction does it, with the tie points'
+geometry in place of the orbit. The first-order shift is exact to well under a pixel for any
+relief (the radar is 700 km away, so the look direction hardly changes over a mountain); what
+it does not do:
+
+- no radiometric terrain flattening: sigma0 stays on the ellipsoid's reference area, as in
+  SEN12MS-CR (Earth Engine's `COPERNICUS/S1_GRD`), so slopes facing the radar stay brighter;
+- layover and shadow are not masked: a pixel in either still gets the radar value at its
+  position (layover squeezes several slopes onto one radar pixel; shadow gives noise);
+- no precise orbit: the tie points' geometry is the product's own.
+
+Heights: the tie points' heights are above the WGS 84 ellipsoid. Most DEMs are above a geoid
+(Copernicus DEM: EGM2008; SRTM: EGM96), up to +-100 m away from it, so the DEM's heights are
+converted with PROJ's geoid grid, which PROJ must have (the file in its data folder, or its
+network access: PROJ_NETWORK=ON); a DEM of ellipsoidal heights needs none (`--dem-heights ellipsoid`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import rasterio
+from rasterio.crs import CRS
+from rasterio.enums import Resampling
+from rasterio.errors import CRSError, RasterioError
+from rasterio.transform import GCPTransformer
+from rasterio.warp import reproject, transform, transform_bounds
+from rasterio.windows import Window
+from rasterio.windows import transform as window_transform
+from scipy.interpolate import LinearNDInterpolator, NearestNDInterpolator, RegularGridInterpolator
+
+from sarclear.cores import allowed_threads
+from sarclear.errors import RasterError
+
+#: The vertical datums a DEM's heights may be above: the EPSG code of each geoid's height system.
+HEIGHT_DATUMS: dict[str, int | None] = {"egm2008": 3855, "egm96": 5773, "ellipsoid": None}
+#: The PROJ grid each geoid needs, for the fix when it is missing (PROJ's CDN names).
+GEOID_GRIDS: dict[str, str] = {"egm2008": "us_nga_egm08_25.tif", "egm96": "us_nga_egm96_15.tif"}
+#: WGS 84 longitude, latitude and ellipsoidal height: what the tie points are in.
+ELLIPSOIDAL = CRS.from_epsg(4979)
+GCP_CRS = CRS.from_epsg(4326)
+#: Output pixels between the points where the tie points' mapping is evaluated (it is smooth: linear in between).
+LATTICE_STEP: int = 16
+#: Output pixels between the points where the geoid is evaluated (it changes by centimetres over a kilometre).
+GEOID_STEP: int = 128
+#: Radar pixels of margin around the positions sampled (the bilinear kernel's reach plus rounding).
+WINDOW_MARGIN_PX: int = 2
+
+
+def lattice(start: int, stop: int, step: int) -> np.ndarray:
+    """Pixel-centre coordinates from `start` to `stop - 1` every `step`, both ends included, at least two."""
+    points = np.arange(start, stop, step, dtype=np.float64)
+    points = np.unique(np.append(points, stop - 1)) + 0.5
+    return points if points.size > 1 else np.append(points, points[0] + 1.0)
+
+
+def map_coordinates(transform: rasterio.Affine, rows: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Map x, y of pixel coordinates (arrays of any shape), by the affine transform's six numbers."""
+    return (transform.a * cols + transform.b * rows + transform.c, transform.d * cols + transform.e * rows + transform.f)
+
+
+def upsample(values: np.ndarray, at_rows: np.ndarray, at_cols: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """Bilinear interpolation of `values` on the lattice (at_rows x at_cols) at every (rows x cols).
+
+    The lattice holds the tile's first and last pixel centres (`lattice`), so nothing is extrapolated.
+    """
+    along = np.stack([np.interp(cols, at_cols, line) for line in values])
+    index = np.clip(np.searchsorted(at_rows, rows, side="right") - 1, 0, at_rows.size - 2)
+    t = ((rows - at_rows[index]) / (at_rows[index + 1] - at_rows[index]))[:, None]
+    return along[index] * (1.0 - t) + along[index + 1] * t
+
+
+def proj_data_folder() -> str:
+    """The folder PROJ reads its database and grids from in this process (where a missing geoid grid goes)."""
+    from rasterio.env import PROJDataFinder
+
+    return os.environ.get("PROJ_DATA") or os.environ.get("PROJ_LIB") or PROJDataFinder().search() or "(PROJ's data folder)"
+
+
+class TiePoints:
+    """The geolocation grid's heights and incidence angles at any radar position (GDAL's pixel convention)."""
+
+    def __init__(self, gcps: Sequence, incidence_deg: Sequence[float], product: Path) -> None:
+        rows = np.array([g.row for g in gcps], dtype=np.float64)
+        cols = np.array([g.col for g in gcps], dtype=np.float64)
+        heights = np.array([g.z if g.z is not None else np.nan for g in gcps], dtype=np.float64)
+        incidence = np.asarray(incidence_deg, dtype=np.float64)
+        if incidence.size != rows.size or not np.isfinite(incidence).all() or not np.isfinite(heights).all():
+            raise RasterError(product, "its geolocation grid lacks heights or incidence angles, which terrain correction "
+                                       "needs; download the product again, or leave out --dem")  # fmt: skip
+        if not ((incidence > 5.0) & (incidence < 70.0)).all():
+            raise RasterError(product, f"its geolocation grid gives incidence angles of {incidence.min():.1f}-{incidence.max():.1f} "
+                                       "degrees, outside Sentinel-1's 20-50; download the product again")  # fmt: skip
+        unique_rows, unique_cols = np.unique(rows), np.unique(cols)
+        values = np.stack([heights, np.tan(np.radians(incidence))], axis=-1)
+        if unique_rows.size * unique_cols.size == rows.size and unique_rows.size > 1 and unique_cols.size > 1:
+            # the usual case: a rectilinear grid (every grid line at the same pixels)
+            table = np.full((unique_rows.size, unique_cols.size, 2), np.nan)
+            table[np.searchsorted(unique_rows, rows), np.searchsorted(unique_cols, cols)] = values
+            if np.isfinite(table).all():
+                self._interpolate = RegularGridInterpolator((unique_rows, unique_cols), table, bounds_error=False, fill_value=None)
+                return
+        linear, nearest = LinearNDInterpolator(np.c_[rows, cols], values), NearestNDInterpolator(np.c_[rows, cols], values)
+
+        def scattered(points: np.ndarray) -> np.ndarray:
+            found = linear(points)
+            outside = ~np.isfinite(found).all(axis=-1)
+            found[outside] = nearest(points[outside])
+            return found
+
+        self._interpolate = scattered
+
+    def at(self, rows: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(tie-point height in metres, tan(incidence)) at radar positions of any shape."""
+        found = self._interpolate(np.stack([rows.ravel(), cols.ravel()], axis=-1))
+        return found[:, 0].reshape(rows.shape), found[:, 1].reshape(rows.shape)
+
+
+class Dem:
+    """A DEM file (any raster, any CRS, metres) read onto output tiles as heights above the WGS 84 ellipsoid."""
+
+    def __init__(self, path: str | Path, heights: str = "egm2008") -> None:
+        if heights not in HEIGHT_DATUMS:
+            raise ValueError(f"heights must be one of {sorted(HEIGHT_DATUMS)}, not {heights!r}")
+        self.path, self.heights = Path(path), heights
+        if not self.path.exists():
+            raise RasterError(self.path, "does not exist; give a DEM raster (Copernicus DEM GLO-30, SRTM: a GeoTIFF in metres)")
+        try:
+            self.dataset = rasterio.open(self.path)
+        except RasterioError as exc:
+            raise RasterError(self.path, f"cannot be read as a raster ({str(exc).splitlines()[0]}); give a DEM GeoTIFF") from exc
+        if self.dataset.crs is None:
+            self.dataset.close()
+            raise RasterError(self.path, "has no CRS; give a georeferenced DEM (gdal_edit.py -a_srs EPSG:4326 when it is in degrees)")
+        self._geoid_crs: CRS | None = None
+        if HEIGHT_DATUMS[heights] is not None:
+            try:
+                self._geoid_crs = CRS.from_string(f"EPSG:4326+{HEIGHT_DATUMS[heights]}")
+            except CRSError as exc:  # pragma: no cover - PROJ's database always has these
+                raise RasterError(self.path, f"PROJ does not know the {heights} height system ({exc})") from exc
+            self._check_geoid_grid()
+
+    def _check_geoid_grid(self) -> None:
+        """Refuse now, not after an hour, when PROJ lacks the geoid grid: it then leaves heights unchanged, silently."""
+        left, bottom, right, top = transform_bounds(self.dataset.crs, GCP_CRS, *self.dataset.bounds)
+        undulation = self.undulation(np.array([(left + right) / 2]), np.array([(bottom + top) / 2]))
+        if not np.isfinite(undulation).all() or float(np.abs(undulation).max()) == 0.0:
+            grid = GEOID_GRIDS[self.heights]
+            self.close()
+            raise RasterError(self.path, f"has heights above the {self.heights.upper()} geoid (--dem-heights {self.heights}) but PROJ "
+                                         f"has no {grid} to convert them; put that file (https://cdn.proj.org/{grid}) in PROJ's "
+                                         f"data folder, {proj_data_folder()}, or set PROJ_NETWORK=ON to let PROJ fetch it, or "
+                                         "give a DEM of ellipsoidal heights with --dem-heights ellipsoid")  # fmt: skip
+
+    def describe_heights(self) -> str:
+        """What the DEM's heights were above, and what was done to them, for the log and the output's tags."""
+        if self._geoid_crs is None:
+            return "heights above the WGS 84 ellipsoid"
+        return f"heights above the {self.heights.upper()} geoid, converted to the ellipsoid with PROJ"
+
+    def undulation(self, lons: np.ndarray, lats: np.ndarray) -> np.ndarray:
+        """The geoid's height above the ellipsoid (m) at these points; zeros for a DEM of ellipsoidal heights."""
+        if self._geoid_crs is None:
+            return np.zeros(np.shape(lons))
+        _, _, z = transform(self._geoid_crs, ELLIPSOIDAL, list(np.ravel(lons)), list(np.ravel(lats)), zs=[0.0] * np.size(lons))
+        return np.asarray(z, dtype=np.float64).reshape(np.shape(lons))
+
+    def covers(self, crs: CRS, bounds: tuple[float, float, float, float]) -> bool:
+        """Whether the DEM overlaps these bounds (in `crs`) at all."""
+        left, bottom, right, top = transform_bounds(self.dataset.crs, crs, *self.dataset.bounds, densify_pts=21)
+        return left < bounds[2] and right > bounds[0] and bottom < bounds[3] and top > bounds[1]
+
+    def ellipsoidal(self, crs: CRS, grid_transform: rasterio.Affine, r0: int, r1: int, c0: int, c1: int) -> np.ndarray:
+        """Heights above the ellipsoid on output rows r0..r1, columns c0..c1 (bilinear); NaN where the DEM has none."""
+        out = np.full((r1 - r0, c1 - c0), np.nan, dtype=np.float32)
+        tile_transform = window_transform(Window(c0, r0, c1 - c0, r1 - r0), grid_transform)
+        try:
+            reproject(source=rasterio.band(self.dataset, 1), destination=out, src_nodata=self.dataset.nodata,
+                      dst_transform=tile_transform, dst_crs=crs, dst_nodata=np.nan, resampling=Resampling.bilinear,
+                      num_threads=allowed_threads())  # fmt: skip
+        except RasterioError as exc:
+            raise RasterError(self.path, f"pixels unreadable ({str(exc).splitlines()[0]}); download the DEM again") from exc
+        if self._geoid_crs is not None:
+            rows, cols = lattice(0, r1 - r0, GEOID_STEP), lattice(0, c1 - c0, GEOID_STEP)
+            grid_rows, grid_cols = np.meshgrid(rows, cols, indexing="ij")
+            xs, ys = map_coordinates(tile_transform, grid_rows, grid_cols)
+            lons, lats = transform(crs, GCP_CRS, list(np.ravel(xs)), list(np.ravel(ys)))
+            undulation = self.undulation(np.asarray(lons), np.asarray(lats)).reshape(grid_rows.shape)
+            every_row, every_col = np.arange(r1 - r0) + 0.5, np.arange(c1 - c0) + 0.5
+            out += upsample(undulation, rows, cols, every_row, every_col).astype(np.float32)
+        return out
+
+    def close(self) -> None:
+        self.dataset.close()
+
+
+def radar_positions(locator: GCPTransformer, crs: CRS, grid_transform: rasterio.Affine,
+                    r0: int, r1: int, c0: int, c1: int) -> tuple[np.ndarray, np.ndarray]:
+    """Radar (row, col), GDAL's convention, of every output pixel centre of a tile, at the tie points' heights.
+
+    The thin-plate spline is evaluated on a lattice every `LATTICE_STEP` pixels and interpolated
+    bilinearly in between (it is smooth at that scale: the error is a few thousandths of a pixel).
+    """
+    rows, cols = lattice(r0, r1, LATTICE_STEP), lattice(c0, c1, LATTICE_STEP)
+    grid_rows, grid_cols = np.meshgrid(rows, cols, indexing="ij")
+    xs, ys = map_coordinates(grid_transform, grid_rows, grid_cols)
+    lons, lats = transform(crs, GCP_CRS, list(np.ravel(xs)), list(np.ravel(ys)))
+    radar_rows, radar_cols = locator.rowcol(lons, lats, op=lambda v: v)
+    shape = grid_rows.shape
+    every_row, every_col = np.arange(r0, r1) + 0.5, np.arange(c0, c1) + 0.5
+    return (upsample(np.asarray(radar_rows, dtype=np.float64).reshape(shape), rows, cols, every_row, every_col),
+            upsample(np.asarray(radar_cols, dtype=np.float64).reshape(shape), rows, cols, every_row, every_col))
+
+
+def shift_for_terrain(ties: TiePoints, rows: np.ndarray, cols: np.ndarray, heights: np.ndarray,
+                      range_spacing_m: float) -> np.ndarray:
+    """Radar columns moved to where ground at `heights` (ellipsoidal, NaN: unknown, left in place) is imaged.
+
+    Columns count ground range away from the radar, so higher ground moves to smaller columns.
+    """
+    tie_heights, tan_incidence = ties.at(rows, cols)
+    dh = np.where(np.isfinite(heights), heights - tie_heights, 0.0)
+    return cols - dh / (tan_incidence * range_spacing_m)
+
+
+def window_around(rows: np.ndarray, cols: np.ndarray, size: tuple[int, int]) -> Window | None:
+    """The radar window holding every position (plus the kernel's margin), clipped to the image; None if empty."""
+    lines, samples = size
+    inside = (rows > -1.0) & (rows < lines + 1.0) & (cols > -1.0) & (cols < samples + 1.0)
+    if not inside.any():
+        return None
+    top = max(0, int(np.floor(rows[inside].min())) - WINDOW_MARGIN_PX)
+    bottom = min(lines, int(np.ceil(rows[inside].max())) + WINDOW_MARGIN_PX + 1)
+    left = max(0, int(np.floor(cols[inside].min())) - WINDOW_MARGIN_PX)
+    right = min(samples, int(np.ceil(cols[inside].max())) + WINDOW_MARGIN_PX + 1)
+    if bottom <= top or right <= left:
+        return None
+    return Window(left, top, right - left, bottom - top)
+
+
+def sample_bilinear(image: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """`image` (bands, h, w) sampled bilinearly at positions in its own pixel-edge coordinates (GDAL's).
+
+    As GDAL's warper does: positions up to half a pixel past the outer centres take the edge
+    pixel; NaN neighbours are left out and the others' weights renormalised; NaN outside.
+    """
+    bands, height, width = image.shape
+    y, x = rows - 0.5, cols - 0.5
+    inside = (y >= -0.5) & (y <= height - 0.5) & (x >= -0.5) & (x <= width - 0.5)
+    y, x = np.clip(y, 0.0, height - 1.0), np.clip(x, 0.0, width - 1.0)
+    y0 = np.clip(np.floor(y).astype(np.int64), 0, max(height - 2, 0))
+    x0 = np.clip(np.floor(x).astype(np.int64), 0, max(width - 2, 0))
+    y1, x1 = np.minimum(y0 + 1, height - 1), np.minimum(x0 + 1, width - 1)
+    fy, fx = (y - y0).astype(np.float32), (x - x0).astype(np.float32)
+    total = np.zeros((bands, *rows.shape), dtype=np.float32)
+    weight = np.zeros((bands, *rows.shape), dtype=np.float32)
+    for yy, xx, w in ((y0, x0, (1 - fy) * (1 - fx)), (y0, x1, (1 - fy) * fx), (y1, x0, fy * (1 - fx)), (y1, x1, fy * fx)):
+        values = image[:, yy, xx]
+        ok = np.isfinite(values)
+        total += np.where(ok, values, 0.0) * w
+        weight += ok * w
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = np.where(weight > 1e-6, total / weight, np.nan).astype(np.float32)
+    out[:, ~inside] = np.nan
+    return out
