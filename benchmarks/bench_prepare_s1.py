@@ -1,6 +1,6 @@
 """Speed and memory of `sarclear prepare-s1` on a full-size GRD product, one JSON line per output size.
 
-    python benchmarks/bench_prepare_s1.py [--lines 13500] [--samples 13500] [--sizes 2048 10980] [--keep DIR]
+    python benchmarks/bench_prepare_s1.py [--lines 13500] [--samples 13500] [--sizes 2048 10980] [--dem] [--keep DIR]
 
 A GRD product of `--lines` x `--samples` radar pixels (10 m; a genuine IW GRD is about 16,700 x
 25,600) is written with the test product's layout, tables and descending geometry
@@ -8,7 +8,9 @@ A GRD product of `--lines` x `--samples` radar pixels (10 m; a genuine IW GRD is
 strip by strip, its GeoTIFFs uncompressed as in genuine products. Then `sarclear prepare-s1` runs in a child process onto a UTM grid of each
 size at 10 m in the middle of the footprint (10980: a whole Sentinel-2 tile). Reported: wall
 time of the whole command, output megapixels/s, the child's peak RSS, and the output's share
-of pixels with data.
+of pixels with data. With `--dem`, each size runs twice in a row, without and then with a DEM
+(`--dem`, terrain correction: a 30 m float32 GeoTIFF in UTM of rolling hills, 0-1200 m, heights
+above the ellipsoid), so the two are compared on the same machine at the same time.
 """
 
 from __future__ import annotations
@@ -70,12 +72,31 @@ def utm_like(folder: Path, product: Path, size: int) -> Path:
     return path
 
 
-def run(product: Path, like: Path, out: Path) -> dict[str, float]:
+def write_dem(folder: Path, like: Path) -> Path:
+    """Rolling hills (0-1200 m above the ellipsoid, slopes under 15 degrees) at 30 m over `like` and 2 km around it."""
+    with rasterio.open(like) as src:
+        left, bottom, right, top = src.bounds
+        crs = src.crs
+    margin, res = 2000.0, 30.0
+    width, height = int((right - left + 2 * margin) / res), int((top - bottom + 2 * margin) / res)
+    x = np.arange(width) * res
+    y = np.arange(height)[:, None] * res
+    heights = 600.0 + 300.0 * np.sin(x / 2500.0) * np.cos(y / 3100.0) + 300.0 * np.sin((x + y) / 4700.0)
+    path = folder / "dem.tif"
+    profile = {"driver": "GTiff", "width": width, "height": height, "count": 1, "dtype": "float32", "crs": crs,
+               "transform": from_origin(left - margin, top + margin, res, res), "tiled": True, "compress": "deflate"}
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(heights.astype(np.float32)[None])
+    return path
+
+
+def run(product: Path, like: Path, out: Path, dem: Path | None = None) -> dict[str, float]:
     """The command in a child process; `os.wait4` gives that child's own peak RSS."""
     start = time.perf_counter()
     env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
+    terrain = ["--dem", str(dem), "--dem-heights", "ellipsoid"] if dem is not None else []
     child = subprocess.Popen([sys.executable, "-m", "sarclear", "prepare-s1", str(product), "--like", str(like), "--out", str(out),
-                              "--quiet"], stdout=subprocess.DEVNULL, env=env)  # fmt: skip
+                              "--quiet", *terrain], stdout=subprocess.DEVNULL, env=env)  # fmt: skip
     _, status, usage = os.wait4(child.pid, 0)
     child.returncode = os.waitstatus_to_exitcode(status)
     seconds = time.perf_counter() - start
@@ -93,6 +114,7 @@ def main() -> None:
     parser.add_argument("--lines", type=int, default=13500)
     parser.add_argument("--samples", type=int, default=13500)
     parser.add_argument("--sizes", type=int, nargs="+", default=[2048, 10980])
+    parser.add_argument("--dem", action="store_true", help="run each size also with a DEM (terrain correction), right after")
     parser.add_argument("--keep", type=Path, default=None, help="keep the product in this folder (and reuse it)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
@@ -104,9 +126,12 @@ def main() -> None:
             write_product(folder, args.lines, args.samples)
         written = time.perf_counter() - start
         for size in args.sizes:
-            result = run(product, utm_like(folder, product, size), Path(tmp) / f"s1_{size}.tif")
-            print(json.dumps({"radar_px": [args.lines, args.samples], "output_px": size, **result,
-                              "product_written_s": round(written, 1), "cpu": os.cpu_count()}), flush=True)
+            like = utm_like(folder, product, size)
+            dem = write_dem(Path(tmp), like) if args.dem else None
+            for with_dem in (False, True) if args.dem else (False,):
+                result = run(product, like, Path(tmp) / f"s1_{size}.tif", dem if with_dem else None)
+                print(json.dumps({"radar_px": [args.lines, args.samples], "output_px": size, "dem": with_dem, **result,
+                                  "product_written_s": round(written, 1), "cpu": os.cpu_count()}), flush=True)
 
 
 if __name__ == "__main__":

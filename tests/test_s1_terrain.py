@@ -212,3 +212,43 @@ def test_dem_problems(hilly, tmp_path: Path, capsys: pytest.CaptureFixture[str])
     note = capsys.readouterr().out
     assert "the DEM has no height for" in note and "placed by the product's tie points" in note
     assert np.isfinite(image).mean() > 0.95
+
+
+def test_tie_points_between_and_beyond_the_grid() -> None:
+    """Heights and incidence angles are interpolated linearly on the (rectilinear) tie-point grid, and the
+    same from scattered tie points (a grid with a point missing), extrapolated linearly at the image edges."""
+    from rasterio.control import GroundControlPoint
+
+    from sarclear.io.s1_terrain import TiePoints
+
+    lines, pixels = np.array([0.5, 100.5, 200.5]), np.array([0.5, 50.5, 100.5, 150.5])
+    points = [(r, c) for r in lines for c in pixels]
+    height = lambda r, c: 100.0 + 0.5 * r - 0.2 * c  # noqa: E731
+    incidence = lambda r, c: 30.0 + 0.1 * c  # noqa: E731
+    gcps = [GroundControlPoint(row=r, col=c, x=0.0, y=0.0, z=height(r, c)) for r, c in points]
+    ties = TiePoints(gcps, [incidence(r, c) for r, c in points], Path("p.SAFE"))
+    rows, cols = np.array([[50.0, 150.5], [210.0, 0.0]]), np.array([[25.0, 120.0], [160.0, -3.0]])
+    got_height, got_tan = ties.at(rows, cols)
+    np.testing.assert_allclose(got_height, height(rows, cols), atol=1e-9)
+    np.testing.assert_allclose(got_tan, np.tan(np.radians(incidence(rows, cols))), rtol=1e-9)
+    scattered = TiePoints(gcps[:-1], [incidence(r, c) for r, c in points[:-1]], Path("p.SAFE"))
+    inner_rows, inner_cols = np.array([50.0, 120.0]), np.array([25.0, 60.0])
+    np.testing.assert_allclose(scattered.at(inner_rows, inner_cols)[0], height(inner_rows, inner_cols), atol=1e-9)
+    with pytest.raises(Exception, match="lacks heights or incidence angles"):
+        TiePoints(gcps, [float("nan")] * len(gcps), Path("p.SAFE"))
+
+
+def test_bilinear_sampling_as_gdal_warps() -> None:
+    """Pixel centres give the pixel; NaN neighbours are left out (weights renormalised); half a pixel past the
+    edge gives the edge pixel, farther gives NaN."""
+    from sarclear.io.s1_terrain import sample_bilinear
+
+    image = np.array([[[1.0, 2.0, np.nan], [3.0, 4.0, 5.0]]], dtype=np.float32)  # one band, 2 x 3
+    rows = np.array([0.5, 1.0, 0.5, 0.5, 1.5, 2.6, 0.5])
+    cols = np.array([0.5, 1.0, 2.0, 2.5, 0.0, 0.5, -0.2])
+    got = sample_bilinear(image, rows, cols)[0]
+    np.testing.assert_allclose(got[:2], [1.0, 2.5])  # a centre; the middle of four
+    assert got[2] == pytest.approx(2.0)  # between 2 and NaN: the valid neighbour alone
+    assert np.isnan(got[3])  # the NaN pixel's own centre
+    assert got[4] == pytest.approx(3.0)  # the left edge itself: the edge pixel
+    assert np.isnan(got[5]) and np.isnan(got[6])  # beyond the image

@@ -256,8 +256,9 @@ def geocode_s1(products: S1Product | Sequence[S1Product], grid: Grid, out: str |
                                         continue
                                     warped = _warp_tile(reader.sigma0(window), window, product.gcps, grid, r0, r1, c0, c1)
                                 else:
-                                    rows, cols = radar_positions(locator, grid.crs, grid.transform, r0, r1, c0, c1)
-                                    cols = shift_for_terrain(ties[index], rows, cols, heights, product.range_spacing_m)
+                                    rows, cols, tie_heights, tan_incidence = radar_positions(
+                                        locator, ties[index], grid.crs, grid.transform, r0, r1, c0, c1)
+                                    cols = shift_for_terrain(cols, heights, tie_heights, tan_incidence, product.range_spacing_m)
                                     window = window_around(rows, cols, product.size)
                                     if window is None:
                                         continue
