@@ -146,20 +146,25 @@ def test_a_dem_at_the_tie_points_height_changes_nothing(tmp_path: Path) -> None:
 
 def _sarclear(args: list[str], folder: Path, geoid: bool) -> subprocess.CompletedProcess[str]:
     """sarclear in a child process whose PROJ data folder is rasterio's, plus the EGM96 crop when `geoid`; no network."""
+    return _python(["-m", "sarclear", *args], folder, geoid)
+
+
+def _python(args: list[str], folder: Path, geoid: bool) -> subprocess.CompletedProcess[str]:
     proj_data = folder / "proj_data"
-    proj_data.mkdir()
+    proj_data.mkdir(exist_ok=True)
     for item in Path(PROJDataFinder().search()).iterdir():
-        (proj_data / item.name).symlink_to(item)
-    if geoid:
+        if not (proj_data / item.name).exists():
+            (proj_data / item.name).symlink_to(item)
+    if geoid and not (proj_data / "egm96_15.gtx").exists():
         (proj_data / "egm96_15.gtx").symlink_to(GEOID / "egm96_15.gtx")
     env = {**os.environ, "PROJ_DATA": str(proj_data), "PROJ_NETWORK": "OFF"}
     env.pop("PROJ_LIB", None)
-    return subprocess.run([sys.executable, "-m", "sarclear", *args], env=env, capture_output=True, text=True, timeout=300)
+    return subprocess.run([sys.executable, *args], env=env, capture_output=True, text=True, timeout=300)
 
 
 def test_geoid_heights_are_converted_with_projs_grid(hilly, tmp_path: Path) -> None:
     """A DEM above the EGM96 geoid (SRTM's datum) gives what the same DEM in ellipsoidal heights gives; read as if
-    above the ellipsoid, its heights are 46 m too low there (the geoid's undulation in Punjab), 4-8 px off in range."""
+    above the ellipsoid, its heights are 46 m too low there (the geoid's undulation at 73.3 E, 30.5 N), 4-8 px off in range."""
     product, hill, folder = hilly
     above_geoid = write_dem(tmp_path / "dem_egm96.tif", lambda lon, lat: hill(lon, lat) - egm96(lon, lat))
     assert -47.0 < float(egm96(np.array(73.3), np.array(30.46))) < -45.0
@@ -176,6 +181,14 @@ def test_geoid_heights_are_converted_with_projs_grid(hilly, tmp_path: Path) -> N
     assert ok.mean() > 0.99 and float(np.median(np.abs(converted[ok] - ellipsoidal[ok]))) < 0.02
     wrong = scores(prepare(product, tmp_path / "wrong.tif", "--dem", str(above_geoid), "--dem-heights", "ellipsoid"))
     assert wrong["VV"][0] < scores(converted)["VV"][0] - 0.2, wrong
+    # what PROJ has there, as `sarclear doctor` asks it (its own place, 10 E 45 N, is outside the crop)
+    code = ("from sarclear.doctor import check_geoid_grids; from sarclear.io.s1_terrain import geoid_grid_found as f; "
+            "print(f('egm96', 73.3, 30.5), f('egm2008', 73.3, 30.5), f('egm96')); print(check_geoid_grids().detail)")
+    found = _python(["-c", code], tmp_path, geoid=True)
+    lines = found.stdout.splitlines()
+    assert lines[0] == "True False False", found.stdout + found.stderr
+    assert lines[1].startswith("EGM2008 missing, EGM96 missing: only prepare-s1 --dem with a DEM of geoid heights needs one")
+    assert f"us_nga_egm08_25.tif / us_nga_egm96_15.tif from https://cdn.proj.org in {tmp_path / 'proj_data'}" in lines[1]
 
 
 def test_a_geoid_without_projs_grid_is_refused_before_any_work(hilly, tmp_path: Path) -> None:

@@ -137,7 +137,22 @@ def check_gdal() -> list[Check]:
     fix = "" if good else ("PROJ's database is not the one rasterio's GDAL expects: unset PROJ_DATA / PROJ_LIB "
                            "(often set by another install, e.g. conda) or reinstall rasterio")  # fmt: skip
     checks.append(Check("proj", "ok" if good else "fail", detail, fix))
+    if good:
+        checks.append(check_geoid_grids())
     return checks
+
+
+def check_geoid_grids() -> Check:
+    """Which geoid grids PROJ has: `prepare-s1 --dem` needs one for a DEM of geoid heights (Copernicus DEM, SRTM)."""
+    from sarclear.io.s1_terrain import GEOID_GRIDS, geoid_grid_found, proj_data_folder
+
+    found = {name: geoid_grid_found(name) for name in GEOID_GRIDS}
+    detail = ", ".join(f"{name.upper()} {'found' if ok else 'missing'}" for name, ok in found.items())
+    if all(found.values()):
+        return Check("geoid grids", "ok", f"{detail}: prepare-s1 --dem converts geoid heights")
+    missing = " / ".join(GEOID_GRIDS[name] for name, ok in found.items() if not ok)
+    return Check("geoid grids", "ok", f"{detail}: only prepare-s1 --dem with a DEM of geoid heights needs one "
+                                      f"(put {missing} from https://cdn.proj.org in {proj_data_folder()}, or set PROJ_NETWORK=ON)")
 
 
 def check_clouds(build: bool, log: Callable[[str], None]) -> list[Check]:

@@ -89,6 +89,20 @@ def proj_data_folder() -> str:
     return os.environ.get("PROJ_DATA") or os.environ.get("PROJ_LIB") or PROJDataFinder().search() or "(PROJ's data folder)"
 
 
+def geoid_grid_found(heights: str, lon: float = 10.0, lat: float = 45.0) -> bool:
+    """Whether PROJ here converts `heights` ("egm2008", "egm96") to the ellipsoid at (lon, lat): it has the geoid's grid.
+
+    PROJ without the grid returns a height unchanged, so the test is a geoid height of 0 coming
+    back as something else. The default place, 10 E 45 N, has both geoids some 40 m above the
+    ellipsoid; nowhere is either within centimetres of zero over more than a thin line.
+    """
+    code = HEIGHT_DATUMS[heights]
+    if code is None:
+        return True
+    _, _, z = transform(CRS.from_string(f"EPSG:4326+{code}"), ELLIPSOIDAL, [lon], [lat], zs=[0.0])
+    return bool(np.isfinite(z[0]) and z[0] != 0.0)
+
+
 class TiePoints:
     """The geolocation grid's heights and incidence angles at any radar position (GDAL's pixel convention)."""
 
@@ -155,8 +169,7 @@ class Dem:
     def _check_geoid_grid(self) -> None:
         """Refuse now, not after an hour, when PROJ lacks the geoid grid: it then leaves heights unchanged, silently."""
         left, bottom, right, top = transform_bounds(self.dataset.crs, GCP_CRS, *self.dataset.bounds)
-        undulation = self.undulation(np.array([(left + right) / 2]), np.array([(bottom + top) / 2]))
-        if not np.isfinite(undulation).all() or float(np.abs(undulation).max()) == 0.0:
+        if not geoid_grid_found(self.heights, (left + right) / 2, (bottom + top) / 2):
             grid = GEOID_GRIDS[self.heights]
             self.close()
             raise RasterError(self.path, f"has heights above the {self.heights.upper()} geoid (--dem-heights {self.heights}) but PROJ "
