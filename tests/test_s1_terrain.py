@@ -2,7 +2,7 @@
 
 make_s1_grd.py packs SSL4EO-S12's genuine VV, VH into a GRD product whose ground has a 150 m
 hill that its geolocation grid does not know (as a genuine product's tie points know only a
-smooth terrain height): each radar pixel images the ground `dh / tan(incidence)` nearer in
+coarse terrain model, sampled every 13-20 km): each radar pixel images the ground `dh / tan(incidence)` nearer in
 range. So the genuine backscatter comes back on its genuine grid only when the DEM is given,
 and only when its heights are read above the right surface (the ellipsoid, or a geoid that
 PROJ converts with its grid: a crop of EGM96 in tests/data/geoid).

@@ -6,7 +6,7 @@ noise and thermal noise removal, calibration, terrain correction). The output's 
 was and was not done:
 
 - **terrain correction only with a DEM** (`dem=`, `io/s1_terrain.py`). Without one, pixels are
-  placed by the product's geolocation grid (tie points at the height of a smooth terrain model,
+  placed by the product's geolocation grid (tie points at the heights of a coarse terrain model,
   thin-plate-spline interpolated between them, GDAL's `GCP_TPS`); where the ground is higher or
   lower than those heights, a pixel lands `dh / tan(incidence)` off in range: about 1.0-1.7 x the
   height difference (incidence 30-46 degrees). Good on plains; in hills give a DEM.

@@ -361,7 +361,7 @@ def write_from_map(safe: Path, db: dict[str, np.ndarray], transform: rasterio.Af
 
     With `terrain(lon, lat)` (heights above the ellipsoid, m) the ground is hilly: each radar
     pixel images the ground where `ground_pixels` finds it, while the geolocation grid keeps
-    its flat heights, as a genuine product's does (a smooth terrain height, not the hills).
+    its flat heights, as a genuine product's knows only a coarse terrain model, not the hills between its points.
     """
     samples = np.arange(geometry.layout.samples, dtype=np.float64)
 
