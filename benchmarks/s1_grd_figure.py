@@ -26,6 +26,18 @@ NAME = "S1A_IW_GRDH_1SDV_20200607T010800_20200607T010825_032904_03CFBA_D457"
 DB_RANGE = {"VV": (-25.0, 0.0), "VH": (-32.5, 0.0)}
 
 
+def draw_panel(figure: Figure, ax, image: np.ndarray, title: str, limits: tuple[float, float] | None, cmap: str,
+               colorbar: bool = False) -> None:
+    """One picture of a panel grid: fixed limits, or the 2-98 percentiles when `limits` is None; no ticks."""
+    low, high = limits if limits else (np.nanpercentile(image, 2), np.nanpercentile(image, 98))
+    shown = ax.imshow(image, cmap=cmap, interpolation="nearest", vmin=low, vmax=high)
+    ax.set_title(title, fontsize=9)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if colorbar:
+        figure.colorbar(shown, ax=ax, fraction=0.046)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--genuine", type=Path, default=REAL / "ssl4eo-s12" / "s1" / "0000200" / NAME,
@@ -54,14 +66,7 @@ def main(argv: list[str] | None = None) -> int:
             (prepared[row] - genuine, f"{pol}: difference (dB)", (-3, 3), "RdBu_r"),
         )
         for ax, (image, title, limits, cmap) in zip(axes[row], panels):
-            kwargs = {"vmin": limits[0], "vmax": limits[1]} if limits else {
-                "vmin": np.nanpercentile(image, 2), "vmax": np.nanpercentile(image, 98)}
-            shown_image = ax.imshow(image, cmap=cmap, interpolation="nearest", **kwargs)
-            ax.set_title(title, fontsize=9)
-            ax.set_xticks([])
-            ax.set_yticks([])
-            if cmap == "RdBu_r":
-                figure.colorbar(shown_image, ax=ax, fraction=0.046)
+            draw_panel(figure, ax, image, title, limits, cmap, colorbar=cmap == "RdBu_r")
     figure.suptitle("A Sentinel-1 GRD product (packed from genuine backscatter) through prepare-s1, against the genuine map", fontsize=11)
     args.out.write_bytes(figure_png(figure))
     print(f"wrote {args.out}")

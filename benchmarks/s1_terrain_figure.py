@@ -20,6 +20,7 @@ import numpy as np
 import rasterio
 from matplotlib.figure import Figure
 
+from s1_grd_figure import draw_panel  # benchmarks/ is the script's folder, first on sys.path
 from sarclear.io.s1_geocode import geocode_s1, grid_of
 from sarclear.io.s1_grd import read_s1_product
 from sarclear.io.s1_terrain import Dem, map_coordinates
@@ -86,13 +87,8 @@ def main(argv: list[str] | None = None) -> int:
         (outputs["without"] - genuine, "no DEM - genuine (dB)", (-6, 6), "RdBu_r"),
         (outputs["with"] - genuine, "--dem - genuine (dB)", (-6, 6), "RdBu_r"),
     )
-    for ax, (image, title, (low, high), cmap) in zip(axes.ravel(), panels):
-        shown = ax.imshow(image, cmap=cmap, vmin=low, vmax=high, interpolation="nearest")
-        ax.set_title(title, fontsize=9)
-        ax.set_xticks([])
-        ax.set_yticks([])
-        if cmap != "gray":
-            figure.colorbar(shown, ax=ax, fraction=0.046)
+    for ax, (image, title, limits, cmap) in zip(axes.ravel(), panels):
+        draw_panel(figure, ax, image, title, limits, cmap, colorbar=cmap != "gray")
     figure.suptitle("Terrain correction: genuine Sentinel-1 VV over a hill, through prepare-s1 without and with a DEM", fontsize=11)
     args.out.write_bytes(figure_png(figure))
     print(f"wrote {args.out}: r without {correlation(outputs['without'], genuine):.3f}, with {correlation(outputs['with'], genuine):.3f}")
