@@ -21,6 +21,7 @@ from rasterio.windows import Window
 
 from sarclear.data.bands import S1_BANDS, _normalise_name, s2_band_indexes
 from sarclear.errors import ConfigError, GridMismatchError, RasterError
+from sarclear.io.acquisition import MAX_GAP_DAYS, acquisition_gap
 from sarclear.io.geotiff import RasterInfo, check_same_grid, raster_info
 from sarclear.io.pixel_size import pixel_size_text
 from sarclear.io.safe import is_safe_product
@@ -102,6 +103,7 @@ def inspect_scene(
         s1_bands = _s1_band_indexes(s1)
         _check_s1_units(s1, s1_bands)
         warp = _needs_warp(s1, s2, log)
+        _log_acquisitions(s2_path, s1_path, log)
     elif s1_path is not None:
         given = [s1_path] if isinstance(s1_path, (str, Path)) else list(s1_path)
         log(f"{', '.join(Path(p).name for p in given)}: ignored, the checkpoint's model is optical-only")
@@ -116,6 +118,19 @@ def inspect_scene(
     if scl is not None:
         log(f"{s2.path.name}: scene classification {Path(scl).name} (the product's own cloud and shadow classes)")
     return SceneInputs(s2, model_bands, rgb_bands, s1, s1_bands, warp, mask, radiometry, sun, scl)
+
+
+def _log_acquisitions(s2_path: str | Path, s1_path: str | Path | Sequence[str | Path], log: Log) -> None:
+    """Say when each input was acquired, when their files say; warn when the radar is weeks from the optical image."""
+    gap = acquisition_gap(s2_path, s1_path)
+    if gap is None:
+        return
+    optical, radar, days = gap
+    log(f"acquired: optical {optical}, radar {radar} ({days} day{'' if days == 1 else 's'} apart)")
+    if days > MAX_GAP_DAYS:
+        log(f"WARNING: the radar was acquired {days} days from the optical image ({radar}, {optical}): the ground changes "
+            "in that time (crops, ploughing, water, snow) and the model paints the radar's state under the clouds; use a "
+            "Sentinel-1 acquisition closer in time (Sentinel-1 passes every 6 to 12 days)")
 
 
 def open_s2(path: str | Path, offset: float | None, log: Log) -> tuple[RasterInfo, S2Radiometry]:
