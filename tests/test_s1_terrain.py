@@ -265,3 +265,32 @@ def test_bilinear_sampling_as_gdal_warps() -> None:
     assert np.isnan(got[3])  # the NaN pixel's own centre
     assert got[4] == pytest.approx(3.0)  # the left edge itself: the edge pixel
     assert np.isnan(got[5]) and np.isnan(got[6])  # beyond the image
+
+
+def test_an_output_coarser_than_the_radar_averages_with_a_dem_as_without(tmp_path: Path) -> None:
+    """At 20 or 30 m an output pixel covers 2-3 radar pixels: GDAL's warper (no DEM) averages them, and so
+    does the DEM path (a tent as wide as the pixel before sampling). Measured when written, flat DEM
+    against no DEM: MAE 0.15 dB at 20 m, 0.17 at 30 m (picking one pixel instead: 0.47 and 0.80, with
+    the speckle's spread 2.23 dB against 1.76)."""
+    from sarclear.io.s1_geocode import geocode_s1, utm_grid
+    from sarclear.io.s1_grd import read_s1_product
+    from sarclear.io.s1_terrain import Dem
+
+    builder = s1_grd_builder()
+    product = read_s1_product(PRODUCT)
+    for resolution in (20.0, 30.0):
+        grid = utm_grid(product, resolution)
+        dem = tmp_path / f"flat_{resolution:.0f}.tif"
+        with rasterio.open(dem, "w", driver="GTiff", width=grid.width, height=grid.height, count=1, dtype="float32",
+                           crs=grid.crs, transform=grid.transform) as dst:  # fmt: skip
+            dst.write(np.full((1, grid.height, grid.width), builder.HEIGHT_M, np.float32))
+        images = []
+        for name, terrain in (("plain", None), ("dem", Dem(dem, "ellipsoid"))):
+            geocode_s1(product, grid, tmp_path / f"{name}.tif", dem=terrain)
+            with rasterio.open(tmp_path / f"{name}.tif") as src:
+                images.append(src.read())
+        plain, with_dem = images
+        ok = np.isfinite(plain) & np.isfinite(with_dem)
+        assert float(np.abs(plain[ok] - with_dem[ok]).mean()) < 0.3, resolution
+        spread = float(np.nanstd(with_dem[0])) / float(np.nanstd(plain[0]))
+        assert 0.95 < spread < 1.05, (resolution, spread)

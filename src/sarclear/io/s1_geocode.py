@@ -44,7 +44,16 @@ from sarclear.errors import RasterError
 from sarclear.io.atomic import atomic_output
 from sarclear.io.cog import gtiff_to_cog, open_work_gtiff, work_path
 from sarclear.io.s1_grd import Calibration, S1Product, read_calibration
-from sarclear.io.s1_terrain import Dem, TiePoints, radar_positions, sample_bilinear, shift_for_terrain, window_around
+from sarclear.io.s1_terrain import (
+    Dem,
+    TiePoints,
+    footprint_px,
+    radar_positions,
+    sample_bilinear,
+    shift_for_terrain,
+    tent_average,
+    window_around,
+)
 from sarclear.io.sources import dataset_name
 
 #: The tie points' coordinate system: longitude, latitude on WGS 84 (the annotation's ellipsoid).
@@ -53,6 +62,8 @@ GCP_CRS = CRS.from_epsg(4326)
 TILE_ROWS, TILE_COLS = 512, 1024
 #: Radar pixels of margin around a tile's back-projected footprint (the bilinear kernel's reach plus rounding).
 WINDOW_MARGIN_PX: int = 3
+#: With a DEM, output pixels this many radar pixels across or more sample the radar averaged over their size.
+COARSE_OUTPUT_PX: float = 1.5
 #: Points per tile edge mapped back into radar geometry to bound its footprint.
 EDGE_POINTS: int = 17
 
@@ -262,7 +273,11 @@ def geocode_s1(products: S1Product | Sequence[S1Product], grid: Grid, out: str |
                                     window = window_around(rows, cols, product.size)
                                     if window is None:
                                         continue
-                                    warped = sample_bilinear(reader.sigma0(window), rows - window.row_off, cols - window.col_off)
+                                    sigma = reader.sigma0(window)
+                                    across = footprint_px(rows, cols)
+                                    if across >= COARSE_OUTPUT_PX:  # output coarser than the radar: average, not pick
+                                        sigma = tent_average(sigma, across)
+                                    warped = sample_bilinear(sigma, rows - window.row_off, cols - window.col_off)
                                 empty = ~np.all(np.isfinite(tile), axis=0)
                                 tile[:, empty] = warped[:, empty]
                                 if not empty.any():

@@ -267,6 +267,33 @@ def window_around(rows: np.ndarray, cols: np.ndarray, size: tuple[int, int]) -> 
     return Window(left, top, right - left, bottom - top)
 
 
+def footprint_px(rows: np.ndarray, cols: np.ndarray) -> float:
+    """How many radar pixels across one output pixel covers (the square root of its area), from the positions' steps."""
+    if rows.shape[0] < 2 or rows.shape[1] < 2:
+        return 1.0
+    dr_dx, dc_dx = float(np.median(np.diff(rows, axis=1))), float(np.median(np.diff(cols, axis=1)))
+    dr_dy, dc_dy = float(np.median(np.diff(rows, axis=0))), float(np.median(np.diff(cols, axis=0)))
+    return float(np.sqrt(abs(dr_dx * dc_dy - dr_dy * dc_dx)))
+
+
+def tent_average(image: np.ndarray, across: float) -> np.ndarray:
+    """Each band smoothed by a tent `across` radar pixels wide on each side (NaN left out), as GDAL's bilinear
+    kernel widens when it shrinks an image: sampled bilinearly afterwards, an output pixel coarser
+    than the radar averages what it covers instead of picking one pixel's speckle. Symmetric, so
+    nothing moves."""
+    reach = int(np.ceil(across)) - 1
+    offsets = np.arange(-reach, reach + 1, dtype=np.float64)
+    weights = np.maximum(0.0, 1.0 - np.abs(offsets) / across)
+    weights /= weights.sum()
+    valid = np.isfinite(image).astype(np.float32)
+    values = np.where(valid > 0, image, 0.0).astype(np.float32)
+    for axis in (1, 2):
+        values = ndimage.convolve1d(values, weights, axis=axis, mode="nearest")
+        valid = ndimage.convolve1d(valid, weights, axis=axis, mode="nearest")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(valid > 1e-3, values / valid, np.nan).astype(np.float32)
+
+
 def sample_bilinear(image: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
     """`image` (bands, h, w) sampled bilinearly at positions in its own pixel-edge coordinates (GDAL's).
 
