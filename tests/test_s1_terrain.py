@@ -53,7 +53,7 @@ def scores(image: np.ndarray) -> dict[str, tuple[float, float]]:
     return out
 
 
-def write_dem(path: Path, heights: Heights, nodata_box: bool = False) -> Path:
+def write_dem(path: Path, heights: Heights, nodata_box: bool = False, declare_nodata: bool = True) -> Path:
     """A DEM in EPSG:4326 (about 20 m pixels, as GLO-30 is 30 m) over the genuine grid and a margin."""
     with rasterio.open(LIKE) as src:
         bounds = src.bounds
@@ -66,7 +66,7 @@ def write_dem(path: Path, heights: Heights, nodata_box: bool = False) -> Path:
     if nodata_box:
         values[: height // 2, : width // 2] = -32768.0
     with rasterio.open(path, "w", driver="GTiff", width=width, height=height, count=1, dtype="float32", crs="EPSG:4326",
-                       transform=transform, nodata=-32768.0) as dst:  # fmt: skip
+                       transform=transform, nodata=-32768.0 if declare_nodata else None) as dst:  # fmt: skip
         dst.write(values[None])
     return path
 
@@ -225,6 +225,12 @@ def test_dem_problems(hilly, tmp_path: Path, capsys: pytest.CaptureFixture[str])
     note = capsys.readouterr().out
     assert "the DEM has no height for" in note and "placed by the product's tie points" in note
     assert np.isfinite(image).mean() > 0.95
+    # the same void value without a declared nodata (as some DEM exports have it): not read as a height
+    undeclared = write_dem(tmp_path / "undeclared.tif", hill, nodata_box=True, declare_nodata=False)
+    same = prepare(product, tmp_path / "d.tif", "--dem", str(undeclared), "--dem-heights", "ellipsoid")
+    assert "the DEM has no height for" in capsys.readouterr().out
+    ok = np.isfinite(image) & np.isfinite(same)
+    assert ok.mean() > 0.95 and float(np.abs(image[ok] - same[ok]).max()) < 0.5
 
 
 def test_tie_points_between_and_beyond_the_grid() -> None:

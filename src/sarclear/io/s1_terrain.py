@@ -34,10 +34,10 @@ import numpy as np
 import rasterio
 from rasterio.crs import CRS
 from rasterio.enums import Resampling
-from rasterio.errors import CRSError, RasterioError
-from rasterio.transform import GCPTransformer
+from rasterio.errors import CRSError, RasterioError, WindowError
+from rasterio.transform import GCPTransformer, array_bounds
 from rasterio.warp import reproject, transform, transform_bounds
-from rasterio.windows import Window
+from rasterio.windows import Window, from_bounds
 from rasterio.windows import transform as window_transform
 from scipy import ndimage
 from scipy.interpolate import LinearNDInterpolator, NearestNDInterpolator, RegularGridInterpolator
@@ -54,6 +54,9 @@ ELLIPSOIDAL = CRS.from_epsg(4979)
 GCP_CRS = CRS.from_epsg(4326)
 #: Output pixels between the points where the tie points' mapping is evaluated (it is smooth: linear in between).
 LATTICE_STEP: int = 16
+#: Heights outside this range (m, above the geoid or the ellipsoid) are a DEM's void markers, read as no data:
+#: the Dead Sea's shore is at -430 m, Everest 8849 m, and the geoid is within 110 m of the ellipsoid.
+LOWEST_M, HIGHEST_M = -1000.0, 9500.0
 #: Output pixels between the points where the geoid is evaluated (it changes by centimetres over a kilometre).
 GEOID_STEP: int = 128
 #: Radar pixels of margin around the positions sampled (the bilinear kernel's reach plus rounding).
@@ -192,20 +195,25 @@ class Dem:
         return np.asarray(z, dtype=np.float64).reshape(np.shape(lons))
 
     def covers(self, crs: CRS, bounds: tuple[float, float, float, float]) -> bool:
-        """Whether the DEM overlaps these bounds (in `crs`) at all."""
-        left, bottom, right, top = transform_bounds(self.dataset.crs, crs, *self.dataset.bounds, densify_pts=21)
-        return left < bounds[2] and right > bounds[0] and bottom < bounds[3] and top > bounds[1]
+        """Whether the DEM overlaps these bounds (in `crs`) at all.
+
+        The scene's bounds go into the DEM's CRS, not the other way: a DEM may be a global mosaic,
+        whose extent has no meaning in a UTM zone.
+        """
+        left, bottom, right, top = transform_bounds(crs, self.dataset.crs, *bounds, densify_pts=21)
+        dem = self.dataset.bounds
+        return left < dem.right and right > dem.left and bottom < max(dem.top, dem.bottom) and top > min(dem.top, dem.bottom)
 
     def ellipsoidal(self, crs: CRS, grid_transform: rasterio.Affine, r0: int, r1: int, c0: int, c1: int) -> np.ndarray:
         """Heights above the ellipsoid on output rows r0..r1, columns c0..c1 (bilinear); NaN where the DEM has none."""
         out = np.full((r1 - r0, c1 - c0), np.nan, dtype=np.float32)
         tile_transform = window_transform(Window(c0, r0, c1 - c0, r1 - r0), grid_transform)
-        try:
-            reproject(source=rasterio.band(self.dataset, 1), destination=out, src_nodata=self.dataset.nodata,
-                      dst_transform=tile_transform, dst_crs=crs, dst_nodata=np.nan, resampling=Resampling.bilinear,
-                      num_threads=allowed_threads())  # fmt: skip
-        except RasterioError as exc:
-            raise RasterError(self.path, f"pixels unreadable ({str(exc).splitlines()[0]}); download the DEM again") from exc
+        heights, source_transform = self._heights_around(crs, array_bounds(r1 - r0, c1 - c0, tile_transform))
+        if heights is None:
+            return out
+        reproject(source=heights, destination=out, src_transform=source_transform, src_crs=self.dataset.crs, src_nodata=np.nan,
+                  dst_transform=tile_transform, dst_crs=crs, dst_nodata=np.nan, resampling=Resampling.bilinear,
+                  num_threads=allowed_threads())  # fmt: skip
         if self._geoid_crs is not None:
             rows, cols = lattice(0, r1 - r0, GEOID_STEP), lattice(0, c1 - c0, GEOID_STEP)
             grid_rows, grid_cols = np.meshgrid(rows, cols, indexing="ij")
@@ -215,6 +223,27 @@ class Dem:
             every_row, every_col = np.arange(r1 - r0) + 0.5, np.arange(c1 - c0) + 0.5
             out += upsample(undulation, rows, cols, every_row, every_col).astype(np.float32)
         return out
+
+    def _heights_around(self, crs: CRS, bounds: tuple[float, float, float, float]) -> tuple[np.ndarray | None, rasterio.Affine]:
+        """The DEM's heights over `bounds` (in `crs`) and 2 pixels around, float32, NaN where it has none.
+
+        Read into memory (a tile's worth: a few hundred pixels across at 30 m) so that void values
+        become NaN *before* resampling: a void marker the file does not declare (-32768, -9999)
+        would otherwise be blended into its valid neighbours as a deep pit.
+        """
+        left, bottom, right, top = transform_bounds(crs, self.dataset.crs, *bounds, densify_pts=21)
+        window = from_bounds(left, bottom, right, top, transform=self.dataset.transform)
+        window = Window(window.col_off - 2, window.row_off - 2, window.width + 4, window.height + 4).round_offsets().round_lengths()
+        try:
+            window = window.intersection(Window(0, 0, self.dataset.width, self.dataset.height))
+        except WindowError:  # the tile is beyond the DEM
+            return None, self.dataset.transform
+        try:
+            heights = self.dataset.read(1, window=window, masked=True).astype(np.float32).filled(np.nan)
+        except RasterioError as exc:
+            raise RasterError(self.path, f"pixels unreadable ({str(exc).splitlines()[0]}); download the DEM again") from exc
+        heights[(heights < LOWEST_M) | (heights > HIGHEST_M)] = np.nan
+        return heights, self.dataset.window_transform(window)
 
     def close(self) -> None:
         self.dataset.close()
