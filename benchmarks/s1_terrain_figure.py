@@ -23,7 +23,7 @@ from matplotlib.figure import Figure
 from s1_grd_figure import draw_panel  # benchmarks/ is the script's folder, first on sys.path
 from sarclear.io.s1_geocode import geocode_s1, grid_of
 from sarclear.io.s1_grd import read_s1_product
-from sarclear.io.s1_terrain import Dem, map_coordinates
+from sarclear.io.s1_terrain import Dem, pixel_xy
 from sarclear.report.images import figure_png
 
 REAL = Path(__file__).resolve().parents[1] / "tests" / "data" / "real-scenes"
@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         geometry = builder.Geometry(lon0, lat0, builder.Layout(builder.LINES, builder.SAMPLES))
         product = read_s1_product(builder.write_from_map(folder / f"{NAME}.SAFE", db, transform, geometry, terrain=hill))
         rows, cols = np.meshgrid(np.arange(grid.height) + 0.5, np.arange(grid.width) + 0.5, indexing="ij")
-        lon, lat = map_coordinates(grid.transform, rows, cols)
+        lon, lat = pixel_xy(grid.transform, rows, cols)
         heights = hill(lon, lat)
         dem_path = folder / "dem.tif"
         with rasterio.open(dem_path, "w", driver="GTiff", width=grid.width, height=grid.height, count=1, dtype="float32",

@@ -24,7 +24,7 @@ from rasterio.env import PROJDataFinder
 from rasterio.transform import from_origin
 
 from sarclear.cli import main
-from sarclear.io.s1_terrain import map_coordinates
+from sarclear.io.s1_terrain import pixel_xy
 from tests.helpers import s1_grd_builder
 
 REAL = Path(__file__).parent / "data" / "real-scenes"
@@ -61,7 +61,7 @@ def write_dem(path: Path, heights: Heights, nodata_box: bool = False, declare_no
     transform = from_origin(bounds.left - margin, bounds.top + margin, res, res)
     width, height = int((bounds.right - bounds.left + 2 * margin) / res), int((bounds.top - bounds.bottom + 2 * margin) / res)
     cols, rows = np.meshgrid(np.arange(width) + 0.5, np.arange(height) + 0.5)
-    lon, lat = map_coordinates(transform, rows, cols)
+    lon, lat = pixel_xy(transform, rows, cols)
     values = heights(lon, lat).astype(np.float32)
     if nodata_box:
         values[: height // 2, : width // 2] = -32768.0

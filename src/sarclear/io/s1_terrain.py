@@ -70,7 +70,7 @@ def lattice(start: int, stop: int, step: int) -> np.ndarray:
     return points if points.size > 1 else np.append(points, points[0] + 1.0)
 
 
-def map_coordinates(transform: rasterio.Affine, rows: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def pixel_xy(transform: rasterio.Affine, rows: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Map x, y of pixel coordinates (arrays of any shape), by the affine transform's six numbers."""
     return (transform.a * cols + transform.b * rows + transform.c, transform.d * cols + transform.e * rows + transform.f)
 
@@ -217,7 +217,7 @@ class Dem:
         if self._geoid_crs is not None:
             rows, cols = lattice(0, r1 - r0, GEOID_STEP), lattice(0, c1 - c0, GEOID_STEP)
             grid_rows, grid_cols = np.meshgrid(rows, cols, indexing="ij")
-            xs, ys = map_coordinates(tile_transform, grid_rows, grid_cols)
+            xs, ys = pixel_xy(tile_transform, grid_rows, grid_cols)
             lons, lats = transform(crs, GCP_CRS, list(np.ravel(xs)), list(np.ravel(ys)))
             undulation = self.undulation(np.asarray(lons), np.asarray(lats)).reshape(grid_rows.shape)
             every_row, every_col = np.arange(r1 - r0) + 0.5, np.arange(c1 - c0) + 0.5
@@ -260,7 +260,7 @@ def radar_positions(locator: GCPTransformer, ties: TiePoints | None, crs: CRS, g
     """
     rows, cols = lattice(r0, r1, LATTICE_STEP), lattice(c0, c1, LATTICE_STEP)
     grid_rows, grid_cols = np.meshgrid(rows, cols, indexing="ij")
-    xs, ys = map_coordinates(grid_transform, grid_rows, grid_cols)
+    xs, ys = pixel_xy(grid_transform, grid_rows, grid_cols)
     lons, lats = transform(crs, GCP_CRS, list(np.ravel(xs)), list(np.ravel(ys)))
     radar_rows, radar_cols = locator.rowcol(lons, lats, op=lambda v: v)
     shape = grid_rows.shape
