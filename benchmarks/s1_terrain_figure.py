@@ -52,11 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     builder = load_builder()
     db, transform, (lon0, lat0) = builder.read_map(args.genuine)
-
-    def hill(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
-        east = np.radians(lon - lon0) * builder.EARTH_RADIUS_M * np.cos(np.radians(lat0))
-        north = np.radians(lat - lat0) * builder.EARTH_RADIUS_M
-        return builder.HEIGHT_M + HILL_M * np.exp(-(east**2 + north**2) / (2 * HILL_SIGMA_M**2))
+    hill = builder.gaussian_hill(lon0, lat0, HILL_M, HILL_SIGMA_M)
 
     grid = grid_of(args.genuine / "VV.tif")
     with tempfile.TemporaryDirectory() as tmp:

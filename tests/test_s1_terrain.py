@@ -89,11 +89,7 @@ def hilly(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Heights, Path
     """(a GRD product of the genuine backscatter over a hill its tie points ignore, the hill's ellipsoidal heights, a folder)."""
     builder = s1_grd_builder()
     db, transform, (lon0, lat0) = builder.read_map(GENUINE_S1)
-
-    def hill(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
-        east = np.radians(lon - lon0) * builder.EARTH_RADIUS_M * np.cos(np.radians(lat0))
-        north = np.radians(lat - lat0) * builder.EARTH_RADIUS_M
-        return builder.HEIGHT_M + HILL_M * np.exp(-(east**2 + north**2) / (2 * HILL_SIGMA_M**2))
+    hill = builder.gaussian_hill(lon0, lat0, HILL_M, HILL_SIGMA_M)
 
     folder = tmp_path_factory.mktemp("hilly")
     geometry = builder.Geometry(lon0, lat0, builder.Layout(builder.LINES, builder.SAMPLES))
@@ -300,3 +296,24 @@ def test_an_output_coarser_than_the_radar_averages_with_a_dem_as_without(tmp_pat
         assert float(np.abs(plain[ok] - with_dem[ok]).mean()) < 0.3, resolution
         spread = float(np.nanstd(with_dem[0])) / float(np.nanstd(plain[0]))
         assert 0.95 < spread < 1.05, (resolution, spread)
+
+
+def test_two_slices_of_hilly_ground_with_the_dem(tmp_path: Path) -> None:
+    """A scene across two slices of one pass: each slice is corrected with its own tie points, and the
+    seam does not show; as good as one product over both."""
+    builder = s1_grd_builder()
+    db, transform, (lon0, lat0) = builder.read_map(GENUINE_S1)
+    hill = builder.gaussian_hill(lon0, lat0, HILL_M, HILL_SIGMA_M)
+
+    whole_pass = builder.Geometry(lon0, lat0, builder.Layout(170, 170))
+    whole = builder.write_from_map(tmp_path / "w" / "S1A_WHOLE.SAFE", db, transform, whole_pass, terrain=hill)
+    first = builder.write_from_map(tmp_path / "a" / "S1A_FIRST.SAFE", db, transform, whole_pass.slice(0, 95), terrain=hill)
+    second = builder.write_from_map(tmp_path / "b" / "S1A_SECOND.SAFE", db, transform, whole_pass.slice(80, 90), terrain=hill)
+    dem = write_dem(tmp_path / "dem.tif", hill)
+    terrain = ("--dem", str(dem), "--dem-heights", "ellipsoid")
+    assert main(["prepare-s1", str(first), str(second), "--like", str(LIKE), "--out", str(tmp_path / "both.tif"), "--quiet", *terrain]) == 0
+    with rasterio.open(tmp_path / "both.tif") as src:
+        both = src.read()
+    reference = prepare(whole, tmp_path / "whole.tif", *terrain)
+    assert np.isfinite(both).mean() == pytest.approx(np.isfinite(reference).mean(), abs=0.002)
+    assert scores(both)["VV"][0] > 0.95 and abs(scores(both)["VV"][1] - scores(reference)["VV"][1]) < 0.03

@@ -173,6 +173,17 @@ def ground_pixels(geometry: Geometry, lines: np.ndarray, pixels: np.ndarray, ter
     return flat
 
 
+def gaussian_hill(lon0: float, lat0: float, height_m: float, sigma_m: float) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """Heights above the ellipsoid (m) of a round hill `height_m` above the tie points' height, centred on (lon0, lat0)."""
+
+    def heights(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+        east = np.radians(np.asarray(lon) - lon0) * EARTH_RADIUS_M * np.cos(np.radians(lat0))
+        north = np.radians(np.asarray(lat) - lat0) * EARTH_RADIUS_M
+        return HEIGHT_M + height_m * np.exp(-(east**2 + north**2) / (2 * sigma_m**2))
+
+    return heights
+
+
 def sample_linear(db: np.ndarray, transform: rasterio.Affine, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
     """Bilinear sample of a dB grid, in linear power, at lon/lat; NaN outside it."""
     col, row = ~transform * (lon, lat)
