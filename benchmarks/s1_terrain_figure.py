@@ -11,8 +11,6 @@ Run `python benchmarks/s1_terrain_figure.py --genuine shared/data/real-scenes/ss
 from __future__ import annotations
 
 import argparse
-import importlib.util
-import sys
 import tempfile
 from pathlib import Path
 
@@ -20,6 +18,7 @@ import numpy as np
 import rasterio
 from matplotlib.figure import Figure
 
+from bench_prepare_s1 import load_builder
 from s1_grd_figure import draw_panel  # benchmarks/ is the script's folder, first on sys.path
 from sarclear.io.s1_geocode import geocode_s1, grid_of
 from sarclear.io.s1_grd import read_s1_product
@@ -29,14 +28,6 @@ from sarclear.report.images import figure_png
 REAL = Path(__file__).resolve().parents[1] / "tests" / "data" / "real-scenes"
 NAME = "S1A_IW_GRDH_1SDV_20200607T010800_20200607T010825_032904_03CFBA_D457"
 HILL_M, HILL_SIGMA_M = 150.0, 400.0  # as in tests/test_s1_terrain.py
-
-
-def load_builder():
-    spec = importlib.util.spec_from_file_location("make_s1_grd", REAL / "make_s1_grd.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["make_s1_grd"] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def correlation(a: np.ndarray, b: np.ndarray) -> float:
