@@ -10,7 +10,9 @@ tie points only, which is good on plains: docs/sentinel1.md says where it matter
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+from datetime import date
 from pathlib import Path
 
 
@@ -35,6 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from sarclear.errors import ConfigError
+    from sarclear.io.acquisition import MAX_GAP_DAYS, date_from_names
     from sarclear.io.s1_geocode import geocode_s1, grid_of, one_acquisition, utm_grid
     from sarclear.io.s1_grd import read_s1_product
     from sarclear.io.s1_terrain import Dem
@@ -64,6 +67,15 @@ def run(args: argparse.Namespace) -> int:
           f"{terrain}, in {time.perf_counter() - start:.1f} s")  # fmt: skip
     if covered < 0.99:
         print(f"note: {1 - covered:.1%} of the grid lies outside the product (NaN there, and predict writes no data there)")
+    optical = date_from_names(args.like) if args.like is not None else None
+    if optical is not None:
+        radar = date.fromisoformat(products[0].start_time[:10])
+        days = abs((optical - radar).days)
+        print(f"acquired: radar {radar}, the --like scene {optical} ({days} day{'' if days == 1 else 's'} apart)")
+        if days > MAX_GAP_DAYS:
+            print(f"WARNING: the radar is {days} days from the optical scene: the ground changes in that time (crops, water, snow) "
+                  "and a model would paint the radar's state under the clouds; a Sentinel-1 pass closer in time is better",
+                  file=sys.stderr)
     if result["dem_missing"] > 0:
         print(f"note: the DEM has no height for {result['dem_missing']:.1%} of the grid; those pixels are placed by the "
               "product's tie points, as without --dem")
