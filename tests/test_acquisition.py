@@ -54,8 +54,8 @@ def test_dates_from_product_names_folders_and_prepare_s1s_tag(tmp_path: Path) ->
 def test_prepare_s1_says_how_far_the_radar_is_from_the_like_scene(tmp_path: Path, capsys) -> None:
     assert main(["prepare-s1", str(GRD), "--like", str(L1C_AUGUST), "--out", str(tmp_path / "s1.tif"), "--quiet"]) == 0
     out, err = capsys.readouterr()
-    assert "acquired: radar 2020-06-07, the --like scene 2020-08-23 (77 days apart)" in out
-    assert err.startswith("WARNING: the radar is 77 days from the optical scene")
+    assert "acquired: optical 2020-08-23, radar 2020-06-07 (77 days apart)" in out
+    assert err.startswith("WARNING: the radar was acquired 77 days from the optical image")
     assert main(["prepare-s1", str(GRD), "--like", str(L1C_JUNE), "--out", str(tmp_path / "s1b.tif"), "--quiet"]) == 0
     out, err = capsys.readouterr()
     assert "(3 days apart)" in out and err == ""

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from datetime import date
 from pathlib import Path
 
 
@@ -37,7 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from sarclear.errors import ConfigError
-    from sarclear.io.acquisition import MAX_GAP_DAYS, date_from_names
+    from sarclear.io.acquisition import date_from_names, gap_report, iso_date
     from sarclear.io.s1_geocode import geocode_s1, grid_of, one_acquisition, utm_grid
     from sarclear.io.s1_grd import read_s1_product
     from sarclear.io.s1_terrain import Dem
@@ -68,14 +67,12 @@ def run(args: argparse.Namespace) -> int:
     if covered < 0.99:
         print(f"note: {1 - covered:.1%} of the grid lies outside the product (NaN there, and predict writes no data there)")
     optical = date_from_names(args.like) if args.like is not None else None
-    if optical is not None:
-        radar = date.fromisoformat(products[0].start_time[:10])
-        days = abs((optical - radar).days)
-        print(f"acquired: radar {radar}, the --like scene {optical} ({days} day{'' if days == 1 else 's'} apart)")
-        if days > MAX_GAP_DAYS:
-            print(f"WARNING: the radar is {days} days from the optical scene: the ground changes in that time (crops, water, snow) "
-                  "and a model would paint the radar's state under the clouds; a Sentinel-1 pass closer in time is better",
-                  file=sys.stderr)
+    radar = iso_date(products[0].start_time)
+    if optical is not None and radar is not None:  # said now, while another Sentinel-1 pass can still be chosen
+        line, warning = gap_report(optical, radar)
+        print(line)
+        if warning:
+            print(warning, file=sys.stderr)
     if result["dem_missing"] > 0:
         print(f"note: the DEM has no height for {result['dem_missing']:.1%} of the grid; those pixels are placed by the "
               "product's tie points, as without --dem")

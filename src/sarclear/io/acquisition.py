@@ -50,11 +50,29 @@ def s1_date(paths: str | Path | Sequence[str | Path]) -> date | None:
                 start = src.tags().get("SARCLEAR_S1_START_TIME", "")
         except RasterioError:
             start = ""
-        try:
-            return date.fromisoformat(start[:10])
-        except ValueError:
-            pass
+        found = iso_date(start)
+        if found is not None:
+            return found
     return date_from_names(first)
+
+
+def iso_date(text: str) -> date | None:
+    """The date of an ISO time (`2020-06-07T01:08:00.123456`), None when it is not one."""
+    try:
+        return date.fromisoformat(text[:10])
+    except ValueError:
+        return None
+
+
+def gap_report(optical: date, radar: date) -> tuple[str, str | None]:
+    """(a line saying both dates and the days between them, a warning when they are more than `MAX_GAP_DAYS` apart)."""
+    days = abs((optical - radar).days)
+    line = f"acquired: optical {optical}, radar {radar} ({days} day{'' if days == 1 else 's'} apart)"
+    if days <= MAX_GAP_DAYS:
+        return line, None
+    return line, (f"WARNING: the radar was acquired {days} days from the optical image: the ground changes in that time "
+                  "(crops, ploughing, water, snow) and the model paints the radar's state under the clouds; use a "
+                  "Sentinel-1 acquisition closer in time (Sentinel-1 passes every 6 to 12 days)")
 
 
 def acquisition_gap(s2_path: str | Path, s1_paths: str | Path | Sequence[str | Path]) -> tuple[date, date, int] | None:

@@ -172,6 +172,23 @@ def _warp_tile(sigma: np.ndarray, window: Window, gcps: tuple[GroundControlPoint
     return out
 
 
+def _terrain_tile(reader: _RadarReader, locator: GCPTransformer, ties: TiePoints, grid: Grid, heights: np.ndarray,
+                  r0: int, r1: int, c0: int, c1: int) -> np.ndarray | None:
+    """Linear sigma0 on output rows r0..r1, columns c0..c1, each pixel taken where its height puts it in the radar
+    image (`io/s1_terrain.py`); None when the tile is outside the product."""
+    product = reader.product
+    rows, cols, tie_heights, tan_incidence = radar_positions(locator, ties, grid.crs, grid.transform, r0, r1, c0, c1)
+    cols = shift_for_terrain(cols, heights, tie_heights, tan_incidence, product.range_spacing_m)
+    window = window_around(rows, cols, product.size)
+    if window is None:
+        return None
+    sigma = reader.sigma0(window)
+    across = footprint_px(rows, cols)
+    if across >= COARSE_OUTPUT_PX:  # output coarser than the radar: average what a pixel covers, not pick one
+        sigma = tent_average(sigma, across)
+    return sample_bilinear(sigma, rows - window.row_off, cols - window.col_off)
+
+
 def to_db(sigma: np.ndarray) -> np.ndarray:
     """10 log10 of linear sigma0, NaN kept (the unit every sarclear S1 input is in)."""
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -267,17 +284,9 @@ def geocode_s1(products: S1Product | Sequence[S1Product], grid: Grid, out: str |
                                         continue
                                     warped = _warp_tile(reader.sigma0(window), window, product.gcps, grid, r0, r1, c0, c1)
                                 else:
-                                    rows, cols, tie_heights, tan_incidence = radar_positions(
-                                        locator, ties[index], grid.crs, grid.transform, r0, r1, c0, c1)
-                                    cols = shift_for_terrain(cols, heights, tie_heights, tan_incidence, product.range_spacing_m)
-                                    window = window_around(rows, cols, product.size)
-                                    if window is None:
+                                    warped = _terrain_tile(reader, locator, ties[index], grid, heights, r0, r1, c0, c1)
+                                    if warped is None:
                                         continue
-                                    sigma = reader.sigma0(window)
-                                    across = footprint_px(rows, cols)
-                                    if across >= COARSE_OUTPUT_PX:  # output coarser than the radar: average, not pick
-                                        sigma = tent_average(sigma, across)
-                                    warped = sample_bilinear(sigma, rows - window.row_off, cols - window.col_off)
                                 empty = ~np.all(np.isfinite(tile), axis=0)
                                 tile[:, empty] = warped[:, empty]
                                 if not empty.any():

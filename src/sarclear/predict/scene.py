@@ -21,7 +21,7 @@ from rasterio.windows import Window
 
 from sarclear.data.bands import S1_BANDS, _normalise_name, s2_band_indexes
 from sarclear.errors import ConfigError, GridMismatchError, RasterError
-from sarclear.io.acquisition import MAX_GAP_DAYS, acquisition_gap
+from sarclear.io.acquisition import acquisition_gap, gap_report
 from sarclear.io.geotiff import RasterInfo, check_same_grid, raster_info
 from sarclear.io.pixel_size import pixel_size_text
 from sarclear.io.safe import is_safe_product
@@ -123,14 +123,11 @@ def inspect_scene(
 def _log_acquisitions(s2_path: str | Path, s1_path: str | Path | Sequence[str | Path], log: Log) -> None:
     """Say when each input was acquired, when their files say; warn when the radar is weeks from the optical image."""
     gap = acquisition_gap(s2_path, s1_path)
-    if gap is None:
-        return
-    optical, radar, days = gap
-    log(f"acquired: optical {optical}, radar {radar} ({days} day{'' if days == 1 else 's'} apart)")
-    if days > MAX_GAP_DAYS:
-        log(f"WARNING: the radar was acquired {days} days from the optical image ({radar}, {optical}): the ground changes "
-            "in that time (crops, ploughing, water, snow) and the model paints the radar's state under the clouds; use a "
-            "Sentinel-1 acquisition closer in time (Sentinel-1 passes every 6 to 12 days)")
+    if gap is not None:
+        line, warning = gap_report(gap[0], gap[1])
+        log(line)
+        if warning:
+            log(warning)
 
 
 def open_s2(path: str | Path, offset: float | None, log: Log) -> tuple[RasterInfo, S2Radiometry]:
