@@ -172,8 +172,12 @@ class Dem:
 
     def _check_geoid_grid(self) -> None:
         """Refuse now, not after an hour, when PROJ lacks the geoid grid: it then leaves heights unchanged, silently."""
-        left, bottom, right, top = transform_bounds(self.dataset.crs, GCP_CRS, *self.dataset.bounds)
-        if not geoid_grid_found(self.heights, (left + right) / 2, (bottom + top) / 2):
+        try:  # asked at the DEM's centre: a grid of one region (PROJ also has national ones) must cover it
+            left, bottom, right, top = transform_bounds(self.dataset.crs, GCP_CRS, *self.dataset.bounds)
+            found = geoid_grid_found(self.heights, (left + right) / 2, (bottom + top) / 2)
+        except (RasterioError, CRSError, ValueError):  # an extent with no longitude and latitude: ask at the default place
+            found = geoid_grid_found(self.heights)
+        if not found:
             grid = GEOID_GRIDS[self.heights]
             self.close()
             raise RasterError(self.path, f"has heights above the {self.heights.upper()} geoid (--dem-heights {self.heights}) but PROJ "
