@@ -15,6 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import gpu_check  # noqa: E402
+import gpu_report  # noqa: E402
 from gpu_runner import Runner, pytest_counts  # noqa: E402
 
 #: A selection of parts, to keep the test short: data, training with --resume, a training and a
@@ -44,6 +45,11 @@ def test_tiny_check_runs_on_a_cpu_and_skips_what_needs_cuda(tmp_path: Path) -> N
     assert headline["images_per_s"]["fp32_eager_b1"] > 0
     assert headline["predict"]["384"]["mp_per_s"] > 0
     assert "===== bench_predict: passed" in (out / "gpu_check.log").read_text()
+    # docs/gpu.md's tables come from this JSON, numbers copied, a CPU run labelled a rehearsal
+    tables = gpu_report.report(summary)
+    assert "**A rehearsal (CPU mode, tiny sizes): none of these figures is a GPU figure.**" in tables
+    eager = parts["bench_train_fp32_eager_b1"]["results"][-1]["images_per_s"]
+    assert f"| fp32_eager_b1 | 1 | 32 | no | no | {gpu_report.cell(eager)} | 1 |" in tables
 
 
 def runner(tmp_path: Path, budget: float) -> Runner:
@@ -158,3 +164,26 @@ def test_ddp_script_runs_two_ranks_over_gloo_as_a_dry_run(tmp_path: Path) -> Non
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["ok"] and result["world_size"] == 2 and result["backend"] == "gloo"
     assert result["weights_equal_across_ranks"] and result["loop_collectives"] and result["all_reduce_mean"] == 0.5
+
+
+def test_gpu_report_marks_each_goal_with_its_number() -> None:
+    """A full run's figures: the seed recipe's hours at the best batch-1 rate, the speed-up, the loader, 10980 px."""
+    bench = lambda rate, batch, precision="bf16": {"status": "passed", "seconds": 9.0, "results": [  # noqa: E731
+        {"images_per_s": rate, "batch_size": batch, "precision": precision, "compile": False, "channels_last": True,
+         "utilisation": 0.05, "peak_cuda_mb": 3000}]}
+    summary = {"started_utc": "2027-01-05T10:00:00Z", "mode": "full", "cuda": True, "passed": 4, "failed": [], "skipped": {},
+               "seconds": 430.0, "machine": {"gpu": "NVIDIA H200"},
+               "parts": {"bench_train_fp32_eager_b1": bench(60.0, 1, "32"), "bench_train_bf16_nhwc_b1": bench(270.0, 1),
+                         "bench_train_bf16_b32": bench(900.0, 32)},
+               "headline": {}}  # fmt: skip
+    summary["parts"]["loader"] = {"status": "passed", "results": [{"source": "pack", "workers": 8, "triplets_per_s": 2000.0}]}
+    summary["parts"]["bench_predict"] = {"status": "passed", "results": [{"size": 10980, "mp_per_s": 8.5, "seconds": 14.2}]}
+    summary["peak_tflops_used"] = 989.5
+    summary["headline"] = gpu_check.headline(summary)
+    tables = gpu_report.report(summary)
+    assert "rehearsal" not in tables
+    goals = tables.split("## The issue's goals")[1]
+    assert "| 0.92 h (bf16_nhwc_b1, 270.0 images/s) | reached |" in goals  # 200 x 4,464 / 270 / 3600
+    assert "| 4.5x | reached |" in goals
+    assert "GeoTIFF: None, pack: True | reached |" in goals
+    assert "(10980 px) | 8.5 | **not reached** |" in goals
