@@ -57,6 +57,7 @@ STEM = "s1a-iw-grd-{pol}-20200607t010800-20200607t010825-032904-03cfba-001"
 LINES = SAMPLES = 330  # the test product
 SPACING_M = 10.0
 HEADING_DEG = -167.0  # descending: flying south, slightly west
+ASCENDING_HEADING_DEG = -13.0  # ascending: flying north, slightly west (range then runs east)
 HEIGHT_M = 250.0
 DURATION_S = 25.0
 EARTH_RADIUS_M = 6378137.0
@@ -128,11 +129,13 @@ def numbers(values: np.ndarray, fmt: str = "{:.6e}") -> str:
 class Geometry:
     """Radar (line, pixel) centre -> (lon, lat): a descending right-looking pass over the scene centre."""
 
-    def __init__(self, centre_lon: float, centre_lat: float, layout: Layout, *, centre_line: float | None = None) -> None:
+    def __init__(self, centre_lon: float, centre_lat: float, layout: Layout, *, centre_line: float | None = None,
+                 heading_deg: float = HEADING_DEG) -> None:
         self.lon0, self.lat0, self.layout = centre_lon, centre_lat, layout
         #: the pass's line at (lon0, lat0); a slice's lines are counted from its own first line
         self.centre_line = (layout.lines - 1) / 2 if centre_line is None else centre_line
-        h = np.radians(HEADING_DEG)
+        self.heading_deg = heading_deg
+        h = np.radians(heading_deg)
         self.along = np.array([np.sin(h), np.cos(h)])  # (east, north) unit vector of flight
         right = h + np.pi / 2
         self.across = np.array([np.sin(right), np.cos(right)])  # looking right of the track
@@ -140,7 +143,11 @@ class Geometry:
     def slice(self, first_line: int, lines: int) -> Geometry:
         """Lines `first_line` ... `first_line + lines - 1` of this pass, as a product of their own."""
         layout = Layout(lines, self.layout.samples, first_line=self.layout.first_line + first_line)
-        return Geometry(self.lon0, self.lat0, layout, centre_line=self.centre_line)
+        return Geometry(self.lon0, self.lat0, layout, centre_line=self.centre_line, heading_deg=self.heading_deg)
+
+    @property
+    def pass_direction(self) -> str:
+        return "Descending" if abs(self.heading_deg) > 90 else "Ascending"
 
     def lonlat(self, line: np.ndarray, pixel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         a = (np.asarray(line, dtype=np.float64) + self.layout.first_line - self.centre_line) * SPACING_M
@@ -257,7 +264,7 @@ def annotation(pol: str, geometry: Geometry) -> ET.ElementTree:
     root = ET.Element("product")
     header(root, pol, layout)
     info = sub(sub(root, "generalAnnotation"), "productInformation")
-    sub(info, "pass", "Descending")
+    sub(info, "pass", geometry.pass_direction)
     sub(info, "rangeSamplingRate", "6.433332e+07")
     image_annotation = sub(root, "imageAnnotation")
     image = sub(image_annotation, "imageInformation")
