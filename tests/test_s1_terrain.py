@@ -160,7 +160,7 @@ def _python(args: list[str], folder: Path, geoid: bool) -> subprocess.CompletedP
 
 def test_geoid_heights_are_converted_with_projs_grid(hilly, tmp_path: Path) -> None:
     """A DEM above the EGM96 geoid (SRTM's datum) gives what the same DEM in ellipsoidal heights gives; read as if
-    above the ellipsoid, its heights are 46 m too low there (the geoid's undulation at 73.3 E, 30.5 N), 4-8 px off in range."""
+    above the ellipsoid, its heights are 46 m too high there (the geoid's undulation at 73.3 E, 30.5 N), 4-8 px off in range."""
     product, hill, folder = hilly
     above_geoid = write_dem(tmp_path / "dem_egm96.tif", lambda lon, lat: hill(lon, lat) - egm96(lon, lat))
     assert -47.0 < float(egm96(np.array(73.3), np.array(30.46))) < -45.0
