@@ -193,7 +193,9 @@ def gaussian_hill(lon0: float, lat0: float, height_m: float, sigma_m: float) -> 
 
 def sample_linear(db: np.ndarray, transform: rasterio.Affine, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
     """Bilinear sample of a dB grid, in linear power, at lon/lat; NaN outside it."""
-    col, row = ~transform * (lon, lat)
+    inverse = ~transform  # applied by its six numbers, in the order Affine itself uses (its `*` on points is deprecated)
+    col = lon * inverse.a + lat * inverse.b + inverse.c
+    row = lon * inverse.d + lat * inverse.e + inverse.f
     col, row = col - 0.5, row - 0.5  # pixel centres
     power = 10 ** (db.astype(np.float64) / 10)
     h, w = power.shape
@@ -397,7 +399,8 @@ def read_map(folder: Path) -> tuple[dict[str, np.ndarray], rasterio.Affine, tupl
     with rasterio.open(folder / "VV.tif") as vv_src, rasterio.open(folder / "VH.tif") as vh_src:
         db = {"vv": vv_src.read(1), "vh": vh_src.read(1)}
         transform, (height, width) = vv_src.transform, vv_src.shape
-    return db, transform, transform * (width / 2, height / 2)
+    centre = (width / 2 * transform.a + height / 2 * transform.b + transform.c, width / 2 * transform.d + height / 2 * transform.e + transform.f)
+    return db, transform, centre
 
 
 def build(source: Path) -> None:
