@@ -10,11 +10,13 @@ PROJ converts with its grid: a crop of EGM96 in tests/data/geoid).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import struct
 import subprocess
 import sys
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -69,6 +71,13 @@ def write_dem(path: Path, heights: Heights, nodata_box: bool = False, declare_no
                        transform=transform, nodata=-32768.0 if declare_nodata else None) as dst:  # fmt: skip
         dst.write(values[None])
     return path
+
+
+@contextlib.contextmanager
+def tempfile_dem(heights: Heights) -> Iterator[Path]:
+    """`write_dem` into a temporary folder, removed afterwards."""
+    with tempfile.TemporaryDirectory() as folder:
+        yield write_dem(Path(folder) / "dem.tif", heights)
 
 
 def egm96(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
@@ -339,3 +348,66 @@ def test_an_ascending_pass_over_the_hill(tmp_path: Path) -> None:
     by_shift = {(dy, dx): np.corrcoef(corrected_image[0][inner].ravel(), np.roll(reference, (dy, dx), (0, 1))[inner].ravel())[0, 1]
                 for dy in (-1, 0, 1) for dx in (-1, 0, 1)}
     assert max(by_shift, key=by_shift.get) == (0, 0), by_shift
+
+
+def test_layover_and_shadow_are_found_where_slopes_beat_the_incidence() -> None:
+    """Range along x, 10 m pixels: ground rising away from the radar steeper than tan(incidence) is layover,
+    ground falling away steeper than 1 / tan(incidence) is shadow, gentler slopes are neither."""
+    from sarclear.io.s1_terrain import layover_and_shadow
+
+    cols = np.tile(np.arange(40, dtype=np.float64), (5, 1))  # one radar column (10 m) per output pixel, along x
+    tan_incidence = np.full(cols.shape, np.tan(np.radians(35.0)))  # 0.70; 1 / 0.70 = 1.43
+    for slope, expected in ((0.5, "neither"), (0.9, "layover"), (-1.0, "neither"), (-2.0, "shadow")):
+        heights = 1000.0 + slope * 10.0 * cols
+        layover, shadow = layover_and_shadow(cols, heights.astype(np.float32), tan_incidence, 10.0)
+        for mask, kind in ((layover, "layover"), (shadow, "shadow")):
+            assert bool(mask.all()) == bool(mask.any()) == (expected == kind), (slope, kind)
+
+
+def test_a_steep_hill_is_reported_in_layover_and_shadow(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A 900 m hill of sigma 300 m (slopes up to 61 degrees) under the flat test product: the command says how
+    much of the grid is in layover and shadow; the 150 m hill of the other tests has neither."""
+    from sarclear.io.s1_geocode import geocode_s1, grid_of
+    from sarclear.io.s1_grd import read_s1_product
+    from sarclear.io.s1_terrain import Dem
+
+    builder = s1_grd_builder()
+    _, _, (lon0, lat0) = builder.read_map(GENUINE_S1)
+    steep = write_dem(tmp_path / "steep.tif", builder.gaussian_hill(lon0, lat0, 900.0, 300.0))
+    gentle = write_dem(tmp_path / "gentle.tif", builder.gaussian_hill(lon0, lat0, HILL_M, HILL_SIGMA_M))
+    product, grid = read_s1_product(PRODUCT), grid_of(LIKE)
+    found = geocode_s1(product, grid, tmp_path / "steep_s1.tif", dem=Dem(steep, "ellipsoid"))
+    assert found["layover"] > 0.01 and found["shadow"] > 0.001, found
+    calm = geocode_s1(product, grid, tmp_path / "gentle_s1.tif", dem=Dem(gentle, "ellipsoid"))
+    assert calm["layover"] == 0 and calm["shadow"] == 0, calm
+    prepare(PRODUCT, tmp_path / "cli.tif", "--dem", str(steep), "--dem-heights", "ellipsoid")
+    assert "in layover and" in capsys.readouterr().out
+
+
+def test_layover_faces_the_radar_and_shadow_turns_away() -> None:
+    """Descending and right-looking, the radar is east of the scene: a steep hill's layover is on its east
+    flank, its shadow on the west one (the sign a reader most easily gets wrong)."""
+    from rasterio.transform import GCPTransformer
+
+    from sarclear.io.s1_geocode import grid_of
+    from sarclear.io.s1_grd import read_s1_product
+    from sarclear.io.s1_terrain import Dem, TiePoints, layover_and_shadow, radar_positions
+
+    builder = s1_grd_builder()
+    _, _, (lon0, lat0) = builder.read_map(GENUINE_S1)
+    product, grid = read_s1_product(PRODUCT), grid_of(LIKE)
+    with tempfile_dem(builder.gaussian_hill(lon0, lat0, 900.0, 300.0)) as dem_path:
+        dem = Dem(dem_path, "ellipsoid")
+        heights = dem.ellipsoidal(grid.crs, grid.transform, 0, grid.height, 0, grid.width)
+        dem.close()
+    locator = GCPTransformer(list(product.gcps), tps=True)
+    try:
+        _, cols, _, tan_incidence = radar_positions(locator, TiePoints(product.gcps, product.incidence_deg, product.path),
+                                                    grid.crs, grid.transform, 0, grid.height, 0, grid.width)  # fmt: skip
+    finally:
+        locator.close()
+    layover, shadow = layover_and_shadow(cols, heights, tan_incidence, product.range_spacing_m)
+    centre_col = (lon0 - grid.transform.c) / grid.transform.a
+    x = np.arange(grid.width)[None, :].repeat(grid.height, axis=0)
+    assert layover.any() and shadow.any()
+    assert x[layover].mean() > centre_col + 5 and x[shadow].mean() < centre_col - 5, (x[layover].mean(), x[shadow].mean(), centre_col)

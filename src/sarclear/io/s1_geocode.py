@@ -48,6 +48,7 @@ from sarclear.io.s1_terrain import (
     Dem,
     TiePoints,
     footprint_px,
+    layover_and_shadow,
     radar_positions,
     sample_bilinear,
     shift_for_terrain,
@@ -173,12 +174,13 @@ def _warp_tile(sigma: np.ndarray, window: Window, gcps: tuple[GroundControlPoint
 
 
 def _terrain_tile(reader: _RadarReader, locator: GCPTransformer, ties: TiePoints, grid: Grid, heights: np.ndarray,
-                  r0: int, r1: int, c0: int, c1: int) -> np.ndarray | None:
+                  r0: int, r1: int, c0: int, c1: int) -> tuple[np.ndarray, np.ndarray] | None:
     """Linear sigma0 on output rows r0..r1, columns c0..c1, each pixel taken where its height puts it in the radar
-    image (`io/s1_terrain.py`); None when the tile is outside the product."""
+    image (`io/s1_terrain.py`), and a mask of the pixels in layover (1) or shadow (2); None when the tile is
+    outside the product."""
     product = reader.product
-    rows, cols, tie_heights, tan_incidence = radar_positions(locator, ties, grid.crs, grid.transform, r0, r1, c0, c1)
-    cols = shift_for_terrain(cols, heights, tie_heights, tan_incidence, product.range_spacing_m)
+    rows, flat_cols, tie_heights, tan_incidence = radar_positions(locator, ties, grid.crs, grid.transform, r0, r1, c0, c1)
+    cols = shift_for_terrain(flat_cols, heights, tie_heights, tan_incidence, product.range_spacing_m)
     window = window_around(rows, cols, product.size)
     if window is None:
         return None
@@ -186,7 +188,8 @@ def _terrain_tile(reader: _RadarReader, locator: GCPTransformer, ties: TiePoints
     across = footprint_px(rows, cols)
     if across >= COARSE_OUTPUT_PX:  # output coarser than the radar: average what a pixel covers, not pick one
         sigma = tent_average(sigma, across)
-    return sample_bilinear(sigma, rows - window.row_off, cols - window.col_off)
+    layover, shadow = layover_and_shadow(flat_cols, heights, tan_incidence, product.range_spacing_m)
+    return sample_bilinear(sigma, rows - window.row_off, cols - window.col_off), layover.astype(np.uint8) + 2 * shadow
 
 
 def to_db(sigma: np.ndarray) -> np.ndarray:
@@ -239,15 +242,16 @@ def geocode_s1(products: S1Product | Sequence[S1Product], grid: Grid, out: str |
     comes from the first slice, in time order, that has data there. With `dem`, pixels are placed
     by their height (terrain correction; where the DEM has no data, by the tie points as without
     one). Returns the share of output pixels with data (`covered`), whether the noise was removed,
-    and the share of pixels the DEM did not cover (`dem_missing`). `tick(rows)` is called after
-    each block row.
+    the share of pixels the DEM did not cover (`dem_missing`), and with a DEM the shares in layover
+    and in radar shadow (`layover`, `shadow`: slopes too steep for the radar, valued anyway).
+    `tick(rows)` is called after each block row.
     """
     out = Path(out)
     slices = one_acquisition([products] if isinstance(products, S1Product) else list(products))
     readers: list[_RadarReader] = []
     locators: list[GCPTransformer] = []
     ties: list[TiePoints] = []
-    covered = dem_missing = 0
+    covered = dem_missing = layover = shadow = 0
     try:
         for product in slices:
             readers.append(_RadarReader(product, remove_noise))
@@ -284,11 +288,16 @@ def geocode_s1(products: S1Product | Sequence[S1Product], grid: Grid, out: str |
                                         continue
                                     warped = _warp_tile(reader.sigma0(window), window, product.gcps, grid, r0, r1, c0, c1)
                                 else:
-                                    warped = _terrain_tile(reader, locator, ties[index], grid, heights, r0, r1, c0, c1)
-                                    if warped is None:
+                                    found = _terrain_tile(reader, locator, ties[index], grid, heights, r0, r1, c0, c1)
+                                    if found is None:
                                         continue
+                                    warped, steep = found
                                 empty = ~np.all(np.isfinite(tile), axis=0)
                                 tile[:, empty] = warped[:, empty]
+                                if heights is not None:
+                                    filled = empty & np.all(np.isfinite(warped), axis=0)
+                                    layover += int((filled & (steep == 1)).sum())
+                                    shadow += int((filled & (steep == 2)).sum())
                                 if not empty.any():
                                     break
                         db = to_db(strip)
@@ -308,4 +317,5 @@ def geocode_s1(products: S1Product | Sequence[S1Product], grid: Grid, out: str |
         for locator in locators:
             locator.close()
     pixels = float(grid.width * grid.height)
-    return {"covered": covered / pixels, "noise_removed": float(remove_noise and has_noise), "dem_missing": dem_missing / pixels}
+    return {"covered": covered / pixels, "noise_removed": float(remove_noise and has_noise), "dem_missing": dem_missing / pixels,
+            "layover": layover / pixels, "shadow": shadow / pixels}

@@ -285,6 +285,27 @@ def shift_for_terrain(cols: np.ndarray, heights: np.ndarray, tie_heights: np.nda
     return cols - dh / (tan_incidence * range_spacing_m)
 
 
+def layover_and_shadow(cols: np.ndarray, heights: np.ndarray, tan_incidence: np.ndarray,
+                       range_spacing_m: float) -> tuple[np.ndarray, np.ndarray]:
+    """Where the DEM's slopes are too steep for the radar: (layover, shadow) masks of an output tile.
+
+    Along the range direction (where the tie points' radar columns grow), ground rising away from
+    the radar faster than tan(incidence) images its top before its foot (layover: several slopes
+    on one radar pixel); ground falling away faster than 1 / tan(incidence) is hidden behind its
+    crest (shadow: the radar sees nothing there). Both get a radar value anyway; this says where.
+    """
+    if cols.shape[0] < 2 or cols.shape[1] < 2:
+        return np.zeros(cols.shape, bool), np.zeros(cols.shape, bool)
+    dcol_dy, dcol_dx = np.gradient(cols)  # radar columns per output pixel, down and across
+    dh_dy, dh_dx = np.gradient(heights.astype(np.float64))  # metres per output pixel
+    along = dcol_dx * dcol_dx + dcol_dy * dcol_dy
+    with np.errstate(invalid="ignore", divide="ignore"):
+        slope = (dh_dx * dcol_dx + dh_dy * dcol_dy) / (along * range_spacing_m)  # metres of height per metre of ground range
+        layover = np.nan_to_num(slope, nan=0.0) > tan_incidence
+        shadow = np.nan_to_num(slope, nan=0.0) < -1.0 / tan_incidence
+    return layover, shadow
+
+
 def window_around(rows: np.ndarray, cols: np.ndarray, size: tuple[int, int]) -> Window | None:
     """The radar window holding every position (plus the kernel's margin), clipped to the image; None if empty."""
     lines, samples = size
