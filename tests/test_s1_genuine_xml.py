@@ -22,7 +22,7 @@ import rasterio
 
 from sarclear.io.s1_geocode import utm_grid
 from sarclear.io.s1_grd import Polarisation, read_calibration, read_s1_product
-from sarclear.io.s1_terrain import TiePoints
+from sarclear.io.s1_terrain import TiePoints, flatten_tie_points
 
 GENUINE = Path(__file__).parent / "data" / "real-scenes" / "s1-genuine-xml"
 GRD = "S1B_IW_GRDH_1SDV_20210401T052623_20210401T052648_026269_032297_ECC8"
@@ -77,6 +77,15 @@ def test_genuine_grd_annotation_header_geometry_and_tie_points(tmp_path: Path) -
     height, tan = ties.at(np.array([first.row, 8000.0]), np.array([first.col, 12000.0]))
     assert height[0] == pytest.approx(first.z) and tan[0] == pytest.approx(np.tan(np.radians(incidence[0])))
     assert 0.5 < tan[1] < 1.1
+    # for terrain correction the points are moved to one height (their mean): each by (h - mean) / tan(incidence)
+    # along range, up to kilometres here
+    flat, flat_incidence, reference = flatten_tie_points(product.gcps, product.incidence_deg, product.path)
+    assert len(flat) == 210 and flat_incidence == product.incidence_deg and reference == pytest.approx(heights.mean())
+    moved = np.hypot(np.radians([f.x - g.x for f, g in zip(flat, product.gcps)]) * 6378137 * np.cos(np.radians(46.5)),
+                     np.radians([f.y - g.y for f, g in zip(flat, product.gcps)]) * 6378137)
+    expected = np.abs(heights - reference) / np.tan(np.radians(incidence))
+    np.testing.assert_allclose(moved, expected, rtol=0.02, atol=1.0)
+    assert expected.max() > 2000
     # the whole footprint in its UTM zone: 258 km of ground range by 167 km of azimuth (16,685 lines of 10 m),
     # turned about 9 degrees by the track at 47 N: a bounding box of about 280 x 205 km (measured: 27,936 x 20,635 px)
     grid = utm_grid(product)

@@ -47,6 +47,7 @@ from sarclear.io.s1_grd import Calibration, S1Product, read_calibration
 from sarclear.io.s1_terrain import (
     Dem,
     TiePoints,
+    flatten_tie_points,
     footprint_px,
     layover_and_shadow,
     radar_positions,
@@ -212,8 +213,8 @@ def output_tags(products: Sequence[S1Product], remove_noise: bool, has_noise: bo
         "SARCLEAR_S1_THERMAL_NOISE": noise,
         "SARCLEAR_S1_TERRAIN_CORRECTION": (
             "none: placed by the product's geolocation grid (thin-plate spline)" if dem is None else
-            f"geometric, DEM {dem.path.name} ({dem.describe_heights()}): range moved by "
-            "(height - tie-point height) / tan(incidence); no radiometric flattening, layover and shadow not masked"),
+            f"geometric, DEM {dem.path.name} ({dem.describe_heights()}): tie points moved to their mean height, range "
+            "moved by (height - that height) / tan(incidence); no radiometric flattening, layover and shadow not masked"),
     }
 
 
@@ -255,12 +256,16 @@ def geocode_s1(products: S1Product | Sequence[S1Product], grid: Grid, out: str |
     try:
         for product in slices:
             readers.append(_RadarReader(product, remove_noise))
-            locators.append(GCPTransformer(list(product.gcps), tps=True))
-            if dem is not None:
-                if not np.isfinite(product.range_spacing_m) or product.range_spacing_m <= 0:
-                    raise RasterError(product.path, "its annotation gives no rangePixelSpacing, which terrain correction needs; "
-                                                    "download the product again, or leave out --dem")  # fmt: skip
-                ties.append(TiePoints(product.gcps, product.incidence_deg, product.path))
+            if dem is None:
+                locators.append(GCPTransformer(list(product.gcps), tps=True))
+                continue
+            if not np.isfinite(product.range_spacing_m) or product.range_spacing_m <= 0:
+                raise RasterError(product.path, "its annotation gives no rangePixelSpacing, which terrain correction needs; "
+                                                "download the product again, or leave out --dem")  # fmt: skip
+            TiePoints(product.gcps, product.incidence_deg, product.path)  # refuses a grid without heights or angles
+            flat, incidence, _ = flatten_tie_points(product.gcps, product.incidence_deg, product.path)
+            locators.append(GCPTransformer(list(flat), tps=True))
+            ties.append(TiePoints(flat, incidence, product.path))
         if dem is not None:
             if not dem.covers(grid.crs, array_bounds(grid.height, grid.width, grid.transform)):
                 raise RasterError(dem.path, "does not overlap the output grid; give a DEM of the scene's area")

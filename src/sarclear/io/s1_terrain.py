@@ -5,8 +5,9 @@ lists (a coarse terrain model sampled every 13 km in range and 20 km in azimuth:
 25-2818 m in one product). A point of the ground that stands `dh`
 metres above that height is nearer the radar, so it is imaged `dh / tan(incidence)` metres
 nearer in ground range: on a 10 m grid, 1.0-1.7 pixels per 10 m of height at Sentinel-1 IW's
-30-46 degrees. With a DEM, each output pixel's radar position from the tie points is moved by
-that much along range before the radar is sampled; that is geometric terrain correction by
+30-46 degrees. With a DEM, the tie points are first moved to one height (`flatten_tie_points`),
+then each output pixel's radar position from them is moved by its own height's share along
+range before the radar is sampled; that is geometric terrain correction by
 backward geocoding, as SNAP's Range-Doppler Terrain Correction does it, with the tie points'
 geometry in place of the orbit. The first-order shift is exact to well under a pixel for any
 relief (the radar is 700 km away, so the look direction hardly changes over a mountain); what
@@ -32,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 import rasterio
+from rasterio.control import GroundControlPoint
 from rasterio.crs import CRS
 from rasterio.enums import Resampling
 from rasterio.errors import CRSError, RasterioError, WindowError
@@ -105,6 +107,52 @@ def geoid_grid_found(heights: str, lon: float = 10.0, lat: float = 45.0) -> bool
         return True
     _, _, z = transform(CRS.from_string(f"EPSG:4326+{code}"), ELLIPSOIDAL, [lon], [lat], zs=[0.0])
     return bool(np.isfinite(z[0]) and z[0] != 0.0)
+
+
+EARTH_RADIUS_M: float = 6378137.0
+
+
+def flatten_tie_points(gcps: Sequence[GroundControlPoint], incidence_deg: Sequence[float], product: Path
+                       ) -> tuple[tuple[GroundControlPoint, ...], tuple[float, ...], float]:
+    """The tie points moved to one height: where each one's radar pixel would see ground at their mean height.
+
+    A genuine product's tie points stand on a coarse terrain model (over the Alps, 25 to 2818 m
+    between neighbours 13 km apart): each lies where its pixel sees ground at *its* height, so
+    interpolating between them (the thin-plate spline) mixes geometry with relief, and no
+    interpolation of their heights undoes that consistently (measured on a made product whose tie
+    points know its hills: correlation 0.69 with bilinear heights, 0.85 with spline heights, 0.96
+    when flattened first). Moved to one reference height, the points describe the geometry alone,
+    and every pixel's own height is then applied once, from the DEM: ground `h - h_ref` higher
+    is seen `(h - h_ref) / tan(incidence)` farther from the radar's track, so each point moves
+    that much back towards it, along the direction in which its grid line's pixels run.
+    Returns the moved points and their incidence angles, line by line, and the reference height.
+    Needs a rectilinear grid (every genuine GRD's is); raises otherwise.
+    """
+    rows = np.array([g.row for g in gcps], dtype=np.float64)
+    cols = np.array([g.col for g in gcps], dtype=np.float64)
+    unique_rows, unique_cols = np.unique(rows), np.unique(cols)
+    if unique_rows.size * unique_cols.size != rows.size or unique_cols.size < 2:
+        raise RasterError(product, "its geolocation grid is not a grid of lines and pixels, which terrain correction "
+                                   "needs; leave out --dem")  # fmt: skip
+    shape = (unique_rows.size, unique_cols.size)
+    index = np.searchsorted(unique_rows, rows) * shape[1] + np.searchsorted(unique_cols, cols)
+    order = np.argsort(index)
+    lon = np.array([g.x for g in gcps])[order].reshape(shape)
+    lat = np.array([g.y for g in gcps])[order].reshape(shape)
+    height = np.array([g.z for g in gcps], dtype=np.float64)[order].reshape(shape)
+    incidence = np.asarray(incidence_deg, dtype=np.float64)[order].reshape(shape)
+    tan_incidence = np.tan(np.radians(incidence))
+    reference = float(height.mean())
+    # the ground direction of increasing range at each point, in metres east and north
+    east = np.gradient(lon, axis=1) * np.radians(1.0) * EARTH_RADIUS_M * np.cos(np.radians(lat))
+    north = np.gradient(lat, axis=1) * np.radians(1.0) * EARTH_RADIUS_M
+    length = np.hypot(east, north)
+    move = -(height - reference) / tan_incidence  # metres along range (towards the radar when the point is high)
+    new_lon = lon + np.degrees(move * east / length / (EARTH_RADIUS_M * np.cos(np.radians(lat))))
+    new_lat = lat + np.degrees(move * north / length / EARTH_RADIUS_M)
+    flat = [GroundControlPoint(row=float(r), col=float(c), x=float(x), y=float(y), z=reference)
+            for r, c, x, y in zip(np.repeat(unique_rows, shape[1]), np.tile(unique_cols, shape[0]), new_lon.ravel(), new_lat.ravel())]
+    return tuple(flat), tuple(float(v) for v in incidence.ravel()), reference
 
 
 class TiePoints:

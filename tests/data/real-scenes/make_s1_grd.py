@@ -71,6 +71,10 @@ class Layout:
     samples: int
     #: a slice of a longer pass: this product's line 0 is the pass's line `first_line` (its times follow)
     first_line: int = 0
+    #: pixels over which the incidence goes from 31 to 46 degrees: the product's width by default (the test
+    #: product's 330 px then span a whole swath's angles), or a genuine IW swath's 25,000 px, so that the
+    #: angle changes by 0.0006 degrees per pixel as it does in genuine products
+    swath_px: int = 0
 
     @property
     def grid_lines(self) -> np.ndarray:
@@ -142,7 +146,7 @@ class Geometry:
 
     def slice(self, first_line: int, lines: int) -> Geometry:
         """Lines `first_line` ... `first_line + lines - 1` of this pass, as a product of their own."""
-        layout = Layout(lines, self.layout.samples, first_line=self.layout.first_line + first_line)
+        layout = Layout(lines, self.layout.samples, first_line=self.layout.first_line + first_line, swath_px=self.layout.swath_px)
         return Geometry(self.lon0, self.lat0, layout, centre_line=self.centre_line, heading_deg=self.heading_deg)
 
     @property
@@ -160,8 +164,8 @@ class Geometry:
 
 
 def incidence_deg(layout: Layout, pixel: np.ndarray | float) -> np.ndarray | float:
-    """The incidence angle across range, near to far (IW's 31-46 degrees)."""
-    return 31.0 + 15.0 * np.asarray(pixel, dtype=np.float64) / layout.samples
+    """The incidence angle across range, near to far (IW's 31-46 degrees over `Layout.swath_px`)."""
+    return 31.0 + 15.0 * np.asarray(pixel, dtype=np.float64) / (layout.swath_px or layout.samples)
 
 
 def ground_pixels(geometry: Geometry, lines: np.ndarray, pixels: np.ndarray, terrain: Callable[[np.ndarray, np.ndarray], np.ndarray],
@@ -261,7 +265,29 @@ def header(parent: ET.Element, pol: str, layout: Layout) -> None:
         sub(ads, tag, text)
 
 
-def annotation(pol: str, geometry: Geometry) -> ET.ElementTree:
+def tie_points(geometry: Geometry, tie_terrain: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None
+               ) -> list[tuple[float, float, float, float, float]]:
+    """The geolocation grid: (line, pixel, lon, lat, height) per tie point, pixel centres as the annotation counts.
+
+    Without `tie_terrain` every point is at `HEIGHT_M`. With it the grid knows a terrain at its points,
+    as a genuine product's coarse terrain model: each point lies where its radar pixel sees that
+    terrain (`ground_pixels`), at that terrain's height.
+    """
+    points = []
+    for line in geometry.layout.grid_lines:
+        for pixel in geometry.layout.grid_pixels:
+            if tie_terrain is None:
+                lon, lat = geometry.lonlat(line, pixel)
+                height = HEIGHT_M
+            else:
+                flat = ground_pixels(geometry, np.array([line]), np.array([pixel]), tie_terrain)
+                lon, lat = (float(v[0]) for v in geometry.lonlat(np.array([line]), flat))
+                height = float(tie_terrain(np.array(lon), np.array(lat)))
+            points.append((float(line), float(pixel), float(lon), float(lat), float(height)))
+    return points
+
+
+def annotation(pol: str, geometry: Geometry, tie_terrain: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None) -> ET.ElementTree:
     layout = geometry.layout
     root = ET.Element("product")
     header(root, pol, layout)
@@ -281,19 +307,17 @@ def annotation(pol: str, geometry: Geometry) -> ET.ElementTree:
     sub(processing, "ellipsoidSemiMinorAxis", "6.356752e+06")
     count = layout.grid_lines.size * layout.grid_pixels.size
     points = sub(sub(root, "geolocationGrid"), "geolocationGridPointList", count=str(count))
-    for line in layout.grid_lines:
-        for pixel in layout.grid_pixels:
-            lon, lat = geometry.lonlat(line, pixel)
-            point = sub(points, "geolocationGridPoint")
-            sub(point, "azimuthTime", layout.time(line))
-            sub(point, "slantRangeTime", f"{5.3e-3 + pixel * 6.7e-8:.12e}")
-            sub(point, "line", str(int(line)))
-            sub(point, "pixel", str(int(pixel)))
-            sub(point, "latitude", f"{float(lat):.12e}")
-            sub(point, "longitude", f"{float(lon):.12e}")
-            sub(point, "height", f"{HEIGHT_M:.6e}")
-            sub(point, "incidenceAngle", f"{incidence_deg(layout, pixel):.6e}")
-            sub(point, "elevationAngle", f"{27.5 + 12.0 * pixel / layout.samples:.6e}")
+    for line, pixel, lon, lat, height in tie_points(geometry, tie_terrain):
+        point = sub(points, "geolocationGridPoint")
+        sub(point, "azimuthTime", layout.time(line))
+        sub(point, "slantRangeTime", f"{5.3e-3 + pixel * 6.7e-8:.12e}")
+        sub(point, "line", str(int(line)))
+        sub(point, "pixel", str(int(pixel)))
+        sub(point, "latitude", f"{float(lat):.12e}")
+        sub(point, "longitude", f"{float(lon):.12e}")
+        sub(point, "height", f"{height:.6e}")
+        sub(point, "incidenceAngle", f"{incidence_deg(layout, pixel):.6e}")
+        sub(point, "elevationAngle", f"{27.5 + 12.0 * pixel / layout.samples:.6e}")
     return ET.ElementTree(root)
 
 
@@ -339,7 +363,8 @@ def noise_xml(pol: str, layout: Layout) -> ET.ElementTree:
 
 
 def write_product(safe: Path, geometry: Geometry, sigma_rows: Callable[[str, np.ndarray], np.ndarray],
-                  rows_per_strip: int = 512, compress: str | None = "deflate") -> Path:
+                  rows_per_strip: int = 512, compress: str | None = "deflate",
+                  tie_terrain: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None) -> Path:
     """Write a GRD product at `safe` whose linear sigma0 on image rows is `sigma_rows(pol, rows)` (NaN: no data).
 
     The measurement files are written strip by strip, so a product of full size fits in memory.
@@ -350,11 +375,8 @@ def write_product(safe: Path, geometry: Geometry, sigma_rows: Callable[[str, np.
     shutil.rmtree(safe, ignore_errors=True)
     (safe / "measurement").mkdir(parents=True)
     (safe / "annotation" / "calibration").mkdir(parents=True)
-    gcps = []
-    for line in layout.grid_lines:
-        for pixel in layout.grid_pixels:
-            lon, lat = geometry.lonlat(line, pixel)
-            gcps.append(GroundControlPoint(row=line + 0.5, col=pixel + 0.5, x=float(lon), y=float(lat), z=HEIGHT_M))
+    gcps = [GroundControlPoint(row=line + 0.5, col=pixel + 0.5, x=lon, y=lat, z=height)
+            for line, pixel, lon, lat, height in tie_points(geometry, tie_terrain)]
     for pol in ("vv", "vh"):
         stem = STEM.format(pol=pol)
         profile = {"driver": "GTiff", "width": layout.samples, "height": layout.lines, "count": 1, "dtype": "uint16",
@@ -366,7 +388,7 @@ def write_product(safe: Path, geometry: Geometry, sigma_rows: Callable[[str, np.
                 power = np.nan_to_num(sigma) * amplitude_lut(layout, rows) ** 2 + noise_at(layout, pol, rows)
                 dn = np.where(np.isfinite(sigma), np.clip(np.rint(np.sqrt(power)), 1, 65535), 0).astype(np.uint16)
                 dst.write(dn, 1, window=Window(0, r0, layout.samples, rows.size))
-        for tree, relative in ((annotation(pol, geometry), f"annotation/{stem}.xml"),
+        for tree, relative in ((annotation(pol, geometry, tie_terrain), f"annotation/{stem}.xml"),
                                (calibration_xml(pol, layout), f"annotation/calibration/calibration-{stem}.xml"),
                                (noise_xml(pol, layout), f"annotation/calibration/noise-{stem}.xml")):
             tree.write(safe / relative, encoding="UTF-8", xml_declaration=True)
@@ -376,12 +398,14 @@ def write_product(safe: Path, geometry: Geometry, sigma_rows: Callable[[str, np.
 
 def write_from_map(safe: Path, db: dict[str, np.ndarray], transform: rasterio.Affine, geometry: Geometry,
                    compress: str | None = "deflate",
-                   terrain: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None) -> Path:
+                   terrain: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
+                   tie_terrain: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None) -> Path:
     """A GRD product at `safe` holding the backscatter of dB maps {"vv": ..., "vh": ...} on `transform`.
 
     With `terrain(lon, lat)` (heights above the ellipsoid, m) the ground is hilly: each radar
-    pixel images the ground where `ground_pixels` finds it, while the geolocation grid keeps
-    its flat heights, as a genuine product's knows only a coarse terrain model, not the hills between its points.
+    pixel images the ground where `ground_pixels` finds it. The geolocation grid keeps its flat
+    heights, or, with `tie_terrain`, knows that terrain at its points only (`tie_points`), as a
+    genuine product's knows a coarse terrain model, not the hills between its points.
     """
     samples = np.arange(geometry.layout.samples, dtype=np.float64)
 
@@ -391,7 +415,7 @@ def write_from_map(safe: Path, db: dict[str, np.ndarray], transform: rasterio.Af
             pixels = ground_pixels(geometry, lines, pixels, terrain)
         return sample_linear(db[pol], transform, *geometry.lonlat(lines, pixels))
 
-    return write_product(safe, geometry, sigma_rows, compress=compress)
+    return write_product(safe, geometry, sigma_rows, compress=compress, tie_terrain=tie_terrain)
 
 
 def read_map(folder: Path) -> tuple[dict[str, np.ndarray], rasterio.Affine, tuple[float, float]]:
