@@ -20,9 +20,10 @@ from matplotlib.figure import Figure
 
 from bench_prepare_s1 import load_builder
 from s1_grd_figure import draw_panel  # benchmarks/ is the script's folder, first on sys.path
+from sarclear.io.dem import Dem
+from sarclear.io.lattice import pixel_xy
 from sarclear.io.s1_geocode import geocode_s1, grid_of
 from sarclear.io.s1_grd import read_s1_product
-from sarclear.io.s1_terrain import Dem, pixel_xy
 from sarclear.report.images import figure_png
 
 REAL = Path(__file__).resolve().parents[1] / "tests" / "data" / "real-scenes"

@@ -26,7 +26,7 @@ from rasterio.env import PROJDataFinder
 from rasterio.transform import from_origin
 
 from sarclear.cli import main
-from sarclear.io.s1_terrain import pixel_xy
+from sarclear.io.lattice import pixel_xy
 from tests.helpers import s1_grd_builder
 
 REAL = Path(__file__).parent / "data" / "real-scenes"
@@ -187,7 +187,7 @@ def test_geoid_heights_are_converted_with_projs_grid(hilly, tmp_path: Path) -> N
     wrong = scores(prepare(product, tmp_path / "wrong.tif", "--dem", str(above_geoid), "--dem-heights", "ellipsoid"))
     assert wrong["VV"][0] < scores(converted)["VV"][0] - 0.2, wrong
     # what PROJ has there, as `sarclear doctor` asks it (its own place, 10 E 45 N, is outside the crop)
-    code = ("from sarclear.doctor import check_geoid_grids; from sarclear.io.s1_terrain import geoid_grid_found as f; "
+    code = ("from sarclear.doctor import check_geoid_grids; from sarclear.io.dem import geoid_grid_found as f; "
             "print(f('egm96', 73.3, 30.5), f('egm2008', 73.3, 30.5), f('egm96')); print(check_geoid_grids().detail)")
     found = _python(["-c", code], tmp_path, geoid=True)
     lines = found.stdout.splitlines()
@@ -283,9 +283,9 @@ def test_an_output_coarser_than_the_radar_averages_with_a_dem_as_without(tmp_pat
     does the DEM path (a tent as wide as the pixel before sampling). Measured when written, flat DEM
     against no DEM: MAE 0.15 dB at 20 m, 0.17 at 30 m (picking one pixel instead: 0.47 and 0.80, with
     the speckle's spread 2.23 dB against 1.76)."""
+    from sarclear.io.dem import Dem
     from sarclear.io.s1_geocode import geocode_s1, utm_grid
     from sarclear.io.s1_grd import read_s1_product
-    from sarclear.io.s1_terrain import Dem
 
     builder = s1_grd_builder()
     product = read_s1_product(PRODUCT)
@@ -367,9 +367,9 @@ def test_layover_and_shadow_are_found_where_slopes_beat_the_incidence() -> None:
 def test_a_steep_hill_is_reported_in_layover_and_shadow(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A 900 m hill of sigma 300 m (slopes up to 61 degrees) under the flat test product: the command says how
     much of the grid is in layover and shadow; the 150 m hill of the other tests has neither."""
+    from sarclear.io.dem import Dem
     from sarclear.io.s1_geocode import geocode_s1, grid_of
     from sarclear.io.s1_grd import read_s1_product
-    from sarclear.io.s1_terrain import Dem
 
     builder = s1_grd_builder()
     _, _, (lon0, lat0) = builder.read_map(GENUINE_S1)
@@ -389,9 +389,10 @@ def test_layover_faces_the_radar_and_shadow_turns_away() -> None:
     flank, its shadow on the west one (the sign a reader most easily gets wrong)."""
     from rasterio.transform import GCPTransformer
 
+    from sarclear.io.dem import Dem
     from sarclear.io.s1_geocode import grid_of
     from sarclear.io.s1_grd import read_s1_product
-    from sarclear.io.s1_terrain import Dem, TiePoints, layover_and_shadow, radar_positions
+    from sarclear.io.s1_terrain import TiePoints, layover_and_shadow, radar_positions
 
     builder = s1_grd_builder()
     _, _, (lon0, lat0) = builder.read_map(GENUINE_S1)

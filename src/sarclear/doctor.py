@@ -144,7 +144,7 @@ def check_gdal() -> list[Check]:
 
 def check_geoid_grids() -> Check:
     """Which geoid grids PROJ has: `prepare-s1 --dem` needs one for a DEM of geoid heights (Copernicus DEM, SRTM)."""
-    from sarclear.io.s1_terrain import GEOID_GRIDS, geoid_grid_found, proj_data_folder
+    from sarclear.io.dem import GEOID_GRIDS, geoid_grid_found, proj_data_folder
 
     found = {name: geoid_grid_found(name) for name in GEOID_GRIDS}
     detail = ", ".join(f"{name.upper()} {'found' if ok else 'missing'}" for name, ok in found.items())

@@ -37,9 +37,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from sarclear.errors import ConfigError
     from sarclear.io.acquisition import date_from_names, gap_report, iso_date
+    from sarclear.io.dem import Dem
     from sarclear.io.s1_geocode import geocode_s1, grid_of, one_acquisition, utm_grid
     from sarclear.io.s1_grd import read_s1_product
-    from sarclear.io.s1_terrain import Dem
     from sarclear.progress import progress_bar
 
     if args.out.suffix.lower() not in (".tif", ".tiff"):

@@ -43,9 +43,9 @@ from sarclear.cores import allowed_threads
 from sarclear.errors import RasterError
 from sarclear.io.atomic import atomic_output
 from sarclear.io.cog import gtiff_to_cog, open_work_gtiff, work_path
+from sarclear.io.dem import Dem
 from sarclear.io.s1_grd import Calibration, S1Product, read_calibration
 from sarclear.io.s1_terrain import (
-    Dem,
     TiePoints,
     flatten_tie_points,
     footprint_px,
