@@ -73,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
         print(line)
         if warning:
             print(warning, file=sys.stderr)
-    if result.get("layover", 0) + result.get("shadow", 0) > 0:
+    if result["layover"] + result["shadow"] > 0:
         print(f"note: {result['layover']:.2%} of the grid is in layover and {result['shadow']:.2%} in radar shadow (slopes steeper than "
               "the radar's incidence, facing it or turned away); those pixels hold the radar's value at their position, not "
               "their own: in steep mountains SNAP or Earth Engine may serve better (docs/sentinel1.md)")

@@ -46,6 +46,7 @@ from sarclear.io.cog import gtiff_to_cog, open_work_gtiff, work_path
 from sarclear.io.dem import Dem
 from sarclear.io.s1_grd import Calibration, S1Product, read_calibration
 from sarclear.io.s1_terrain import (
+    GCP_CRS,
     TiePoints,
     flatten_tie_points,
     footprint_px,
@@ -58,8 +59,6 @@ from sarclear.io.s1_terrain import (
 )
 from sarclear.io.sources import dataset_name
 
-#: The tie points' coordinate system: longitude, latitude on WGS 84 (the annotation's ellipsoid).
-GCP_CRS = CRS.from_epsg(4326)
 #: Output tiles: full-height block rows of the COG, cut into columns so the radar window stays small.
 TILE_ROWS, TILE_COLS = 512, 1024
 #: Radar pixels of margin around a tile's back-projected footprint (the bilinear kernel's reach plus rounding).
@@ -262,7 +261,6 @@ def geocode_s1(products: S1Product | Sequence[S1Product], grid: Grid, out: str |
             if not np.isfinite(product.range_spacing_m) or product.range_spacing_m <= 0:
                 raise RasterError(product.path, "its annotation gives no rangePixelSpacing, which terrain correction needs; "
                                                 "download the product again, or leave out --dem")  # fmt: skip
-            TiePoints(product.gcps, product.incidence_deg, product.path)  # refuses a grid without heights or angles
             flat, incidence, _ = flatten_tie_points(product.gcps, product.incidence_deg, product.path)
             locators.append(GCPTransformer(list(flat), tps=True))
             ties.append(TiePoints(flat, incidence, product.path))

@@ -42,7 +42,8 @@ from scipy.interpolate import LinearNDInterpolator, NearestNDInterpolator, Regul
 from sarclear.errors import RasterError
 from sarclear.io.lattice import lattice, pixel_xy, upsample
 
-#: Longitude, latitude on WGS 84: what the tie points are in.
+#: The tie points' coordinate system: longitude, latitude on WGS 84 (the annotation's ellipsoid). Not in
+#: s1_grd.py, which every reader imports: a CRS built at import would fail there when PROJ is broken.
 GCP_CRS = CRS.from_epsg(4326)
 #: WGS 84's equatorial radius (m), to turn the tie points' small moves into degrees.
 EARTH_RADIUS_M: float = 6378137.0
@@ -50,6 +51,22 @@ EARTH_RADIUS_M: float = 6378137.0
 LATTICE_STEP: int = 16
 #: Radar pixels of margin around the positions sampled (the bilinear kernel's reach plus rounding).
 WINDOW_MARGIN_PX: int = 2
+
+
+def _tie_arrays(gcps: Sequence[GroundControlPoint], incidence_deg: Sequence[float], product: Path
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(rows, cols, heights, incidence angles) of the tie points, refused in one line when terrain correction cannot use them."""
+    rows = np.array([g.row for g in gcps], dtype=np.float64)
+    cols = np.array([g.col for g in gcps], dtype=np.float64)
+    heights = np.array([g.z if g.z is not None else np.nan for g in gcps], dtype=np.float64)
+    incidence = np.asarray(incidence_deg, dtype=np.float64)
+    if incidence.size != rows.size or not np.isfinite(incidence).all() or not np.isfinite(heights).all():
+        raise RasterError(product, "its geolocation grid lacks heights or incidence angles, which terrain correction "
+                                   "needs; download the product again, or leave out --dem")  # fmt: skip
+    if not ((incidence > 5.0) & (incidence < 70.0)).all():
+        raise RasterError(product, f"its geolocation grid gives incidence angles of {incidence.min():.1f}-{incidence.max():.1f} "
+                                   "degrees, outside Sentinel-1's 20-50; download the product again")  # fmt: skip
+    return rows, cols, heights, incidence
 
 
 def flatten_tie_points(gcps: Sequence[GroundControlPoint], incidence_deg: Sequence[float], product: Path
@@ -67,8 +84,7 @@ def flatten_tie_points(gcps: Sequence[GroundControlPoint], incidence_deg: Sequen
     Returns the moved points and their incidence angles, line by line, and the reference height.
     Needs a rectilinear grid (every genuine GRD's is); raises otherwise.
     """
-    rows = np.array([g.row for g in gcps], dtype=np.float64)
-    cols = np.array([g.col for g in gcps], dtype=np.float64)
+    rows, cols, heights, incidences = _tie_arrays(gcps, incidence_deg, product)
     unique_rows, unique_cols = np.unique(rows), np.unique(cols)
     if unique_rows.size * unique_cols.size != rows.size or unique_cols.size < 2:
         raise RasterError(product, "its geolocation grid is not a grid of lines and pixels, which terrain correction "
@@ -78,8 +94,8 @@ def flatten_tie_points(gcps: Sequence[GroundControlPoint], incidence_deg: Sequen
     order = np.argsort(index)
     lon = np.array([g.x for g in gcps])[order].reshape(shape)
     lat = np.array([g.y for g in gcps])[order].reshape(shape)
-    height = np.array([g.z for g in gcps], dtype=np.float64)[order].reshape(shape)
-    incidence = np.asarray(incidence_deg, dtype=np.float64)[order].reshape(shape)
+    height = heights[order].reshape(shape)
+    incidence = incidences[order].reshape(shape)
     tan_incidence = np.tan(np.radians(incidence))
     reference = float(height.mean())
     # the ground direction of increasing range at each point, in metres east and north
@@ -101,16 +117,7 @@ class TiePoints:
     """The geolocation grid's heights and incidence angles at any radar position (GDAL's pixel convention)."""
 
     def __init__(self, gcps: Sequence, incidence_deg: Sequence[float], product: Path) -> None:
-        rows = np.array([g.row for g in gcps], dtype=np.float64)
-        cols = np.array([g.col for g in gcps], dtype=np.float64)
-        heights = np.array([g.z if g.z is not None else np.nan for g in gcps], dtype=np.float64)
-        incidence = np.asarray(incidence_deg, dtype=np.float64)
-        if incidence.size != rows.size or not np.isfinite(incidence).all() or not np.isfinite(heights).all():
-            raise RasterError(product, "its geolocation grid lacks heights or incidence angles, which terrain correction "
-                                       "needs; download the product again, or leave out --dem")  # fmt: skip
-        if not ((incidence > 5.0) & (incidence < 70.0)).all():
-            raise RasterError(product, f"its geolocation grid gives incidence angles of {incidence.min():.1f}-{incidence.max():.1f} "
-                                       "degrees, outside Sentinel-1's 20-50; download the product again")  # fmt: skip
+        rows, cols, heights, incidence = _tie_arrays(gcps, incidence_deg, product)
         unique_rows, unique_cols = np.unique(rows), np.unique(cols)
         values = np.stack([heights, incidence], axis=-1)  # the angle is near linear across range; its tangent is not
         if unique_rows.size * unique_cols.size == rows.size and unique_rows.size > 1 and unique_cols.size > 1:
