@@ -16,6 +16,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -224,6 +225,19 @@ def test_dem_problems(hilly, tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert main(["prepare-s1", str(product), "--like", str(LIKE), "--out", str(tmp_path / "b.tif"), "--quiet",
                  "--dem", str(tmp_path / "missing.tif")]) == 2  # fmt: skip
     assert "missing.tif: does not exist" in capsys.readouterr().err
+    no_crs = tmp_path / "no_crs.tif"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # rasterio's notice on writing a raster without georeferencing
+        with rasterio.open(no_crs, "w", driver="GTiff", width=8, height=8, count=1, dtype="float32") as dst:
+            dst.write(np.zeros((1, 8, 8), np.float32))
+    for flags, says in ((["--like", str(LIKE), "--dem", str(no_crs), "--dem-heights", "ellipsoid"], "has no CRS; give a georeferenced DEM"),
+                        (["--like", str(no_crs)], "has no CRS; give --like a georeferenced raster")):
+        # as a user runs it, so that Python's warnings reach stderr as they would (pytest would catch them)
+        done = subprocess.run([sys.executable, "-m", "sarclear", "prepare-s1", str(product), "--out", str(tmp_path / "e.tif"), "--quiet",
+                               *flags], capture_output=True, text=True, timeout=300)  # fmt: skip
+        err = done.stderr.strip().splitlines()
+        assert done.returncode == 2 and len(err) == 1 and f"no_crs.tif: {says}" in err[0], err  # not rasterio's notice first
+        assert not (tmp_path / "e.tif").exists()
     # a DEM with a hole: those pixels are placed as without a DEM, and the command says how many
     holed = write_dem(tmp_path / "holed.tif", hill, nodata_box=True)
     image = prepare(product, tmp_path / "c.tif", "--dem", str(holed), "--dem-heights", "ellipsoid")

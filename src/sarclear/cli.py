@@ -14,6 +14,7 @@ import importlib
 import os
 import sys
 import traceback
+import warnings
 from collections.abc import Sequence
 
 from sarclear import __version__
@@ -89,7 +90,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.threads is not None:
         limit_threads(args.threads)  # again: torch, imported with the command, is resized if it ignored the environment
     try:
-        with terminate_on_sigterm():
+        with terminate_on_sigterm(), warnings.catch_warnings():
+            # rasterio's two-line notice on opening a raster without georeferencing: where a command needs one
+            # it says so itself, in one line naming the file and the fix
+            warnings.filterwarnings("ignore", message="Dataset has no geotransform, gcps, or rpcs")
             return int(module.run(args) or 0)
     except SarclearInputError as exc:
         print(f"sarclear: error: {exc}", file=sys.stderr)
