@@ -1,6 +1,6 @@
 """Speed and memory of `sarclear prepare-s1` on a full-size GRD product, one JSON line per output size.
 
-    python benchmarks/bench_prepare_s1.py [--lines 13500] [--samples 13500] [--sizes 2048 10980] [--dem] [--keep DIR]
+    python benchmarks/bench_prepare_s1.py [--lines 13500] [--samples 13500] [--sizes 2048 10980] [--dem | --border] [--keep DIR]
 
 A GRD product of `--lines` x `--samples` radar pixels (10 m; a genuine IW GRD is about 16,700 x
 25,600) is written with the test product's layout, tables and descending geometry
@@ -10,7 +10,10 @@ size at 10 m in the middle of the footprint (10980: a whole Sentinel-2 tile). Re
 time of the whole command, output megapixels/s, the child's peak RSS, and the output's share
 of pixels with data. With `--dem`, each size runs twice in a row, without and then with a DEM
 (`--dem`, terrain correction: a 30 m float32 GeoTIFF in UTM of rolling hills, 0-1200 m, heights
-above the ellipsoid), so the two are compared on the same machine at the same time.
+above the ellipsoid), so the two are compared on the same machine at the same time. With
+`--border`, the product is a pre-2018 one (IPF 2.72 in its manifest, border-noise strips of
+about 200 / 150 px at near / far range and 60 lines at its start and end), and each size runs
+twice in a row, `--border-noise keep` and then the default, which finds and masks the strips.
 """
 
 from __future__ import annotations
@@ -43,7 +46,7 @@ def load_builder():
     return module
 
 
-def write_product(folder: Path, lines: int, samples: int) -> Path:
+def write_product(folder: Path, lines: int, samples: int, border: bool = False) -> Path:
     builder = load_builder()
     layout = builder.Layout(lines, samples)
     geometry = builder.Geometry(9.0, 45.0, layout)  # the Po plain
@@ -55,7 +58,9 @@ def write_product(folder: Path, lines: int, samples: int) -> Path:
         fields = 1.0 + 0.5 * np.sign(np.sin(rows[:, None] / 37.0) * np.sin(cols[None, :] / 53.0))
         return mean[pol] * fields * rng.gamma(ENL, 1.0 / ENL, size=(rows.size, samples))
 
-    return builder.write_product(folder / f"{builder.NAME}.SAFE", geometry, sigma_rows, compress=None)  # as genuine products
+    strips = builder.BorderNoise(near_px=200, far_px=150, top_px=60, bottom_px=60) if border else None
+    return builder.write_product(folder / f"{builder.NAME}.SAFE", geometry, sigma_rows, compress=None,  # as genuine products
+                                 border=strips, ipf="002.72" if border else None)
 
 
 def utm_like(folder: Path, product: Path, size: int) -> Path:
@@ -90,13 +95,13 @@ def write_dem(folder: Path, like: Path) -> Path:
     return path
 
 
-def run(product: Path, like: Path, out: Path, dem: Path | None = None) -> dict[str, float]:
+def run(product: Path, like: Path, out: Path, dem: Path | None = None, extra: tuple[str, ...] = ()) -> dict[str, float]:
     """The command in a child process; `os.wait4` gives that child's own peak RSS."""
     start = time.perf_counter()
     env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
     terrain = ["--dem", str(dem), "--dem-heights", "ellipsoid"] if dem is not None else []
     child = subprocess.Popen([sys.executable, "-m", "sarclear", "prepare-s1", str(product), "--like", str(like), "--out", str(out),
-                              "--quiet", *terrain], stdout=subprocess.DEVNULL, env=env)  # fmt: skip
+                              "--quiet", *terrain, *extra], stdout=subprocess.DEVNULL, env=env)  # fmt: skip
     _, status, usage = os.wait4(child.pid, 0)
     child.returncode = os.waitstatus_to_exitcode(status)
     seconds = time.perf_counter() - start
@@ -115,22 +120,31 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=13500)
     parser.add_argument("--sizes", type=int, nargs="+", default=[2048, 10980])
     parser.add_argument("--dem", action="store_true", help="run each size also with a DEM (terrain correction), right after")
+    parser.add_argument("--border", action="store_true",
+                        help="a pre-2018 product with border noise: each size runs with --border-noise keep, then masking it")
     parser.add_argument("--keep", type=Path, default=None, help="keep the product in this folder (and reuse it)")
     args = parser.parse_args()
+    if args.dem and args.border:
+        parser.error("--dem and --border are separate comparisons; give one")
     with tempfile.TemporaryDirectory() as tmp:
         folder = args.keep or Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)
         product = folder / "S1A_IW_GRDH_1SDV_20200607T010800_20200607T010825_032904_03CFBA_D457.SAFE"
         start = time.perf_counter()
         if not (product / "manifest.safe").is_file():
-            write_product(folder, args.lines, args.samples)
+            write_product(folder, args.lines, args.samples, args.border)
         written = time.perf_counter() - start
         for size in args.sizes:
             like = utm_like(folder, product, size)
             dem = write_dem(Path(tmp), like) if args.dem else None
-            for with_dem in (False, True) if args.dem else (False,):
-                result = run(product, like, Path(tmp) / f"s1_{size}.tif", dem if with_dem else None)
-                print(json.dumps({"radar_px": [args.lines, args.samples], "output_px": size, "dem": with_dem, **result,
+            for variant in ("keep", "auto") if args.border else (False, True) if args.dem else (False,):
+                if args.border:
+                    result = run(product, like, Path(tmp) / f"s1_{size}.tif", extra=("--border-noise", variant))
+                    label = {"border_noise": variant}
+                else:
+                    result = run(product, like, Path(tmp) / f"s1_{size}.tif", dem if variant else None)
+                    label = {"dem": variant}
+                print(json.dumps({"radar_px": [args.lines, args.samples], "output_px": size, **label, **result,
                                   "product_written_s": round(written, 1), "cpu": os.cpu_count()}), flush=True)
 
 

@@ -1,10 +1,11 @@
 """`sarclear prepare-s1 PRODUCT --like S2 --out s1.tif`: a Sentinel-1 GRD product as the S1 input sarclear reads.
 
 The product (the `.SAFE` folder or the `.zip` as downloaded) is calibrated to sigma0, its thermal
-noise removed, placed on the S2 scene's grid by its geolocation grid and written as a float32
-COG of VV, VH in dB, the file `predict --s1`, `adapt --s1` and manifests take. With `--dem`,
-pixels are placed by their height (geometric terrain correction); without, by the product's
-tie points only, which is good on plains: docs/sentinel1.md says where it matters.
+noise removed (and in products made before IPF 2.90 its border noise masked), placed on the S2
+scene's grid by its geolocation grid and written as a float32 COG of VV, VH in dB, the file
+`predict --s1`, `adapt --s1` and manifests take. With `--dem`, pixels are placed by their
+height (geometric terrain correction); without, by the product's tie points only, which is good
+on plains: docs/sentinel1.md says where it matters.
 """
 
 from __future__ import annotations
@@ -31,6 +32,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="what the DEM's heights are above: egm2008 (Copernicus DEM, the default), egm96 (SRTM), or "
                              "the WGS 84 ellipsoid; a geoid needs PROJ's grid for it (docs/sentinel1.md)")
     parser.add_argument("--keep-noise", action="store_true", help="do not subtract the product's thermal noise (not what the models learnt)")
+    parser.add_argument("--border-noise", choices=("auto", "remove", "keep"), default="auto",
+                        help="the noisy strip along the edges of products processed before IPF 2.90 (2018): auto masks it in "
+                             "those products (manifest.safe says which), remove in any product, keep in none")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -54,7 +58,8 @@ def run(args: argparse.Namespace) -> int:
     dem = Dem(args.dem, args.dem_heights) if args.dem is not None else None
     try:
         with progress_bar(total=grid.height, unit="row", desc="prepare-s1", disable=args.quiet) as bar:
-            result = geocode_s1(products, grid, args.out, remove_noise=not args.keep_noise, dem=dem, tick=bar.update)
+            result = geocode_s1(products, grid, args.out, remove_noise=not args.keep_noise, dem=dem,
+                                border_noise=args.border_noise, tick=bar.update)
     finally:
         if dem is not None:
             dem.close()
@@ -63,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
     terrain = "no terrain correction" if dem is None else f"terrain corrected with {args.dem.name} ({dem.describe_heights()})"
     print(f"wrote {args.out}: VV, VH sigma0 dB of {names} ({products[0].pass_direction}) on {grid.width} x {grid.height} px "
           f"({grid.crs.to_string()}), {covered:.1%} covered, thermal noise {'removed' if result['noise_removed'] else 'kept'}, "
-          f"{terrain}, in {time.perf_counter() - start:.1f} s")  # fmt: skip
+          f"{result['border']}, {terrain}, in {time.perf_counter() - start:.1f} s")  # fmt: skip
     if covered < 0.99:
         print(f"note: {1 - covered:.1%} of the grid lies outside the product (NaN there, and predict writes no data there)")
     optical = date_from_names(args.like) if args.like is not None else None

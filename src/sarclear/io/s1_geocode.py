@@ -11,6 +11,8 @@ was and was not done:
   lower than those heights, a pixel lands `dh / tan(incidence)` off in range: about 1.0-1.7 x the
   height difference (incidence 30-46 degrees). Good on plains; in hills give a DEM.
 - **no precise orbit.** The annotation's own geometry is used (good to a few metres for GRD).
+- **border noise** of products processed before IPF 2.90 (2018) is found and masked
+  (`io/s1_border.py`); later products blank it themselves.
 
 The work is done tile by tile: each output tile's footprint is mapped back into radar geometry
 through the tie points, that window of DN is read, calibrated (`io/s1_grd.py`), and resampled
@@ -44,6 +46,7 @@ from sarclear.errors import RasterError
 from sarclear.io.atomic import atomic_output
 from sarclear.io.cog import gtiff_to_cog, open_work_gtiff, work_path
 from sarclear.io.dem import Dem
+from sarclear.io.s1_border import BorderMask, find_border, has_border_noise
 from sarclear.io.s1_grd import Calibration, S1Product, read_calibration
 from sarclear.io.s1_terrain import (
     GCP_CRS,
@@ -105,7 +108,7 @@ def grid_of(path: str | Path) -> Grid:
 class _RadarReader:
     """The product's VV and VH measurement files, calibrated on request for a window of radar pixels."""
 
-    def __init__(self, product: S1Product, remove_noise: bool) -> None:
+    def __init__(self, product: S1Product, remove_noise: bool, border_noise: str = "auto") -> None:
         self.product = product
         self.remove_noise = remove_noise
         self.calibrations: dict[str, Calibration] = {pol: read_calibration(product, pol) for pol in ("VV", "VH")}
@@ -118,6 +121,11 @@ class _RadarReader:
                 raise RasterError(image, f"cannot be read ({str(exc).splitlines()[0]}); download the product again") from exc
             if self.datasets[pol].shape != product.size:
                 raise RasterError(image, f"is {self.datasets[pol].shape} px but the annotation says {product.size}; download the product again")
+        remove_border = border_noise == "remove" or (border_noise == "auto" and has_border_noise(product.ipf_version))
+        #: where the product's border noise is (None: not looked for; IPF 2.90 and later blank it to 0 themselves)
+        self.border: BorderMask | None = (
+            find_border(lambda window: self._read("VV", window), self.calibrations["VV"].noise, product.size)
+            if remove_border else None)
 
     @property
     def has_noise(self) -> bool:
@@ -127,13 +135,19 @@ class _RadarReader:
         """`(2, h, w)` float32 linear sigma0 of VV, VH on a radar window; NaN where the product has no data."""
         out = []
         for pol in ("VV", "VH"):
-            try:
-                dn = self.datasets[pol].read(1, window=window)
-            except RasterioError as exc:
-                image = self.product.polarisations[pol].image
-                raise RasterError(image, f"pixels unreadable ({str(exc).splitlines()[0]}); download the product again") from exc
+            dn = self._read(pol, window)
             out.append(self.calibrations[pol].sigma0(dn, int(window.row_off), int(window.col_off), remove_noise=self.remove_noise))
-        return np.stack(out)
+        sigma = np.stack(out)
+        if self.border is not None:
+            sigma[:, self.border.noise(int(window.row_off), int(window.col_off), *sigma.shape[1:])] = np.nan
+        return sigma
+
+    def _read(self, pol: str, window: Window) -> np.ndarray:
+        try:
+            return self.datasets[pol].read(1, window=window)
+        except RasterioError as exc:
+            image = self.product.polarisations[pol].image
+            raise RasterError(image, f"pixels unreadable ({str(exc).splitlines()[0]}); download the product again") from exc
 
     def close(self) -> None:
         for dataset in self.datasets.values():
@@ -198,8 +212,9 @@ def to_db(sigma: np.ndarray) -> np.ndarray:
         return (10.0 * np.log10(sigma)).astype(np.float32)
 
 
-def output_tags(products: Sequence[S1Product], remove_noise: bool, has_noise: bool = True, dem: Dem | None = None) -> dict[str, str]:
-    """What the file is and what was not done to it, for whoever opens it later."""
+def output_tags(products: Sequence[S1Product], remove_noise: bool, has_noise: bool = True, dem: Dem | None = None,
+                border: str = "") -> dict[str, str]:
+    """What the file is and what was not done to it, for whoever opens it later (`border`: what `border_report` says)."""
     if not remove_noise:
         noise = "not removed (--keep-noise)"
     else:
@@ -210,11 +225,27 @@ def output_tags(products: Sequence[S1Product], remove_noise: bool, has_noise: bo
         "SARCLEAR_S1_START_TIME": products[0].start_time,
         "SARCLEAR_S1_CALIBRATION": "sigma0 (the product's sigmaNought LUT), dB",
         "SARCLEAR_S1_THERMAL_NOISE": noise,
+        **({"SARCLEAR_S1_BORDER_NOISE": border} if border else {}),
         "SARCLEAR_S1_TERRAIN_CORRECTION": (
             "none: placed by the product's geolocation grid (thin-plate spline)" if dem is None else
             f"geometric, DEM {dem.path.name} ({dem.describe_heights()}): tie points moved to their mean height, range "
             "moved by (height - that height) / tan(incidence); no radiometric flattening, layover and shadow not masked"),
     }
+
+
+def border_report(products: Sequence[S1Product], border_noise: str, masks: Sequence[BorderMask | None]) -> str:
+    """One phrase on the border noise: whether it was looked for, why, and how wide the masked strips were."""
+    versions = sorted({f"{p.ipf_version:.2f}" for p in products if p.ipf_version is not None})
+    made_by = f"IPF {' / '.join(versions)}" if versions else "IPF version not in manifest.safe"
+    found = [mask for mask in masks if mask is not None]
+    if found:
+        how = "--border-noise remove" if border_noise == "remove" else f"processed before IPF 2.90: {made_by}"
+        return f"border noise masked ({how}; {' + '.join(mask.describe() for mask in found)})"
+    if border_noise == "keep":
+        return f"border noise not looked for (--border-noise keep; {made_by})"
+    if not versions:
+        return f"border noise not looked for ({made_by}; --border-noise remove if the swath's edges show dark stripes)"
+    return f"border noise blanked by ESA's processor ({made_by})"
 
 
 def one_acquisition(products: Sequence[S1Product]) -> list[S1Product]:
@@ -235,7 +266,8 @@ def one_acquisition(products: Sequence[S1Product]) -> list[S1Product]:
 
 
 def geocode_s1(products: S1Product | Sequence[S1Product], grid: Grid, out: str | Path, *, remove_noise: bool = True,
-               dem: Dem | None = None, tick: Callable[[int], None] | None = None) -> dict[str, float]:
+               dem: Dem | None = None, border_noise: str = "auto",
+               tick: Callable[[int], None] | None = None) -> dict[str, float | str]:
     """Write `out`: a float32 COG of VV, VH sigma0 dB on `grid` (NaN where no product has data).
 
     Several products are consecutive slices of one pass (`one_acquisition`); each output pixel
@@ -243,9 +275,13 @@ def geocode_s1(products: S1Product | Sequence[S1Product], grid: Grid, out: str |
     by their height (terrain correction; where the DEM has no data, by the tie points as without
     one). Returns the share of output pixels with data (`covered`), whether the noise was removed,
     the share of pixels the DEM did not cover (`dem_missing`), and with a DEM the shares in layover
-    and in radar shadow (`layover`, `shadow`: slopes too steep for the radar, valued anyway).
+    and in radar shadow (`layover`, `shadow`: slopes too steep for the radar, valued anyway),
+    and `border`, what was done about border noise (`border_report`): `border_noise` "auto" masks
+    it in products processed before IPF 2.90, "remove" in any product, "keep" in none.
     `tick(rows)` is called after each block row.
     """
+    if border_noise not in ("auto", "remove", "keep"):
+        raise ValueError(f"border_noise must be auto, remove or keep, not {border_noise!r}")
     out = Path(out)
     slices = one_acquisition([products] if isinstance(products, S1Product) else list(products))
     readers: list[_RadarReader] = []
@@ -254,7 +290,7 @@ def geocode_s1(products: S1Product | Sequence[S1Product], grid: Grid, out: str |
     covered = dem_missing = layover = shadow = 0
     try:
         for product in slices:
-            readers.append(_RadarReader(product, remove_noise))
+            readers.append(_RadarReader(product, remove_noise, border_noise))
             if dem is None:
                 locators.append(GCPTransformer(list(product.gcps), tps=True))
                 continue
@@ -268,12 +304,13 @@ def geocode_s1(products: S1Product | Sequence[S1Product], grid: Grid, out: str |
             if not dem.covers(grid.crs, array_bounds(grid.height, grid.width, grid.transform)):
                 raise RasterError(dem.path, "does not overlap the output grid; give a DEM of the scene's area")
         has_noise = all(reader.has_noise for reader in readers)
+        border = border_report(slices, border_noise, [reader.border for reader in readers])
         with atomic_output(out) as tmp:
             work = work_path(tmp)
             try:
                 with open_work_gtiff(work, count=2, height=grid.height, width=grid.width, dtype="float32", crs=grid.crs,
                                      transform=grid.transform, nodata=float("nan"), descriptions=("VV", "VH"),
-                                     tags=output_tags(slices, remove_noise, has_noise, dem)) as writer:  # fmt: skip
+                                     tags=output_tags(slices, remove_noise, has_noise, dem, border)) as writer:  # fmt: skip
                     for r0 in range(0, grid.height, TILE_ROWS):
                         r1 = min(grid.height, r0 + TILE_ROWS)
                         strip = np.full((2, r1 - r0, grid.width), np.nan, dtype=np.float32)
@@ -321,4 +358,4 @@ def geocode_s1(products: S1Product | Sequence[S1Product], grid: Grid, out: str |
             locator.close()
     pixels = float(grid.width * grid.height)
     return {"covered": covered / pixels, "noise_removed": float(remove_noise and has_noise), "dem_missing": dem_missing / pixels,
-            "layover": layover / pixels, "shadow": shadow / pixels}
+            "layover": layover / pixels, "shadow": shadow / pixels, "border": border}

@@ -75,6 +75,9 @@ class S1Product:
     incidence_deg: tuple[float, ...]
     #: ground-range pixel spacing in metres (`rangePixelSpacing`; 10 for IW GRDH; NaN if absent), which terrain correction needs
     range_spacing_m: float
+    #: the version of ESA's processor that made the product (manifest.safe's "Sentinel-1 IPF", 3.31 for
+    #: "003.31"); None when the manifest does not say. Before 2.90 (March 2018) the border noise is not blanked.
+    ipf_version: float | None
     #: reads a file below the product root (a relative POSIX path) as bytes
     read_bytes: Callable[[str], bytes] = field(repr=False, compare=False)
 
@@ -148,8 +151,9 @@ def read_s1_product(path: Path) -> S1Product:
         polarisations[pol] = Polarisation(pol, f"{root}/{images[pol]}", wanted["annotation"],
                                           wanted["calibration"], noise if noise in files else None)
     annotation = polarisations["VV"].annotation
+    version = _manifest_ipf_version(read_bytes) if "manifest.safe" in files else None
     try:
-        return _product(path, product_name, polarisations, _xml(read_bytes, annotation, path), read_bytes)
+        return _product(path, product_name, polarisations, _xml(read_bytes, annotation, path), read_bytes, version)
     except _MissingElement as missing:
         raise RasterError(f"{path}/{annotation}", f"has no {missing} element; {_REDOWNLOAD}") from None
     except ValueError as problem:
@@ -157,7 +161,7 @@ def read_s1_product(path: Path) -> S1Product:
 
 
 def _product(path: Path, product_name: str, polarisations: dict[str, Polarisation], header: ET.Element,
-             read_bytes: Callable[[str], bytes]) -> S1Product:
+             read_bytes: Callable[[str], bytes], version: float | None) -> S1Product:
     product_type = _text(header, "adsHeader/productType")
     if product_type.upper() != "GRD":
         raise RasterError(path, f"is a Sentinel-1 {product_type} product; sarclear reads Level-1 GRD products")
@@ -178,8 +182,36 @@ def _product(path: Path, product_name: str, polarisations: dict[str, Polarisatio
         gcps=gcps,
         incidence_deg=incidence,
         range_spacing_m=float(_text(header, "imageAnnotation/imageInformation/rangePixelSpacing", default="nan")),
+        ipf_version=version,
         read_bytes=read_bytes,
     )
+
+
+def ipf_version(manifest: bytes) -> float | None:
+    """The processor version a `manifest.safe` names ("Sentinel-1 IPF" 003.31 -> 3.31), or None.
+
+    The manifest nests the processing history (GRD from an intermediate SLC from Level-0); the
+    first `safe:software` element, the outermost, is the one that made this product. A manifest
+    that cannot be parsed says nothing (the product's other files are what is read).
+    """
+    try:
+        root = ET.fromstring(manifest)
+    except ET.ParseError:
+        return None
+    for element in root.iter():
+        if element.tag.rpartition("}")[2] == "software" and element.get("name", "").strip() == "Sentinel-1 IPF":
+            try:
+                return float(element.get("version", ""))
+            except ValueError:
+                return None
+    return None
+
+
+def _manifest_ipf_version(read_bytes: Callable[[str], bytes]) -> float | None:
+    try:
+        return ipf_version(read_bytes("manifest.safe"))
+    except (OSError, KeyError, zipfile.BadZipFile, zlib.error, EOFError):
+        return None  # the measurement and annotation files, read next, say what is wrong with the download
 
 
 def _open_folder(path: Path) -> tuple[str, set[str], Callable[[str], bytes]]:

@@ -119,6 +119,41 @@ class Layout:
         return f"2020-06-07T01:{8 + int(minutes):02d}:{whole:02d}.{int(round((rest - whole) * 1e6)):06d}"
 
 
+@dataclass(frozen=True)
+class BorderNoise:
+    """The noisy strips that ESA's processor left along a GRD image's edges before IPF 2.90 (2018).
+
+    Widths in pixels from each edge (near range: column 0; far range: the last column; the first
+    and the last lines), each varying by half along its edge, as the genuine strips wander. Their
+    DN are at the thermal-noise level, sqrt(u N) with u uniform in [0, 1) (zero included), so that
+    with the noise removed they hold no signal: what the border-noise walk tests for.
+    """
+
+    near_px: int = 40
+    far_px: int = 30
+    top_px: int = 15
+    bottom_px: int = 0
+    seed: int = 7
+
+    def mask(self, layout: Layout, rows: np.ndarray) -> np.ndarray:
+        """Boolean (rows, samples): True on the border-noise pixels of these image rows."""
+        cols = np.arange(layout.samples)
+        rows = np.asarray(rows, dtype=np.float64)
+
+        def width(base: int, along: np.ndarray, phase: float) -> np.ndarray:
+            return np.rint(base * (1.0 + 0.5 * np.sin(along / 37.0 + phase))).astype(np.int64)
+
+        near = width(self.near_px, rows, 0.0)[:, None]
+        far = layout.samples - width(self.far_px, rows, 1.0)[:, None]
+        top, bottom = width(self.top_px, cols, 2.0)[None, :], layout.lines - width(self.bottom_px, cols, 3.0)[None, :]
+        return (cols[None, :] < near) | (cols[None, :] >= far) | (rows[:, None] < top) | (rows[:, None] >= bottom)
+
+    def dn(self, noise_power: np.ndarray, rows: np.ndarray, pol: str) -> np.ndarray:
+        """The strips' DN: at or below the noise level (deterministic per row and polarisation)."""
+        rng = np.random.default_rng([self.seed, int(rows[0]), 0 if pol == "vv" else 1])
+        return np.floor(np.sqrt(rng.uniform(0.0, 1.0, size=noise_power.shape) * noise_power))
+
+
 def sub(parent: ET.Element, tag: str, text: str | None = None, **attrib: str) -> ET.Element:
     element = ET.SubElement(parent, tag, attrib)
     if text is not None:
@@ -364,12 +399,15 @@ def noise_xml(pol: str, layout: Layout) -> ET.ElementTree:
 
 def write_product(safe: Path, geometry: Geometry, sigma_rows: Callable[[str, np.ndarray], np.ndarray],
                   rows_per_strip: int = 512, compress: str | None = "deflate",
-                  tie_terrain: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None) -> Path:
+                  tie_terrain: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
+                  border: BorderNoise | None = None, ipf: str | None = None) -> Path:
     """Write a GRD product at `safe` whose linear sigma0 on image rows is `sigma_rows(pol, rows)` (NaN: no data).
 
     The measurement files are written strip by strip, so a product of full size fits in memory.
     Genuine products' GeoTIFFs are uncompressed (`compress=None`); the test product's are deflated
-    to keep the repository small (same pixels).
+    to keep the repository small (same pixels). `border` puts pre-2018 border noise along the
+    image's edges; `ipf` ("002.72") names the processor version in manifest.safe, as genuine
+    manifests do (the test product's manifest names none).
     """
     layout = geometry.layout
     shutil.rmtree(safe, ignore_errors=True)
@@ -385,21 +423,26 @@ def write_product(safe: Path, geometry: Geometry, sigma_rows: Callable[[str, np.
             for r0 in range(0, layout.lines, rows_per_strip):
                 rows = np.arange(r0, min(layout.lines, r0 + rows_per_strip), dtype=np.float64)
                 sigma = sigma_rows(pol, rows)
-                power = np.nan_to_num(sigma) * amplitude_lut(layout, rows) ** 2 + noise_at(layout, pol, rows)
+                noise = noise_at(layout, pol, rows)
+                power = np.nan_to_num(sigma) * amplitude_lut(layout, rows) ** 2 + noise
                 dn = np.where(np.isfinite(sigma), np.clip(np.rint(np.sqrt(power)), 1, 65535), 0).astype(np.uint16)
+                if border is not None:
+                    strips = border.mask(layout, rows)
+                    dn[strips] = border.dn(noise, rows, pol)[strips]
                 dst.write(dn, 1, window=Window(0, r0, layout.samples, rows.size))
         for tree, relative in ((annotation(pol, geometry, tie_terrain), f"annotation/{stem}.xml"),
                                (calibration_xml(pol, layout), f"annotation/calibration/calibration-{stem}.xml"),
                                (noise_xml(pol, layout), f"annotation/calibration/noise-{stem}.xml")):
             tree.write(safe / relative, encoding="UTF-8", xml_declaration=True)
-    (safe / "manifest.safe").write_text(manifest(layout), encoding="UTF-8")
+    (safe / "manifest.safe").write_text(manifest(layout, ipf), encoding="UTF-8")
     return safe
 
 
 def write_from_map(safe: Path, db: dict[str, np.ndarray], transform: rasterio.Affine, geometry: Geometry,
                    compress: str | None = "deflate",
                    terrain: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
-                   tie_terrain: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None) -> Path:
+                   tie_terrain: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
+                   border: BorderNoise | None = None, ipf: str | None = None) -> Path:
     """A GRD product at `safe` holding the backscatter of dB maps {"vv": ..., "vh": ...} on `transform`.
 
     With `terrain(lon, lat)` (heights above the ellipsoid, m) the ground is hilly: each radar
@@ -415,7 +458,7 @@ def write_from_map(safe: Path, db: dict[str, np.ndarray], transform: rasterio.Af
             pixels = ground_pixels(geometry, lines, pixels, terrain)
         return sample_linear(db[pol], transform, *geometry.lonlat(lines, pixels))
 
-    return write_product(safe, geometry, sigma_rows, compress=compress, tie_terrain=tie_terrain)
+    return write_product(safe, geometry, sigma_rows, compress=compress, tie_terrain=tie_terrain, border=border, ipf=ipf)
 
 
 def read_map(folder: Path) -> tuple[dict[str, np.ndarray], rasterio.Affine, tuple[float, float]]:
@@ -434,8 +477,12 @@ def build(source: Path) -> None:
     write_from_map(OUT / f"{NAME}.SAFE", db, transform, Geometry(lon, lat, Layout(LINES, SAMPLES)))
 
 
-def manifest(layout: Layout) -> str:
-    """The XFDU manifest's outline: the product's identity and the list of its data objects."""
+def manifest(layout: Layout, ipf: str | None = None) -> str:
+    """The XFDU manifest's outline: the product's identity and the list of its data objects.
+
+    With `ipf`, the processing history's outermost element names that processor version, where a
+    genuine manifest does (its `safe:processing` / `safe:facility` / `safe:software`).
+    """
     rows = []
     for pol in ("vv", "vh"):
         stem = STEM.format(pol=pol)
@@ -447,10 +494,15 @@ def manifest(layout: Layout) -> str:
                         f'<fileLocation locatorType="URL" href="{href}"/></byteStream></dataObject>')
     objects = "\n".join(rows)
     stop = layout.time(layout.lines)
+    processing = "" if ipf is None else (
+        '    <metadataObject ID="processing" classification="PROVENANCE" category="PDI"><metadataWrap mimeType="text/xml" '
+        'vocabularyName="SAFE" textInfo="Processing"><xmlData><safe:processing name="GRD Post Processing"><safe:facility '
+        f'name="Copernicus S1 Core Ground Segment" organisation="ESA"><safe:software name="Sentinel-1 IPF" version="{ipf}"/>'
+        '</safe:facility></safe:processing></xmlData></metadataWrap></metadataObject>\n')
     return f"""<?xml version="1.0" encoding="UTF-8"?>
 <xfdu:XFDU xmlns:xfdu="urn:ccsds:schema:xfdu:1" xmlns:safe="http://www.esa.int/safe/sentinel-1.0" version="esa/safe/sentinel-1.0/sentinel-1/sar/level-1/standard">
   <metadataSection>
-    <metadataObject ID="platform" classification="DESCRIPTION" category="DMD"><metadataWrap mimeType="text/xml" vocabularyName="SAFE" textInfo="Platform Description"><xmlData><safe:platform><safe:nssdcIdentifier>2014-016A</safe:nssdcIdentifier><safe:familyName>SENTINEL-1</safe:familyName><safe:number>A</safe:number></safe:platform></xmlData></metadataWrap></metadataObject>
+{processing}    <metadataObject ID="platform" classification="DESCRIPTION" category="DMD"><metadataWrap mimeType="text/xml" vocabularyName="SAFE" textInfo="Platform Description"><xmlData><safe:platform><safe:nssdcIdentifier>2014-016A</safe:nssdcIdentifier><safe:familyName>SENTINEL-1</safe:familyName><safe:number>A</safe:number></safe:platform></xmlData></metadataWrap></metadataObject>
     <metadataObject ID="acquisitionPeriod" classification="DESCRIPTION" category="DMD"><metadataWrap mimeType="text/xml" vocabularyName="SAFE" textInfo="Acquisition Period"><xmlData><safe:acquisitionPeriod><safe:startTime>{layout.time(0)}</safe:startTime><safe:stopTime>{stop}</safe:stopTime></safe:acquisitionPeriod></xmlData></metadataWrap></metadataObject>
   </metadataSection>
   <dataObjectSection>

@@ -6,8 +6,9 @@ Elements are removed whole, never edited: in a GRD annotation everything but the
 product information, the terrain heights, the image annotation, the swath timing and the
 geolocation grid (dropped: quality, downlink, orbit, attitude, raw data, replica, noise
 estimates, Doppler centroid, antenna pattern, coordinate conversion, swath merging); in a
-calibration file the betaNought, gamma and dn tables (sarclear uses sigmaNought). Noise files
-are kept whole. SOURCE.md beside this script says where each file comes from.
+calibration file the betaNought, gamma and dn tables (sarclear uses sigmaNought); in the GRD's
+manifest.safe everything but its processing history (where the processor version is). Noise
+files are kept whole. SOURCE.md beside this script says where each file comes from.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ SLC = "S1B_IW_SLC__1SDV_20210401T052622_20210401T052650_026269_032297_EFA4.SAFE"
 KEEP_GRD = {"adsHeader", "generalAnnotation", "imageAnnotation", "swathTiming", "geolocationGrid"}
 KEEP_GENERAL = {"productInformation", "terrainHeightList"}
 DROP_CALIBRATION = {"betaNought", "gamma", "dn"}
+XFDU = "{urn:ccsds:schema:xfdu:1}"
 
 
 def write(tree: ET.Element, out: Path) -> None:
@@ -31,8 +33,25 @@ def write(tree: ET.Element, out: Path) -> None:
     out.write_bytes(gzip.compress(data, compresslevel=9, mtime=0))
 
 
+def trim_manifest(manifest: Path) -> ET.Element:
+    """The manifest's root with only its metadataSection's processing history (prefixes kept as ESA wrote them)."""
+    for _, (prefix, uri) in ET.iterparse(manifest, events=("start-ns",)):
+        if prefix:  # the nested elements' default namespace is safe's own URI again
+            ET.register_namespace(prefix, uri)
+    root = ET.parse(manifest).getroot()
+    for child in list(root):
+        if child.tag != "metadataSection":
+            root.remove(child)
+    section = root.find("metadataSection")
+    for child in list(section):
+        if child.get("ID") != "processing":
+            section.remove(child)
+    return root
+
+
 def main(checkout: Path) -> None:
     data = checkout / "tests" / "data"
+    write(trim_manifest(data / GRD / "manifest.safe"), HERE / GRD / "manifest.safe.gz")
     for xml in sorted((data / GRD / "annotation").glob("s1b-iw-grd-*.xml")):
         root = ET.parse(xml).getroot()
         for child in list(root):
