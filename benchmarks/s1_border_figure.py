@@ -20,7 +20,7 @@ import rasterio
 from matplotlib.figure import Figure
 
 from bench_prepare_s1 import load_builder
-from s1_grd_figure import REAL, NAME, draw_panel  # benchmarks/ is the script's folder, first on sys.path
+from s1_grd_figure import NAME, REAL, draw_panel  # benchmarks/ is the script's folder, first on sys.path
 from sarclear.io.s1_geocode import geocode_s1, grid_of
 from sarclear.io.s1_grd import read_s1_product
 from sarclear.report.images import figure_png
