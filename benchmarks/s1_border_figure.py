@@ -11,7 +11,6 @@ strips masked), and the same product made without strips. Run
 
 from __future__ import annotations
 
-import argparse
 import tempfile
 from pathlib import Path
 
@@ -20,7 +19,7 @@ import rasterio
 from matplotlib.figure import Figure
 
 from bench_prepare_s1 import load_builder
-from s1_grd_figure import NAME, REAL, draw_panel  # benchmarks/ is the script's folder, first on sys.path
+from s1_grd_figure import NAME, draw_panel, figure_arguments  # benchmarks/ is the script's folder, first on sys.path
 from sarclear.io.s1_geocode import geocode_s1, grid_of
 from sarclear.io.s1_grd import read_s1_product
 from sarclear.report.images import figure_png
@@ -29,11 +28,8 @@ SIZE = 200  # radar pixels: inside the whole 264 px genuine map at every edge
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--genuine", type=Path, default=REAL / "ssl4eo-s12" / "s1" / "0000200" / NAME,
-                        help="folder with the genuine VV.tif / VH.tif (the whole 264 px map, in shared/data)")
-    parser.add_argument("--out", type=Path, required=True)
-    args = parser.parse_args(argv)
+    args = figure_arguments(__doc__, argv, genuine_help="give the whole 264 px map in shared/data: the default test crop "
+                                                        "is smaller than this picture's 200 px product")
     builder = load_builder()
     db, transform, (lon, lat) = builder.read_map(args.genuine)
     geometry = builder.Geometry(lon, lat, builder.Layout(SIZE, SIZE))

@@ -38,12 +38,18 @@ def draw_panel(figure: Figure, ax, image: np.ndarray, title: str, limits: tuple[
         figure.colorbar(shown, ax=ax, fraction=0.046)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def figure_arguments(doc: str, argv: list[str] | None,
+                     genuine_help: str = "default: the test crop; the whole 264 px is in shared/data") -> argparse.Namespace:
+    """`--genuine FOLDER` (SSL4EO-S12's VV.tif / VH.tif, the test crop by default) and `--out PNG`: what every S1 figure script takes."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--genuine", type=Path, default=REAL / "ssl4eo-s12" / "s1" / "0000200" / NAME,
-                        help="folder with the genuine VV.tif / VH.tif (default: the test crop; the whole 264 px is in shared/data)")
+                        help=f"folder with the genuine VV.tif / VH.tif ({genuine_help})")
     parser.add_argument("--out", type=Path, required=True)
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = figure_arguments(__doc__, argv)
     product = read_s1_product(REAL / "s1-grd" / f"{NAME}.SAFE")
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "s1.tif"

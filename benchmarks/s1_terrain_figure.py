@@ -10,7 +10,6 @@ Run `python benchmarks/s1_terrain_figure.py --genuine shared/data/real-scenes/ss
 
 from __future__ import annotations
 
-import argparse
 import tempfile
 from pathlib import Path
 
@@ -19,15 +18,13 @@ import rasterio
 from matplotlib.figure import Figure
 
 from bench_prepare_s1 import load_builder
-from s1_grd_figure import draw_panel  # benchmarks/ is the script's folder, first on sys.path
+from s1_grd_figure import NAME, draw_panel, figure_arguments  # benchmarks/ is the script's folder, first on sys.path
 from sarclear.io.dem import Dem
 from sarclear.io.lattice import pixel_xy
 from sarclear.io.s1_geocode import geocode_s1, grid_of
 from sarclear.io.s1_grd import read_s1_product
 from sarclear.report.images import figure_png
 
-REAL = Path(__file__).resolve().parents[1] / "tests" / "data" / "real-scenes"
-NAME = "S1A_IW_GRDH_1SDV_20200607T010800_20200607T010825_032904_03CFBA_D457"
 HILL_M, HILL_SIGMA_M = 150.0, 400.0  # as in tests/test_s1_terrain.py
 
 
@@ -37,11 +34,7 @@ def correlation(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--genuine", type=Path, default=REAL / "ssl4eo-s12" / "s1" / "0000200" / NAME,
-                        help="folder with the genuine VV.tif / VH.tif (default: the test crop; the whole 264 px is in shared/data)")
-    parser.add_argument("--out", type=Path, required=True)
-    args = parser.parse_args(argv)
+    args = figure_arguments(__doc__, argv)
     builder = load_builder()
     db, transform, (lon0, lat0) = builder.read_map(args.genuine)
     hill = builder.gaussian_hill(lon0, lat0, HILL_M, HILL_SIGMA_M)
