@@ -166,3 +166,102 @@ def test_a_cloud_threshold_outside_0_1_is_refused_before_any_work(tmp_path: Path
     assert main(["adapt", "--s1", str(paths["s1"]), "--s2", str(paths["s2"]), "--out", str(out), "--cloud-threshold", "0", *FAST]) == 2
     err = capsys.readouterr().err.strip()
     assert err == "sarclear: error: --cloud-threshold 0: must be a cloud probability between 0 and 1 (default 0.4)" and not out.exists()
+
+
+def _reference(folder: Path, scene: np.ndarray, origin_x: float = 500000.0, pixel: float = 10.0) -> Path:
+    """The clear scene on another date: the same fields in other colours (another sun, another level)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    step = int(pixel // 10)
+    other = (0.8 * scene[:, ::step, ::step] + 150).astype(np.uint16)
+    return write_raster(folder / "other_date.tif", other, descriptions=("B4", "B3", "B2"), crs=CRS,
+                        transform=transform_for(origin_x, pixel=pixel))  # fmt: skip
+
+
+def _clear_truth(tmp_path: Path) -> np.ndarray:
+    return _read(_scene(tmp_path / "truth", np.zeros((SIZE, SIZE), bool))["s2"])[0].astype(np.float32)
+
+
+def test_a_reference_date_fills_the_cloud_with_its_fields_and_is_tagged(tmp_path: Path) -> None:
+    cloud, truth = _square_cloud(16, 32), _clear_truth(tmp_path)
+    paths = _scene(tmp_path, cloud)
+    reference = _reference(tmp_path / "ref", truth)
+    errors, tags = {}, {}
+    for name, extra in (("plain", ()), ("with_reference", ("--reference", str(reference)))):
+        out = tmp_path / f"{name}.tif"
+        assert _adapt(paths, out, *extra) == 0
+        with rasterio.open(out) as src:
+            result, tags[name] = src.read().astype(np.float32), src.tags()
+        errors[name] = float(np.abs(result[:, cloud] - truth[:, cloud]).mean())
+    assert errors["with_reference"] < errors["plain"] / 3  # the fields under the cloud, not a graded blur
+    assert tags["with_reference"]["SARCLEAR_ADAPT_REFERENCE"] == "other_date.tif"
+    assert tags["with_reference"]["SARCLEAR_ADAPT_REFERENCE_PCT"] == "100.00"
+    assert tags["with_reference"]["SARCLEAR_ADAPT_REFERENCE_USED"] == "yes"
+    assert tags["with_reference"]["SARCLEAR_ADAPT_REFERENCE_CHECK"].endswith("held-out holes of the scene's clear ground")
+    assert "SARCLEAR_ADAPT_REFERENCE" not in tags["plain"]
+
+
+def _other_fields(folder: Path) -> Path:
+    """A "reference" whose ground has changed: other fields, where the scene's are not."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(7)
+    other = np.kron(rng.integers(400, 1400, (3, SIZE // 8, SIZE // 8)), np.ones((8, 8))).astype(np.uint16)
+    return write_raster(folder / "changed.tif", other, descriptions=("B4", "B3", "B2"), crs=CRS, transform=transform_for())
+
+
+def test_a_reference_that_fills_the_scenes_own_test_holes_worse_is_not_used(tmp_path: Path) -> None:
+    paths = _scene(tmp_path, _square_cloud(16, 32))
+    changed = _other_fields(tmp_path / "ref")
+    assert _adapt(paths, tmp_path / "plain.tif") == 0
+    assert _adapt(paths, tmp_path / "checked.tif", "--reference", str(changed)) == 0
+    with rasterio.open(tmp_path / "checked.tif") as src:
+        checked, tags = src.read(), src.tags()
+    assert np.array_equal(checked, _read(tmp_path / "plain.tif")[0])  # exactly the fit without a reference
+    assert tags["SARCLEAR_ADAPT_REFERENCE_USED"] == "no" and "held-out holes" in tags["SARCLEAR_ADAPT_REFERENCE_CHECK"]
+    assert _adapt(paths, tmp_path / "forced.tif", "--reference", str(changed), "--force-reference") == 0
+    with rasterio.open(tmp_path / "forced.tif") as src:
+        assert src.tags()["SARCLEAR_ADAPT_REFERENCE_USED"] == "yes (forced)" and not np.array_equal(src.read(), checked)
+
+
+def test_force_reference_without_a_reference_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    paths = _scene(tmp_path, _square_cloud())
+    assert _adapt(paths, tmp_path / "out.tif", "--force-reference") == 2
+    assert capsys.readouterr().err.strip() == "sarclear: error: --force-reference: give the image to use with --reference S2"
+
+
+def test_a_reference_on_a_coarser_grid_is_warped_onto_the_scene(tmp_path: Path) -> None:
+    cloud, truth = _square_cloud(16, 32), _clear_truth(tmp_path)
+    paths = _scene(tmp_path, cloud)
+    reference = _reference(tmp_path / "ref", truth, pixel=20.0)  # a 20 m export of the same area
+    out = tmp_path / "out.tif"
+    assert _adapt(paths, out, "--reference", str(reference)) == 0
+    with rasterio.open(out) as src:
+        assert float(src.tags()["SARCLEAR_ADAPT_REFERENCE_PCT"]) == 100.0 and src.transform == transform_for()
+
+
+def test_a_reference_of_another_place_is_refused_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    paths = _scene(tmp_path, _square_cloud())
+    reference = _reference(tmp_path / "ref", _clear_truth(tmp_path), origin_x=600000.0)  # 100 km east
+    out = tmp_path / "out.tif"
+    assert _adapt(paths, out, "--reference", str(reference)) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "other_date.tif" in err[0] and "covers 0.0 %" in err[0] and "same place" in err[0]
+    assert not out.exists()
+
+
+def test_a_genuine_reference_ten_days_earlier_fills_a_genuine_l1c_scene(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """SSL4EO-S12: the L1C of 2020-08-23 (its own cumulus detected) with the L2A of 2020-08-13 as
+    reference, both per-band folders as downloaded."""
+    scene = SSL4EO / "s2c/0000200/20200823T054639_20200823T055618_T43RCP"
+    reference = SSL4EO / "s2a/0000200/20200813T054639_20200813T054952_T43RCP"
+    out = tmp_path / "out.tif"
+    code = main(["adapt", "--s1", str(SSL4EO_S1), "--s2", str(scene), "--reference", str(reference), "--out", str(out),
+                 "--steps", "2", "--ngf", "4", "--batch-size", "2"])  # fmt: skip
+    assert code == 0
+    with rasterio.open(out) as src:
+        tags = src.tags()
+    assert tags["SARCLEAR_ADAPT_REFERENCE"] == reference.name and float(tags["SARCLEAR_ADAPT_REFERENCE_PCT"]) > 90
+    err = capsys.readouterr().err
+    assert "level L2A against the scene's L1C" in err and f"{reference.name}: used (mean error" in err
+    assert tags["SARCLEAR_ADAPT_REFERENCE_USED"] == "yes"

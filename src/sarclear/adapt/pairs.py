@@ -39,7 +39,9 @@ class Batch:
     weight: np.ndarray
 
 
-def _crop_origin(clear: np.ndarray, size: int, rng: np.random.Generator) -> tuple[int, int]:
+def crop_origin(clear: np.ndarray, size: int, rng: np.random.Generator) -> tuple[int, int]:
+    """Top-left of a random `size` px crop at least `MIN_CROP_CLEAR` clear (the clearest of
+    `CROP_TRIES` draws otherwise)."""
     height, width = clear.shape
     best, best_share = (0, 0), -1.0
     for _ in range(CROP_TRIES):
@@ -54,7 +56,7 @@ def _crop_origin(clear: np.ndarray, size: int, rng: np.random.Generator) -> tupl
 
 def _pair(scene: AdaptScene, size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     clear = scene.clear
-    top, left = _crop_origin(clear, size, rng)
+    top, left = crop_origin(clear, size, rng)
     window = (slice(top, top + size), slice(left, left + size))
     hole = sample_hole(scene.cloud, size, rng)
     optical = scene.filled_crop(top, left, size, hole)

@@ -34,6 +34,7 @@ from sarclear.adapt.fit import (
     new_spec,
     start_fresh,
 )
+from sarclear.adapt.reference import ReferenceUse, use_reference
 from sarclear.adapt.scene import SHADOW_DILATION_PX, AdaptScene, check_clear_enough, load_scene, pad_scene
 from sarclear.data.clouds import DEFAULT_THRESHOLD
 from sarclear.data.normalize import S2_CLIP_MAX_DN, s2_from_network
@@ -98,12 +99,14 @@ def fitted_provenance(scene: AdaptScene, start: ModelSpec | None, steps: int) ->
     return {"training_data": data, "s2_level": level, "training_summary": summary}
 
 
-def source_tags(scene: AdaptScene, shadow_dilation: int) -> dict[str, str]:
+def source_tags(scene: AdaptScene, shadow_dilation: int, reference: ReferenceUse | None = None) -> dict[str, str]:
     """The output's tags for the user's scene (not the filled copy the model runs over): its source,
-    level and offset, the detected mask's shares, and how far adapt widened that mask."""
+    level and offset, the detected mask's shares, how far adapt widened that mask, and what became
+    of a reference date (its file, the share of the filled pixels it saw clear, its self-check)."""
     valid = max(1, int(scene.valid.sum()))
-    return {**scene.inputs.radiometry.tags(), **scene.mask_tags, "SARCLEAR_ADAPT_DILATION_PX": str(shadow_dilation),
+    tags = {**scene.inputs.radiometry.tags(), **scene.mask_tags, "SARCLEAR_ADAPT_DILATION_PX": str(shadow_dilation),
             "SARCLEAR_ADAPT_FILLED_PCT": f"{100.0 * float(scene.cloud.sum()) / valid:.2f}"}  # fmt: skip
+    return tags if reference is None else tags | reference.tags()
 
 
 def _write_model_inputs(scene: AdaptScene, folder: Path) -> tuple[Path, Path]:
@@ -129,6 +132,8 @@ def adapt_scene(
     minutes: float | None = None,
     use_sar: bool = True,
     mask: str | Path | None = None,
+    reference: str | Path | None = None,
+    force_reference: bool = False,
     keep_model: str | Path | None = None,
     seed: int = 0,
     ngf: int = DEFAULT_NGF,
@@ -154,7 +159,10 @@ def adapt_scene(
     mode of the fitted model's prediction (`auto`: as `predict` would run the kept model). `s2` and `s1`
     take every input `predict` takes (product folders, SAFE, VV/VH pairs); `s2_offset` and
     `cloud_threshold` (a detected mask's cloud probability threshold) and `use_scl` (an L2A
-    product's own scene classification as the mask) as there.
+    product's own scene classification as the mask) as there. `reference`: another date of the same
+    place (any S2 input), whose clear pixels, matched to this scene's colours window by window,
+    fill the clouds the model then corrects, if it fills the scene's own held-out holes at least as
+    well as the graded fill, or if `force_reference` (`sarclear.adapt.reference`).
     `residual` (a fresh model only): the model corrects its push-pull-filled input (default) rather
     than starting from the mean clear colour (docs/adapt.md compares the two).
     """
@@ -164,6 +172,8 @@ def adapt_scene(
     if (steps is None) == (minutes is None):
         raise ConfigError("give one of --steps or --minutes")
     check_threshold(cloud_threshold)
+    if force_reference and reference is None:
+        raise ConfigError("--force-reference: give the image to use with --reference S2")
     if (steps is not None and steps < 1) or (minutes is not None and minutes <= 0) or batch_size < 1 or ngf < 1:
         raise ConfigError("--steps, --minutes, --batch-size and --ngf must be positive")
     keep = Path(keep_model) if keep_model is not None else None
@@ -176,6 +186,10 @@ def adapt_scene(
     clear_share, cloud_share = scene.clear_share, float(scene.cloud.sum()) / max(1, int(scene.valid.sum()))
     log(f"{scene.inputs.s2.path.name}: {cloud_share:.1%} cloud (mask dilated by {shadow_dilation} px), {clear_share:.1%} clear to learn from")
     check_clear_enough(scene, has_checkpoint=generator is not None, log=log)
+    reference_use = None
+    if reference is not None:
+        scene, reference_use = use_reference(scene, reference, seed=seed, force=force_reference, shadow_dilation=SHADOW_DILATION_PX,
+                                             cloud_threshold=cloud_threshold, use_scl=use_scl, log=log)  # fmt: skip
     if spec is None or generator is None:
         spec = new_spec(use_sar, crop_size(*scene.inputs.shape, crop), ngf, residual)
         torch.manual_seed(seed)
@@ -194,10 +208,10 @@ def adapt_scene(
             save_generator(keep / GENERATOR_FILE, generator, spec)
             settings = {"s2": str(s2), "s1": None if s1 is None else str(s1), "seed": seed, "steps": report.steps,
                         "seconds": round(report.seconds, 1), "loss_tenths": report.losses, "cloud_share": cloud_share,
-                        "clear_share": clear_share, "spec": asdict(spec), "checkpoint": None if checkpoint is None else str(checkpoint)}  # fmt: skip
+                        "clear_share": clear_share, "reference": None if reference_use is None else reference_use.summary(), "spec": asdict(spec), "checkpoint": None if checkpoint is None else str(checkpoint)}  # fmt: skip
             (keep / REPORT_FILE).write_text(json.dumps(settings, indent=2) + "\n")
         engine = TorchEngine(generator, "cpu", "fp32", owned=True, norm=resolve_norm_mode(norm, spec.norm_batch))
         predict_with_engine(engine, spec, s1 if use_sar else None, filled, out, composite=True, mask=mask_path,
                             progress=progress, log=log, model_name="the fitted model",
-                            source_tags=source_tags(scene, shadow_dilation))  # fmt: skip
+                            source_tags=source_tags(scene, shadow_dilation, reference_use))  # fmt: skip
     return AdaptResult(Path(out), spec, report, clear_share, cloud_share)

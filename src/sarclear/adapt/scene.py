@@ -19,6 +19,7 @@ import numpy as np
 from sarclear.data.clouds import DEFAULT_THRESHOLD, dilate
 from sarclear.data.hole_fill import pushpull_fill
 from sarclear.data.normalize import S2_CLIP_MAX_DN, s1_to_network, s2_to_network
+from sarclear.data.reference_fill import reference_fill
 from sarclear.data.valid import valid_pixels
 from sarclear.errors import SarclearInputError
 from sarclear.io.cog import gdal_env
@@ -61,6 +62,10 @@ class AdaptScene:
     s2_clip_max: float
     #: The detected mask's GeoTIFF tags (cloud and shadow shares, how shadows were found), before dilation.
     mask_tags: dict[str, str] = field(default_factory=dict)
+    #: `(3, H, W)` another date of the same place on this grid, network units (`adapt --reference`),
+    #: and where it is clear; clouds are filled from it (`sarclear.data.reference_fill`).
+    reference: np.ndarray | None = None
+    reference_clear: np.ndarray | None = None
 
     @property
     def clear(self) -> np.ndarray:
@@ -71,11 +76,18 @@ class AdaptScene:
     def clear_share(self) -> float:
         return float(self.clear.sum()) / max(1, int(self.valid.sum()))
 
+    def _fill(self, optical: np.ndarray, known: np.ndarray, window: tuple[slice, slice]) -> np.ndarray:
+        if self.reference is None or self.reference_clear is None:
+            return pushpull_fill(optical, known, self.fill)
+        return reference_fill(optical, known, self.reference[(slice(None), *window)], self.reference_clear[window], self.fill)
+
     def filled_scene(self) -> np.ndarray:
-        """`optical` with every pixel that is not clear (cloud, nodata) graded in from the clear ones
-        (push-pull, `sarclear.data.hole_fill`): the network's input under the real clouds. It never
-        sees a pixel it must not trust, so its output cannot depend on one."""
-        return pushpull_fill(self.optical, self.clear, self.fill)
+        """`optical` with every pixel that is not clear (cloud, nodata) filled from the clear ones:
+        graded in from around (push-pull, `sarclear.data.hole_fill`), or, with a reference date,
+        from its clear pixels matched to this scene (`sarclear.data.reference_fill`). This is the
+        network's input under the real clouds. It never sees a pixel it must not trust, so its
+        output cannot depend on one."""
+        return self._fill(self.optical, self.clear, (slice(None), slice(None)))
 
     def filled_crop(self, top: int, left: int, size: int, hole: np.ndarray) -> np.ndarray:
         """The `size` px crop at (`top`, `left`) with the `(size, size)` bool `hole`, and whatever in
@@ -87,7 +99,7 @@ class AdaptScene:
         known = self.clear[r0:r1, c0:c1].copy()
         inner = (slice(top - r0, top - r0 + size), slice(left - c0, left - c0 + size))
         known[inner] &= ~hole
-        return pushpull_fill(self.optical[:, r0:r1, c0:c1], known, self.fill)[(slice(None), *inner)]
+        return self._fill(self.optical[:, r0:r1, c0:c1], known, (slice(r0, r1), slice(c0, c1)))[(slice(None), *inner)]
 
 
 def load_scene(
@@ -136,8 +148,12 @@ def coarse_scene(scene: AdaptScene) -> AdaptScene:
     must fill than the holes a 64 px crop of the full-resolution scene can hold. A block is cloud
     if any of its pixels is, valid only if all are, so no cloudy value becomes a clear one."""
     valid, cloud = _block_mean(scene.valid[None])[0] == 1.0, _block_mean(scene.cloud[None])[0] > 0
+    reference, reference_clear = None, None
+    if scene.reference is not None and scene.reference_clear is not None:
+        reference, reference_clear = _block_mean(scene.reference), _block_mean(scene.reference_clear[None])[0] == 1.0
     return replace(scene, dn=_block_mean(scene.dn), optical=_block_mean(scene.optical),
-                   sar=None if scene.sar is None else _block_mean(scene.sar), valid=valid, cloud=cloud)  # fmt: skip
+                   sar=None if scene.sar is None else _block_mean(scene.sar), valid=valid, cloud=cloud,
+                   reference=reference, reference_clear=reference_clear)  # fmt: skip
 
 
 def pad_scene(scene: AdaptScene, size: int) -> AdaptScene:
@@ -154,7 +170,9 @@ def pad_scene(scene: AdaptScene, size: int) -> AdaptScene:
 
     valid = np.pad(scene.valid, pad, constant_values=False)
     cloud = np.pad(scene.cloud, pad, constant_values=False)
-    return replace(scene, dn=grow(scene.dn), optical=grow(scene.optical), sar=grow(scene.sar), valid=valid, cloud=cloud)
+    reference_clear = None if scene.reference_clear is None else np.pad(scene.reference_clear, pad, constant_values=False)
+    return replace(scene, dn=grow(scene.dn), optical=grow(scene.optical), sar=grow(scene.sar), valid=valid, cloud=cloud,
+                   reference=grow(scene.reference), reference_clear=reference_clear)  # fmt: skip
 
 
 def check_clear_enough(scene: AdaptScene, has_checkpoint: bool, log: Log = lambda _: None) -> None:

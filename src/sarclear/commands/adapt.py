@@ -26,6 +26,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     budget.add_argument("--steps", type=int, help="fixed number of training steps instead of a time budget (reproducible)")
     parser.add_argument("--no-sar", action="store_true", help="fit an optical-only model (no --s1): the comparison that shows SAR's worth")
     parser.add_argument("--mask", type=Path, help="cloud mask on the S2 grid (nonzero = cloud) instead of detecting clouds")
+    parser.add_argument("--reference", type=Path, metavar="S2",
+                        help="a clearer Sentinel-2 image of the same place on another date (any --s2 form, any level or grid): "
+                             "its clear pixels, matched to this scene's colours window by window, fill the clouds before the fit "
+                             "corrects them with the SAR, if it fills holes cut into this scene's clear ground at least as well as the plain fill "
+                             "(the nearer the date, the likelier; docs/adapt.md)")  # fmt: skip
+    parser.add_argument("--force-reference", action="store_true", help="use --reference even where that check finds it fills worse")
     parser.add_argument("--keep-model", type=Path, metavar="DIR", help="keep the fitted checkpoint, its input and mask in DIR (for predict / evaluate)")
     parser.add_argument("--seed", type=int, default=0, help="random seed: same seed, steps and threads give the same output (default 0)")
     parser.add_argument("--ngf", type=int, help="width of a fresh model (default 16)")
@@ -64,7 +70,8 @@ def run(args: argparse.Namespace) -> int:
     minutes = args.minutes if args.minutes is not None or args.steps is not None else DEFAULT_MINUTES
     result = adapt_scene(
         args.s2, None if args.no_sar else args.s1, args.out, checkpoint=args.checkpoint, steps=args.steps, minutes=minutes,
-        use_sar=not args.no_sar, mask=args.mask, keep_model=args.keep_model, seed=args.seed, s2_offset=args.s2_offset, shadows=args.shadows,
+        use_sar=not args.no_sar, mask=args.mask, reference=args.reference, force_reference=args.force_reference,
+        keep_model=args.keep_model, seed=args.seed, s2_offset=args.s2_offset, shadows=args.shadows,
         cloud_threshold=args.cloud_threshold, use_scl=args.use_scl, progress=not args.quiet, log=say,
         **{k: v for k, v in optional.items() if v is not None},
     )  # fmt: skip

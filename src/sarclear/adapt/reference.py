@@ -1,0 +1,176 @@
+"""`adapt --reference`: another date of the same place, read, cloud-masked and put on the scene's grid.
+
+The reference goes through the scene's own reading path (`load_scene`: every S2 form `predict`
+takes, its radiometric offset, its clouds and shadows detected, or an L2A product's SCL), so its
+clouds are never taken for ground. A reference on another grid (another tile, another crop, a
+per-band export in degrees) is warped onto the scene's grid, bilinear, with its cloudy pixels as
+nodata, so a cloud never bleeds into a clear pixel beside it. What it fills is logged and tagged.
+
+Another date does not always help: 70 days apart, across a monsoon, the crops had changed, and on
+genuine SSL4EO-S12 dates the matched reference scored 0.6-0.8 dB *below* the fill graded in from
+a cloud's edges, while 10 days apart it scored up to 1 dB and 0.12 SSIM above (docs/adapt.md). So
+before it is used, `check_reference` asks the scene itself: it cuts holes shaped like the scene's
+own clouds into its clear ground, fills them both ways, and compares with the pixels it hid. The
+reference is kept only if it fills them at least as well (`--force-reference` keeps it anyway).
+On those genuine cases that test picked the better fill every time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import rasterio.warp
+from rasterio.enums import Resampling
+
+from sarclear.adapt.holes import sample_hole
+from sarclear.adapt.pairs import crop_origin
+from sarclear.adapt.scene import AdaptScene, load_scene, pad_scene
+from sarclear.data.reference_fill import reference_share
+from sarclear.errors import RasterError
+
+Log = Callable[[str], None]
+
+#: A reference covering less of the scene than this is refused: it is of another place.
+MIN_OVERLAP: float = 0.01
+#: The self-check: this many held-out holes, in crops of this size (adapt's training crop), or of
+#: half the scene's side if that is smaller, so that a crop is not the whole scene with its clouds.
+CHECK_HOLES: int = 32
+CHECK_CROP: int = 64
+
+
+@dataclass(frozen=True)
+class ReferenceCheck:
+    """Mean absolute error (network units) of the two fills on the scene's own held-out holes."""
+
+    reference_error: float
+    plain_error: float
+    holes: int
+
+    @property
+    def helps(self) -> bool:
+        """At least as good on the held-out holes; a scene with no clear ground to cut one from
+        cannot tell, and the reference the user gave is used."""
+        return self.holes == 0 or self.reference_error <= self.plain_error
+
+    def describe(self) -> str:
+        if self.holes == 0:
+            return "not checked: no held-out hole could be cut from the scene's clear ground"
+        change = 100.0 * (self.reference_error / max(self.plain_error, 1e-12) - 1.0)
+        return (f"mean error {self.reference_error:.5f} filled from it against {self.plain_error:.5f} graded in "
+                f"from around ({change:+.1f} %), on {self.holes} held-out holes of the scene's clear ground")  # fmt: skip
+
+
+def check_reference(scene: AdaptScene, seed: int = 0) -> ReferenceCheck:
+    """Fill `CHECK_HOLES` holes cut into the scene's clear ground (windows of its own cloud mask, as
+    adapt's training holes) with and without the reference; score both on the hidden clear pixels."""
+    size = max(16, min(CHECK_CROP, min(scene.valid.shape) // 2))
+    padded = pad_scene(scene, size)
+    plain = replace(padded, reference=None, reference_clear=None)
+    rng = np.random.default_rng(seed)
+    errors: tuple[list[float], list[float]] = ([], [])
+    for _ in range(CHECK_HOLES):
+        top, left = crop_origin(padded.clear, size, rng)
+        hole = sample_hole(padded.cloud, size, rng)
+        window = (slice(top, top + size), slice(left, left + size))
+        hidden = hole & padded.clear[window]
+        if not hidden.any():
+            continue
+        truth = padded.optical[(slice(None), *window)][:, hidden]
+        for errors_of, source in zip(errors, (padded, plain)):
+            errors_of.append(float(np.abs(source.filled_crop(top, left, size, hole)[:, hidden] - truth).mean()))
+    count = len(errors[0])
+    return ReferenceCheck(float(np.mean(errors[0])) if count else 0.0, float(np.mean(errors[1])) if count else 0.0, count)
+
+
+def _on_scene_grid(reference: AdaptScene, scene: AdaptScene) -> tuple[np.ndarray, np.ndarray]:
+    """The reference's optical (network units) and clear mask on the scene's grid."""
+    src, dst = reference.inputs.s2, scene.inputs.s2
+    clear = reference.clear
+    if src.crs == dst.crs and src.transform == dst.transform and src.shape == dst.shape:
+        return reference.optical, clear
+    source = np.where(clear[None], reference.optical, np.nan).astype(np.float32)
+    out = np.full((source.shape[0], *dst.shape), np.nan, dtype=np.float32)
+    rasterio.warp.reproject(source, out, src_transform=src.transform, src_crs=src.crs, dst_transform=dst.transform,
+                            dst_crs=dst.crs, src_nodata=np.nan, dst_nodata=np.nan, resampling=Resampling.bilinear)  # fmt: skip
+    covered = np.isfinite(out).all(axis=0)
+    return np.nan_to_num(out, nan=0.0), covered
+
+
+def add_reference(scene: AdaptScene, path: str | Path, *, shadow_dilation: int, cloud_threshold: float, use_scl: bool,
+                  log: Log = lambda _: None) -> AdaptScene:  # fmt: skip
+    """`scene` with the reference image at `path` (clouds detected as for the scene itself, the mask
+    widened by `shadow_dilation`); refuses (exit 2) a reference that does not cover the scene."""
+    reference = load_scene(path, None, use_sar=False, s2_clip_max=scene.s2_clip_max, shadow_dilation=shadow_dilation,
+                           cloud_threshold=cloud_threshold, use_scl=use_scl, log=log)  # fmt: skip
+    optical, clear = _on_scene_grid(reference, scene)
+    ref_name, name = reference.inputs.s2.path, scene.inputs.s2.path.name
+    overlap = float((_footprint(reference, scene) & scene.valid).mean())
+    if overlap < MIN_OVERLAP:
+        raise RasterError(ref_name, f"covers {100 * overlap:.1f} % of {name}: give an image of the same place "
+                                    "(another date of the same tile)")  # fmt: skip
+    clear = clear & scene.valid
+    share = reference_share(scene.clear, clear, scene.valid)
+    log(f"{ref_name.name}: {reference.clear_share:.1%} clear; sees {share:.1%} of what {name} needs filled "
+        "(the rest is graded in from around)")  # fmt: skip
+    if reference.inputs.radiometry.level != scene.inputs.radiometry.level:
+        log(f"{ref_name.name}: level {reference.inputs.radiometry.level or 'unknown'} against the scene's "
+            f"{scene.inputs.radiometry.level or 'unknown'}; the local colour matching absorbs the difference")  # fmt: skip
+    return replace(scene, reference=optical.astype(np.float32), reference_clear=clear)
+
+
+@dataclass(frozen=True)
+class ReferenceUse:
+    """What became of `--reference`: its file, the share of the to-fill pixels it sees clear, the
+    self-check, and whether it was used (`forced` by `--force-reference`)."""
+
+    name: str
+    share: float
+    check: ReferenceCheck
+    used: bool
+    forced: bool = False
+
+    def tags(self) -> dict[str, str]:
+        used = ("yes" if self.check.helps else "yes (forced)") if self.used else "no"
+        return {"SARCLEAR_ADAPT_REFERENCE": self.name, "SARCLEAR_ADAPT_REFERENCE_PCT": f"{100.0 * self.share:.2f}",
+                "SARCLEAR_ADAPT_REFERENCE_USED": used, "SARCLEAR_ADAPT_REFERENCE_CHECK": self.check.describe()}  # fmt: skip
+
+    def summary(self) -> dict[str, object]:
+        """For `adapt.json`."""
+        return {"file": self.name, "share_seen_clear": round(self.share, 4), "used": self.used, "forced": self.forced,
+                "check": {"reference_error": round(self.check.reference_error, 5), "plain_error": round(self.check.plain_error, 5),
+                          "holes": self.check.holes}}  # fmt: skip
+
+
+def use_reference(scene: AdaptScene, path: str | Path, *, seed: int, force: bool, shadow_dilation: int, cloud_threshold: float,
+                  use_scl: bool, log: Log = lambda _: None) -> tuple[AdaptScene, ReferenceUse]:  # fmt: skip
+    """Read the reference (`add_reference`), check it on the scene's own held-out holes, and return
+    the scene with it if it helps (or `force`), else the scene as it was; with what was decided."""
+    with_reference = add_reference(scene, path, shadow_dilation=shadow_dilation, cloud_threshold=cloud_threshold,
+                                   use_scl=use_scl, log=log)  # fmt: skip
+    assert with_reference.reference_clear is not None
+    share = reference_share(scene.clear, with_reference.reference_clear, scene.valid)
+    check = check_reference(with_reference, seed)
+    used = force or check.helps
+    name = Path(path).name
+    if check.helps:
+        log(f"{name}: used ({check.describe()})")
+    elif force:
+        log(f"{name}: used although it fills worse (--force-reference; {check.describe()})")
+    else:
+        log(f"{name}: NOT used: it fills this scene worse than the graded fill ({check.describe()}); "
+            "a nearer date may help, or --force-reference to use it anyway")  # fmt: skip
+    return (with_reference if used else scene), ReferenceUse(name, share, check, used, force)
+
+
+def _footprint(reference: AdaptScene, scene: AdaptScene) -> np.ndarray:
+    """Where the reference's valid pixels fall on the scene's grid (clear or not)."""
+    src, dst = reference.inputs.s2, scene.inputs.s2
+    if src.crs == dst.crs and src.transform == dst.transform and src.shape == dst.shape:
+        return reference.valid
+    out = np.zeros(dst.shape, dtype=np.float32)
+    rasterio.warp.reproject(reference.valid.astype(np.float32), out, src_transform=src.transform, src_crs=src.crs,
+                            dst_transform=dst.transform, dst_crs=dst.crs, dst_nodata=0, resampling=Resampling.nearest)  # fmt: skip
+    return out > 0
