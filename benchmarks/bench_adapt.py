@@ -182,23 +182,38 @@ def markdown_table(rows: list[dict], methods: list[str]) -> str:
     return head + "\n".join(lines) + "\n"
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--work", type=Path, default=Path("/tmp/bench-adapt"), help="folder for the cases and outputs")
+def bench_arguments(parser: argparse.ArgumentParser, work: Path, methods: str) -> None:
+    """The options every adapt benchmark takes (this one and `bench_adapt_reference.py`)."""
+    parser.add_argument("--work", type=Path, default=work, help="folder for the cases and outputs")
     parser.add_argument("--steps", type=int, default=300, help="training steps per fit (default 300)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--cases", help="comma-separated case names to run (default: all)")
-    parser.add_argument("--methods", default="identity,mean_fill,biharmonic,pushpull,optical_fit,fusion_fit")
+    parser.add_argument("--methods", default=methods)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads per process (default 1: on a shared 2-core machine one thread runs faster)")
+    parser.add_argument("--jobs", type=int, default=1, help="cases fitted in parallel processes (default 1)")
+    parser.add_argument("--json", type=Path, help="also write the JSON here")
+    parser.add_argument("--markdown", type=Path, help="also write the docs table (markdown) here")
+
+
+def emit(result: dict, table: str, args: argparse.Namespace) -> None:
+    """Print the result's JSON; write it and the docs table where `--json` and `--markdown` ask."""
+    text = json.dumps(result, indent=2)
+    print(text)
+    if args.json:
+        args.json.write_text(text + "\n")
+    if args.markdown:
+        args.markdown.write_text(table)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    bench_arguments(parser, Path("/tmp/bench-adapt"), "identity,mean_fill,biharmonic,pushpull,optical_fit,fusion_fit")
     parser.add_argument("--ngf", type=int)
     parser.add_argument("--crop", type=int)
     parser.add_argument("--batch-size", type=int)
     parser.add_argument("--lr", type=float)
     parser.add_argument("--no-residual", action="store_true", help="fresh models start at the mean clear colour instead of correcting their push-pull-filled input (the comparison in docs/adapt.md)")
     parser.add_argument("--norm-mode", choices=("auto", "window", "running"), help="batch norm of the fitted model's prediction (default: adapt's, auto)")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1: on a shared 2-core machine one thread runs faster)")
-    parser.add_argument("--jobs", type=int, default=1, help="cases fitted in parallel processes (default 1)")
-    parser.add_argument("--json", type=Path, help="also write the JSON here")
-    parser.add_argument("--markdown", type=Path, help="also write the docs table (markdown) here")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     cases = prepare_cases(args.work, args.seed)
@@ -219,12 +234,7 @@ def main(argv: list[str] | None = None) -> int:
         "metric_notes": "inside the cloud mask: PSNR reflectance scale (data range 1), SSIM 8-bit display scale (DN 0-3000 -> 0-255)",
         "mean": summarise(rows, methods), "cases": rows,
     }  # fmt: skip
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.json:
-        args.json.write_text(text + "\n")
-    if args.markdown:
-        args.markdown.write_text(markdown_table(rows, methods))
+    emit(result, markdown_table(rows, methods), args)
     return 0
 
 

@@ -41,7 +41,7 @@ import rasterio
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_adapt import SSL4EO, _read, _write_case, cloud_windows, score  # noqa: E402
+from bench_adapt import SSL4EO, _read, _write_case, bench_arguments, cloud_windows, emit, score  # noqa: E402
 from sarclear.adapt.reference import use_reference  # noqa: E402
 from sarclear.adapt.scene import SHADOW_DILATION_PX, TooCloudyError, load_scene  # noqa: E402
 from sarclear.data.clouds import DEFAULT_THRESHOLD  # noqa: E402
@@ -179,15 +179,7 @@ def markdown_table(rows: list[dict], methods: list[str]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--work", type=Path, default=Path("/tmp/bench-adapt-reference"), help="folder for the cases and outputs")
-    parser.add_argument("--steps", type=int, default=300, help="training steps per fit (default 300)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--cases", help="comma-separated case names to run (default: all)")
-    parser.add_argument("--methods", default=",".join(METHODS))
-    parser.add_argument("--threads", type=int, default=1, help="torch threads per process (default 1)")
-    parser.add_argument("--jobs", type=int, default=1, help="cases run in parallel processes (default 1)")
-    parser.add_argument("--json", type=Path, help="also write the JSON here")
-    parser.add_argument("--markdown", type=Path, help="also write the docs table (markdown) here")
+    bench_arguments(parser, Path("/tmp/bench-adapt-reference"), ",".join(METHODS))
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     cases = prepare_cases(args.work, args.seed)
@@ -205,12 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     result = {"benchmark": "adapt_reference", "steps": args.steps, "seed": args.seed, "threads": args.threads, "jobs": args.jobs,
               "metric_notes": "inside the pasted cloud where the scene is clear: PSNR reflectance scale, SSIM 8-bit display (DN 0-3000)",
               "mean": summarise(rows, methods), "cases": rows}  # fmt: skip
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.json:
-        args.json.write_text(text + "\n")
-    if args.markdown:
-        args.markdown.write_text(markdown_table(rows, methods))
+    emit(result, markdown_table(rows, methods), args)
     return 0
 
 
