@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from sarclear.adapt.scene import AdaptScene
 from sarclear.data.hole_fill import pushpull_fill
@@ -48,6 +49,27 @@ def test_under_a_cloud_wider_than_the_window_the_colour_match_is_carried_in_from
     assert np.allclose(gain[:, hole], GAIN[:, :, 0], atol=0.02) and np.allclose(offset[:, hole], OFFSET[:, :, 0], atol=0.02)
     filled = reference_fill(np.where(hole[None], 0.99, truth), ~hole, reference, np.ones_like(hole))
     assert np.abs(filled[:, hole] - truth[:, hole]).max() < 0.02
+
+
+def test_each_blocks_gain_and_offset_are_the_least_squares_fit_of_its_window() -> None:
+    """The block grid is a cheaper way to the same statistics, not other ones: at an interior block,
+    the gain and offset are the (ridge-regularised) least-squares line through the window's clear
+    pixels, with a varying colour change and some pixels missing."""
+    from sarclear.data.reference_fill import BLOCK_PX, RIDGE_STD, coarse_gain_offset
+
+    rng = np.random.default_rng(3)
+    reference = _fields(2)
+    yy = np.mgrid[0:SIZE, 0:SIZE][0] / SIZE
+    target = (0.5 + yy) * reference + 0.1 * yy + rng.normal(0, 0.01, reference.shape)  # the change varies down the scene
+    known = rng.random((SIZE, SIZE)) > 0.3
+    gain, offset = coarse_gain_offset(reference, target.astype(np.float32), known)
+    row, col, half = 10, 12, 7 * BLOCK_PX // 2  # block (10, 12): pixels 40-43, 48-51; its window 7 blocks wide
+    window = (slice(row * BLOCK_PX + 2 - half, row * BLOCK_PX + 2 + half), slice(col * BLOCK_PX + 2 - half, col * BLOCK_PX + 2 + half))
+    for band in range(3):
+        x, y = reference[band][window][known[window]], target[band][window][known[window]]
+        slope = np.cov(x, y, bias=True)[0, 1] / (x.var() + RIDGE_STD**2)
+        assert gain[band, row, col] == pytest.approx(slope, rel=1e-4)
+        assert offset[band, row, col] == pytest.approx(y.mean() - slope * x.mean(), abs=1e-5)
 
 
 def test_the_references_own_clouds_are_never_used() -> None:
