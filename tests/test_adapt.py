@@ -196,7 +196,7 @@ def test_a_reference_date_fills_the_cloud_with_its_fields_and_is_tagged(tmp_path
     assert tags["with_reference"]["SARCLEAR_ADAPT_REFERENCE"] == "other_date.tif"
     assert tags["with_reference"]["SARCLEAR_ADAPT_REFERENCE_PCT"] == "100.00"
     assert tags["with_reference"]["SARCLEAR_ADAPT_REFERENCE_USED"] == "yes"
-    assert tags["with_reference"]["SARCLEAR_ADAPT_REFERENCE_CHECK"].endswith("held-out holes of the scene's clear ground")
+    assert tags["with_reference"]["SARCLEAR_ADAPT_REFERENCE_CHECK"].endswith("held-out holes of the scene's clear ground, scored where the reference is clear")
     assert "SARCLEAR_ADAPT_REFERENCE" not in tags["plain"]
 
 
@@ -265,3 +265,31 @@ def test_a_genuine_reference_ten_days_earlier_fills_a_genuine_l1c_scene(
     err = capsys.readouterr().err
     assert "level L2A against the scene's L1C" in err and f"{reference.name}: used (mean error" in err
     assert tags["SARCLEAR_ADAPT_REFERENCE_USED"] == "yes"
+
+
+def test_a_genuine_reference_in_another_crs_and_partly_overlapping_is_warped_onto_the_scene(tmp_path: Path) -> None:
+    """The L2A of 2020-08-13 exported as one RGB GeoTIFF in UTM 43N (the scene's bands are in
+    EPSG:4326, as SSL4EO-S12 ships them), its eastern part cut off: it is warped onto the scene's
+    grid, fills only what it covers, and the output stays on the scene's grid."""
+    from rasterio.warp import Resampling, calculate_default_transform, reproject
+
+    scene = SSL4EO / "s2c/0000200/20200823T054639_20200823T055618_T43RCP"
+    source = SSL4EO / "s2a/0000200/20200813T054639_20200813T054952_T43RCP"
+    with rasterio.open(source / "B4.tif") as src:
+        crs, transform, width, height, bounds = src.crs, src.transform, src.width, src.height, src.bounds
+    utm, utm_transform, utm_width, utm_height = "EPSG:32643", *calculate_default_transform(crs, "EPSG:32643", width, height, *bounds, resolution=10)
+    rgb = np.zeros((3, utm_height, utm_width), np.uint16)
+    for band, name in zip(rgb, ("B4", "B3", "B2")):
+        with rasterio.open(source / f"{name}.tif") as src:
+            reproject(src.read(1), band, src_transform=transform, src_crs=crs, dst_transform=utm_transform, dst_crs=utm,
+                      dst_nodata=0, resampling=Resampling.bilinear)  # fmt: skip
+    west = rgb[:, :, : utm_width * 3 // 5]  # the western three fifths
+    reference = write_raster(tmp_path / "l2a_utm.tif", west, crs=utm, transform=utm_transform, nodata=0, descriptions=("B4", "B3", "B2"))
+    out = tmp_path / "out.tif"
+    code = main(["adapt", "--s1", str(SSL4EO_S1), "--s2", str(scene), "--reference", str(reference), "--out", str(out),
+                 "--steps", "2", "--ngf", "4", "--batch-size", "2"])  # fmt: skip
+    assert code == 0
+    with rasterio.open(out) as src, rasterio.open(scene / "B4.tif") as grid:
+        tags = src.tags()
+        assert src.crs == grid.crs and src.transform == grid.transform and src.shape == grid.shape
+    assert 30 < float(tags["SARCLEAR_ADAPT_REFERENCE_PCT"]) < 80  # what its western part sees of the clouds
