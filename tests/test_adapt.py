@@ -248,6 +248,17 @@ def test_a_reference_of_another_place_is_refused_in_one_line(tmp_path: Path, cap
     assert not out.exists()
 
 
+def test_a_missing_reference_is_refused_before_the_scene_is_read(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    paths = _scene(tmp_path, _square_cloud())
+    out = tmp_path / "out.tif"
+    code = main(["adapt", "--s1", str(paths["s1"]), "--s2", str(paths["s2"]), "--mask", str(paths["mask"]), "--out", str(out),
+                 "--steps", "3", "--reference", str(tmp_path / "missing.tif")])  # fmt: skip  (not --quiet: the scene would log its reading)
+    assert code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"sarclear: error: {tmp_path / 'missing.tif'}: file not found"]
+    assert not out.exists()
+
+
 def test_a_genuine_reference_ten_days_earlier_fills_a_genuine_l1c_scene(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -25,12 +25,14 @@ from pathlib import Path
 import numpy as np
 import rasterio.warp
 from rasterio.enums import Resampling
+from rasterio.transform import array_bounds
 
 from sarclear.adapt.holes import sample_hole
 from sarclear.adapt.pairs import crop_origin
 from sarclear.adapt.scene import AdaptScene, load_scene, pad_scene
 from sarclear.data.reference_fill import reference_share
 from sarclear.errors import RasterError
+from sarclear.predict.scene import open_s2
 
 Log = Callable[[str], None]
 
@@ -111,6 +113,27 @@ def _on_scene_grid(reference: AdaptScene, scene: AdaptScene) -> tuple[np.ndarray
     return np.nan_to_num(out, nan=0.0), covered
 
 
+def _refuse(reference: Path, overlap: float, scene_name: str) -> RasterError:
+    return RasterError(reference, f"covers {100 * overlap:.1f} % of {scene_name}: give an image of the same place "
+                                  "(another date of the same tile)")  # fmt: skip
+
+
+def check_reference_early(path: str | Path, s2: str | Path) -> None:
+    """Before anything slow (reading and cloud-masking the scene): the reference opens as an S2
+    input, and its footprint meets the scene's; exit 2 naming it otherwise. `add_reference` checks
+    the overlap again, pixel by pixel, once both are read."""
+    quiet: Log = lambda _: None
+    reference, _ = open_s2(path, None, quiet)
+    scene, _ = open_s2(s2, None, quiet)
+    if reference.crs is None or scene.crs is None:
+        return  # no georeferencing to compare: the pixel check after reading decides
+    box = array_bounds(reference.height, reference.width, reference.transform)
+    west, south, east, north = rasterio.warp.transform_bounds(reference.crs, scene.crs, *box)
+    s_west, s_south, s_east, s_north = array_bounds(scene.height, scene.width, scene.transform)
+    if west >= s_east or east <= s_west or south >= s_north or north <= s_south:
+        raise _refuse(Path(path), 0.0, Path(s2).name)
+
+
 def add_reference(scene: AdaptScene, path: str | Path, *, shadow_dilation: int, cloud_threshold: float, use_scl: bool,
                   log: Log = lambda _: None) -> AdaptScene:  # fmt: skip
     """`scene` with the reference image at `path` (clouds detected as for the scene itself, the mask
@@ -121,8 +144,7 @@ def add_reference(scene: AdaptScene, path: str | Path, *, shadow_dilation: int, 
     ref_name, name = reference.inputs.s2.path, scene.inputs.s2.path.name
     overlap = float((_footprint(reference, scene) & scene.valid).mean())
     if overlap < MIN_OVERLAP:
-        raise RasterError(ref_name, f"covers {100 * overlap:.1f} % of {name}: give an image of the same place "
-                                    "(another date of the same tile)")  # fmt: skip
+        raise _refuse(ref_name, overlap, name)
     clear = clear & scene.valid
     share = reference_share(scene.clear, clear, scene.valid)
     log(f"{ref_name.name}: {reference.clear_share:.1%} clear; sees {share:.1%} of what {name} needs filled "

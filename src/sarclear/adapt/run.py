@@ -34,7 +34,7 @@ from sarclear.adapt.fit import (
     new_spec,
     start_fresh,
 )
-from sarclear.adapt.reference import ReferenceUse, use_reference
+from sarclear.adapt.reference import ReferenceUse, check_reference_early, use_reference
 from sarclear.adapt.scene import SHADOW_DILATION_PX, AdaptScene, check_clear_enough, load_scene, pad_scene
 from sarclear.data.clouds import DEFAULT_THRESHOLD
 from sarclear.data.normalize import S2_CLIP_MAX_DN, s2_from_network
@@ -174,6 +174,8 @@ def adapt_scene(
     check_threshold(cloud_threshold)
     if force_reference and reference is None:
         raise ConfigError("--force-reference: give the image to use with --reference S2")
+    if reference is not None:
+        check_reference_early(reference, s2)
     if (steps is not None and steps < 1) or (minutes is not None and minutes <= 0) or batch_size < 1 or ngf < 1:
         raise ConfigError("--steps, --minutes, --batch-size and --ngf must be positive")
     keep = Path(keep_model) if keep_model is not None else None
