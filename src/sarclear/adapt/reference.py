@@ -152,7 +152,7 @@ def add_reference(scene: AdaptScene, path: str | Path, *, shadow_dilation: int, 
     if reference.inputs.radiometry.level != scene.inputs.radiometry.level:
         log(f"{ref_name.name}: level {reference.inputs.radiometry.level or 'unknown'} against the scene's "
             f"{scene.inputs.radiometry.level or 'unknown'}; the local colour matching absorbs the difference")  # fmt: skip
-    return replace(scene, reference=optical.astype(np.float32), reference_clear=clear)
+    return replace(scene, reference=optical.astype(np.float32, copy=False), reference_clear=clear)
 
 
 @dataclass(frozen=True)
