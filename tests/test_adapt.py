@@ -304,3 +304,28 @@ def test_a_genuine_reference_in_another_crs_and_partly_overlapping_is_warped_ont
         tags = src.tags()
         assert src.crs == grid.crs and src.transform == grid.transform and src.shape == grid.shape
     assert 30 < float(tags["SARCLEAR_ADAPT_REFERENCE_PCT"]) < 80  # what its western part sees of the clouds
+
+
+def test_an_l2a_references_own_scene_classification_masks_its_clouds(tmp_path: Path) -> None:
+    """An L2A reference with an SCL file is masked by it, as a scene would be (`--no-scl`: by its
+    brightness): an SCL that calls the reference's western half cloud leaves adapt about half of
+    what it could take from it."""
+    import shutil
+
+    reference = Path(shutil.copytree(SSL4EO / "s2a/0000200/20200813T054639_20200813T054952_T43RCP", tmp_path / "s2a" / "ref"))
+    with rasterio.open(reference / "B5.tif") as b5:
+        scl = np.full((1, b5.height, b5.width), 4, np.uint8)  # vegetation, on the 20 m grid as ESA writes it
+        scl[:, :, : b5.width // 2] = 9  # cloud, high probability
+        profile = {"driver": "GTiff", "width": b5.width, "height": b5.height, "count": 1, "dtype": "uint8", "crs": b5.crs,
+                   "transform": b5.transform}  # fmt: skip
+    with rasterio.open(reference / "SCL.tif", "w", **profile) as dst:
+        dst.write(scl)
+    scene = SSL4EO / "s2c/0000200/20200823T054639_20200823T055618_T43RCP"
+    shares = {}
+    for name, extra in (("scl", []), ("no_scl", ["--no-scl"])):
+        out = tmp_path / f"{name}.tif"
+        assert main(["adapt", "--s1", str(SSL4EO_S1), "--s2", str(scene), "--reference", str(reference), "--out", str(out),
+                     "--steps", "2", "--ngf", "4", "--batch-size", "2", "--quiet", *extra]) == 0  # fmt: skip
+        with rasterio.open(out) as src:
+            shares[name] = float(src.tags()["SARCLEAR_ADAPT_REFERENCE_PCT"])
+    assert shares["no_scl"] > 90 and 25 < shares["scl"] < 65
