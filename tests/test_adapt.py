@@ -196,6 +196,7 @@ def test_a_reference_date_fills_the_cloud_with_its_fields_and_is_tagged(tmp_path
     assert tags["with_reference"]["SARCLEAR_ADAPT_REFERENCE"] == "other_date.tif"
     assert tags["with_reference"]["SARCLEAR_ADAPT_REFERENCE_PCT"] == "100.00"
     assert tags["with_reference"]["SARCLEAR_ADAPT_REFERENCE_USED"] == "yes"
+    assert "SARCLEAR_ADAPT_REFERENCE_DAYS" not in tags["with_reference"]  # names without dates: nothing claimed
     assert tags["with_reference"]["SARCLEAR_ADAPT_REFERENCE_CHECK"].endswith("held-out holes of the scene's clear ground, scored where the reference is clear")
     assert "SARCLEAR_ADAPT_REFERENCE" not in tags["plain"]
 
@@ -275,6 +276,7 @@ def test_a_genuine_reference_ten_days_earlier_fills_a_genuine_l1c_scene(
     assert tags["SARCLEAR_ADAPT_REFERENCE"] == reference.name and float(tags["SARCLEAR_ADAPT_REFERENCE_PCT"]) > 90
     err = capsys.readouterr().err
     assert "level L2A against the scene's L1C" in err and f"{reference.name}: used (mean error" in err
+    assert f"{reference.name}: 10 days before the scene" in err and tags["SARCLEAR_ADAPT_REFERENCE_DAYS"] == "-10"
     assert tags["SARCLEAR_ADAPT_REFERENCE_USED"] == "yes"
 
 

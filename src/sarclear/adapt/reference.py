@@ -32,6 +32,7 @@ from sarclear.adapt.pairs import crop_origin
 from sarclear.adapt.scene import AdaptScene, load_scene, pad_scene
 from sarclear.data.reference_fill import reference_share
 from sarclear.errors import RasterError
+from sarclear.io.acquisition import date_from_names
 from sarclear.predict.scene import open_s2
 
 Log = Callable[[str], None]
@@ -165,15 +166,18 @@ class ReferenceUse:
     check: ReferenceCheck
     used: bool
     forced: bool = False
+    #: The reference's acquisition date minus the scene's, in days, when both files' names say.
+    days: int | None = None
 
     def tags(self) -> dict[str, str]:
         used = ("yes" if self.check.helps else "yes (forced)") if self.used else "no"
         return {"SARCLEAR_ADAPT_REFERENCE": self.name, "SARCLEAR_ADAPT_REFERENCE_PCT": f"{100.0 * self.share:.2f}",
-                "SARCLEAR_ADAPT_REFERENCE_USED": used, "SARCLEAR_ADAPT_REFERENCE_CHECK": self.check.describe()}  # fmt: skip
+                "SARCLEAR_ADAPT_REFERENCE_USED": used, "SARCLEAR_ADAPT_REFERENCE_CHECK": self.check.describe()} | (
+                {} if self.days is None else {"SARCLEAR_ADAPT_REFERENCE_DAYS": str(self.days)})  # fmt: skip
 
     def summary(self) -> dict[str, object]:
         """For `adapt.json`."""
-        return {"file": self.name, "share_seen_clear": round(self.share, 4), "used": self.used, "forced": self.forced,
+        return {"file": self.name, "days": self.days, "share_seen_clear": round(self.share, 4), "used": self.used, "forced": self.forced,
                 "check": {"reference_error": round(self.check.reference_error, 5), "plain_error": round(self.check.plain_error, 5),
                           "holes": self.check.holes}}  # fmt: skip
 
@@ -188,7 +192,9 @@ def use_reference(scene: AdaptScene, path: str | Path, *, seed: int, force: bool
     share = reference_share(scene.clear, with_reference.reference_clear, scene.valid)
     check = check_reference(with_reference, seed)
     used = force or check.helps
-    name = Path(path).name
+    name, days = Path(path).name, days_apart(scene.inputs.s2.path, path)
+    if days is not None:
+        log(f"{name}: {abs(days)} days {'after' if days > 0 else 'before'} the scene" if days else f"{name}: the scene's own date")
     if check.helps:
         log(f"{name}: used ({check.describe()})")
     elif force:
@@ -196,7 +202,14 @@ def use_reference(scene: AdaptScene, path: str | Path, *, seed: int, force: bool
     else:
         log(f"{name}: NOT used: it fills this scene worse than the graded fill ({check.describe()}); "
             "a nearer date may help, or --force-reference to use it anyway")  # fmt: skip
-    return (with_reference if used else scene), ReferenceUse(name, share, check, used, force)
+    return (with_reference if used else scene), ReferenceUse(name, share, check, used, force, days)
+
+
+def days_apart(scene: str | Path, reference: str | Path) -> int | None:
+    """The reference's sensing date minus the scene's, in days, from their product or folder names
+    (`sarclear.io.acquisition`); None when either name carries no date."""
+    scene_date, reference_date = date_from_names(scene), date_from_names(reference)
+    return None if scene_date is None or reference_date is None else (reference_date - scene_date).days
 
 
 def _footprint(reference: AdaptScene, scene: AdaptScene) -> np.ndarray:
