@@ -72,6 +72,19 @@ def test_each_blocks_gain_and_offset_are_the_least_squares_fit_of_its_window() -
         assert offset[band, row, col] == pytest.approx(y.mean() - slope * x.mean(), abs=1e-5)
 
 
+def test_a_scene_clear_only_in_small_patches_takes_the_colour_change_they_show_together() -> None:
+    """No window holds enough clear ground (two 8 px patches, one in a corner, each one field): the
+    gain and offset come from one fit over both patches, not from a corner window whose edges,
+    reflected, would count its patch four times and fit a gain to one field's noise."""
+    rng = np.random.default_rng(5)
+    reference = _fields(4) + rng.normal(0, 0.005, (3, SIZE, SIZE)).astype(np.float32)
+    truth = GAIN * reference + OFFSET
+    clear = np.zeros((SIZE, SIZE), bool)
+    clear[0:8, 0:8] = clear[64:72, 48:56] = True
+    filled = reference_fill(np.where(clear[None], truth, 0.99), clear, reference, np.ones_like(clear))
+    assert np.abs(filled[:, ~clear] - truth[:, ~clear]).max() < 0.02
+
+
 def test_the_references_own_clouds_are_never_used() -> None:
     reference, hole = _fields(), _hole(40, 16)
     truth = GAIN * reference + OFFSET

@@ -11,9 +11,9 @@ fits (target ~ gain * reference + offset) with a small ridge on the gain, so a w
 ground gets its local mean instead of amplified noise (matching mean and standard deviation
 instead would stretch a flat window's noise to the target's spread). The windows' sums are
 gathered on 4 px blocks and the gains and offsets upsampled bilinearly: on a 4096 px scene that
-took 3.9 s and 0.8 GB above the inputs against 14.7 s and 2.4 GB per pixel, and a whole 10980 px
-tile 47 s and 5.9 GB, where per pixel it passed 21 GB (`benchmarks/bench_reference_fill.py`,
-2026-12-03); on the genuine benchmark the fills scored within -0.7 / +0.15 dB of the per-pixel
+took 4.4 s and 0.9 GB above the inputs against 14.7 s and 2.4 GB per pixel, and a whole 10980 px
+tile 43 s and 6.1 GB, where per pixel it passed 21 GB (`benchmarks/bench_reference_fill.py`,
+2026-12-03); on the genuine benchmark the fills scored within -0.35 / +0.32 dB of the per-pixel
 ones (docs/adapt.md).
 Under a large cloud no window has support; there the gain and offset are graded in from the
 windows around (push-pull), so colours change smoothly across the cloud. Pixels cloudy in both
@@ -81,10 +81,23 @@ def coarse_gain_offset(reference: np.ndarray, target: np.ndarray, known: np.ndar
     `MIN_SUPPORT` of them."""
     channels = reference.shape[0]
     size = max(1, 2 * round((window / block - 1) / 2) + 1)
-    sums = uniform_filter(_block_sums(reference, target, known, block), size=(1, size, size), mode="reflect")
-    count = sums[0]
-    supported = count >= MIN_SUPPORT * block * block
-    safe = np.maximum(count, 1e-9)
+    blocks = _block_sums(reference, target, known, block)
+    # zeros beyond the edges: a reflected edge would count the same clear pixels twice and call a
+    # window supported that holds one small clear patch (measured: a gain of 0.37 for a true 1.25)
+    sums = uniform_filter(blocks, size=(1, size, size), mode="constant")
+    supported = sums[0] >= MIN_SUPPORT * block * block
+    gain, offset = _fit(sums, channels, ridge_std)
+    # where no window is supported anywhere (a scene clear only in slivers), the one fit over every
+    # pixel clear in both: a colour change the scene shows somewhere beats none
+    whole_gain, whole_offset = _fit(blocks.sum(axis=(1, 2))[:, None, None], channels, ridge_std)
+    default = np.concatenate([whole_gain[:, 0, 0], whole_offset[:, 0, 0]]).astype(np.float32)
+    fit = pushpull_fill(np.concatenate([gain, offset]).astype(np.float32), supported, default)
+    return fit[:channels], fit[channels:]
+
+
+def _fit(sums: np.ndarray, channels: int, ridge_std: float) -> tuple[np.ndarray, np.ndarray]:
+    """`(C, ...)` ridge least-squares gain and offset from `_block_sums`-ordered sums (count first)."""
+    safe = np.maximum(sums[0], 1e-9)
     gains, offsets = [], []
     for c in range(channels):
         ref_sum, tgt_sum, ref_sq, ref_tgt = sums[1 + 4 * c : 5 + 4 * c] / safe
@@ -92,10 +105,7 @@ def coarse_gain_offset(reference: np.ndarray, target: np.ndarray, known: np.ndar
         gain = np.clip((ref_tgt - ref_sum * tgt_sum) / (var + ridge_std**2), *GAIN_RANGE)
         gains.append(gain)
         offsets.append(tgt_sum - gain * ref_sum)
-    fit = np.stack(gains + offsets).astype(np.float32)
-    default = np.concatenate([np.ones(channels), np.zeros(channels)]).astype(np.float32)
-    fit = pushpull_fill(fit, supported, default)
-    return fit[:channels], fit[channels:]
+    return np.stack(gains), np.stack(offsets)
 
 
 def _upsample(plane: np.ndarray, block: int, shape: tuple[int, int]) -> np.ndarray:
