@@ -9,6 +9,7 @@ import pytest
 import rasterio
 
 from sarclear.cli import main
+from sarclear.data.clouds import dilate
 from sarclear.io.geotiff import write_raster
 from sarclear.predict.composite import FEATHER_PX
 from tests.helpers import CRS, transform_for
@@ -331,3 +332,47 @@ def test_an_l2a_references_own_scene_classification_masks_its_clouds(tmp_path: P
         with rasterio.open(out) as src:
             shares[name] = float(src.tags()["SARCLEAR_ADAPT_REFERENCE_PCT"])
     assert shares["no_scl"] > 90 and 25 < shares["scl"] < 65
+
+
+def test_fill_only_gives_a_scene_too_cloudy_to_fit_its_reference_fill(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """93 % under cloud: adapt refuses to fit, and --fill-only with a reference writes the
+    reference's fields under the cloud, tagged as no model, on the scene's grid."""
+    cloud = np.ones((SIZE, SIZE), bool)
+    cloud[4:16, 4:16] = cloud[44:56, 40:52] = False  # two clear gaps
+    truth = _clear_truth(tmp_path)
+    paths = _scene(tmp_path, cloud)
+    reference = _reference(tmp_path / "ref", truth)
+    assert _adapt(paths, tmp_path / "fit.tif", "--reference", str(reference)) == 2
+    assert "only 7.0% of the scene is clear" in capsys.readouterr().err
+    out = tmp_path / "fill.tif"
+    assert _adapt(paths, out, "--reference", str(reference), "--fill-only") == 0
+    with rasterio.open(out) as src:
+        result, tags = src.read().astype(np.float32), src.tags()
+    inside = ~dilate(~cloud, FEATHER_PX)  # past the composite's transition
+    graded = _read(tmp_path / "graded.tif")[0] if _adapt(paths, tmp_path / "graded.tif", "--fill-only") == 0 else None
+    assert graded is not None
+    error, graded_error = (float(np.abs(a[:, inside] - truth[:, inside]).mean()) for a in (result, graded.astype(np.float32)))
+    assert error < 30 < graded_error  # DN: the fields, not a graded blur
+    assert tags["SARCLEAR_MODEL_TRAINED_ON"].startswith("none") and tags["SARCLEAR_ADAPT_REFERENCE_USED"] == "yes"
+
+
+def test_fill_only_without_a_reference_is_the_graded_fill(tmp_path: Path) -> None:
+    from sarclear.data.hole_fill import pushpull_fill
+    from sarclear.data.normalize import S2_CLIP_MAX_DN, s2_from_network, s2_to_network
+
+    cloud = _square_cloud(16, 32)
+    paths = _scene(tmp_path, cloud)
+    out = tmp_path / "fill.tif"
+    assert _adapt(paths, out, "--fill-only") == 0
+    cloudy = _read(paths["s2"])[0].astype(np.float32)
+    graded = s2_from_network(pushpull_fill(s2_to_network(cloudy, S2_CLIP_MAX_DN), ~cloud), S2_CLIP_MAX_DN)
+    inside = np.zeros_like(cloud)
+    inside[16 + FEATHER_PX : 48 - FEATHER_PX, 16 + FEATHER_PX : 48 - FEATHER_PX] = True
+    assert np.abs(_read(out)[0].astype(np.float32)[:, inside] - graded[:, inside]).max() <= 1  # DN rounding
+    assert np.array_equal(_read(out)[0][:, ~_square_cloud(16 - FEATHER_PX, 32 + 2 * FEATHER_PX)], _read(paths["s2"])[0][:, ~_square_cloud(16 - FEATHER_PX, 32 + 2 * FEATHER_PX)])
+
+
+def test_fill_only_refuses_to_keep_or_start_from_a_model(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    paths = _scene(tmp_path, _square_cloud())
+    assert _adapt(paths, tmp_path / "out.tif", "--fill-only", "--keep-model", str(tmp_path / "model")) == 2
+    assert capsys.readouterr().err.strip() == "sarclear: error: --fill-only fits no model: drop --keep-model and --checkpoint"

@@ -7,7 +7,7 @@ per-band export in degrees) is warped onto the scene's grid, bilinear, with its 
 nodata, so a cloud never bleeds into a clear pixel beside it. What it fills is logged and tagged.
 
 Another date does not always help: 70 days apart, across a monsoon, the crops had changed, and on
-genuine SSL4EO-S12 dates the matched reference scored 0.3-0.9 dB *below* the fill graded in from
+genuine SSL4EO-S12 dates the matched reference scored 0.3-1.2 dB *below* the fill graded in from
 a cloud's edges, while 10 days apart it raised SSIM inside clouds from 0.63 to 0.76 on average
 (docs/adapt.md). So before it is used, `check_reference` asks the scene itself: it cuts holes
 shaped like the scene's own clouds into its clear ground, fills them both ways, and compares with

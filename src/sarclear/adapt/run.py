@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from sarclear.adapt.fill_only import FillOnly, fill_only_spec
 from sarclear.adapt.fit import (
     DEFAULT_BATCH,
     DEFAULT_CROP,
@@ -134,6 +135,7 @@ def adapt_scene(
     mask: str | Path | None = None,
     reference: str | Path | None = None,
     force_reference: bool = False,
+    fill_only: bool = False,
     keep_model: str | Path | None = None,
     seed: int = 0,
     ngf: int = DEFAULT_NGF,
@@ -162,7 +164,9 @@ def adapt_scene(
     product's own scene classification as the mask) as there. `reference`: another date of the same
     place (any S2 input), whose clear pixels, matched to this scene's colours window by window,
     fill the clouds the model then corrects, if it fills the scene's own held-out holes at least as
-    well as the graded fill, or if `force_reference` (`sarclear.adapt.reference`).
+    well as the graded fill, or if `force_reference` (`sarclear.adapt.reference`). `fill_only`: no
+    fit, that fill is the output (`sarclear.adapt.fill_only`; a scene under 10 % clear is then not
+    refused).
     `residual` (a fresh model only): the model corrects its push-pull-filled input (default) rather
     than starting from the mean clear colour (docs/adapt.md compares the two).
     """
@@ -176,6 +180,8 @@ def adapt_scene(
         raise ConfigError("--force-reference: give the image to use with --reference S2")
     if reference is not None:
         check_reference_early(reference, s2)
+    if fill_only and (keep_model is not None or checkpoint is not None):
+        raise ConfigError("--fill-only fits no model: drop --keep-model and --checkpoint")
     if (steps is not None and steps < 1) or (minutes is not None and minutes <= 0) or batch_size < 1 or ngf < 1:
         raise ConfigError("--steps, --minutes, --batch-size and --ngf must be positive")
     keep = Path(keep_model) if keep_model is not None else None
@@ -187,21 +193,27 @@ def adapt_scene(
                        log=log)  # fmt: skip
     clear_share, cloud_share = scene.clear_share, float(scene.cloud.sum()) / max(1, int(scene.valid.sum()))
     log(f"{scene.inputs.s2.path.name}: {cloud_share:.1%} cloud (mask dilated by {shadow_dilation} px), {clear_share:.1%} clear to learn from")
-    check_clear_enough(scene, has_checkpoint=generator is not None, log=log)
+    if not fill_only:
+        check_clear_enough(scene, has_checkpoint=generator is not None, log=log)
     reference_use = None
     if reference is not None:
         scene, reference_use = use_reference(scene, reference, seed=seed, force=force_reference, shadow_dilation=SHADOW_DILATION_PX,
                                              cloud_threshold=cloud_threshold, use_scl=use_scl, log=log)  # fmt: skip
-    if spec is None or generator is None:
-        spec = new_spec(use_sar, crop_size(*scene.inputs.shape, crop), ngf, residual)
-        torch.manual_seed(seed)
-        generator = spec.build()
-        start_fresh(generator, spec, scene.fill)
-    report = fit(pad_scene(scene, spec.tile_size), generator, spec, steps=steps, minutes=minutes, seed=seed,
-                 batch_size=batch_size, lr=lr, ssim_weight=ssim_weight, progress=progress, log=log)  # fmt: skip
-    start_spec = spec if checkpoint is not None else None
-    # what its batch norm was last trained with, and what it was fitted to
-    spec = dataclasses.replace(spec, norm_batch=batch_size, **fitted_provenance(scene, start_spec, report.steps))
+    if fill_only:
+        spec = fill_only_spec(new_spec(use_sar, crop_size(*scene.inputs.shape, crop), ngf, residual),
+                              scene.inputs.radiometry.level or "L1C")  # fmt: skip
+        generator, report = FillOnly(use_sar), FitReport(0, 0.0)
+    else:
+        if spec is None or generator is None:
+            spec = new_spec(use_sar, crop_size(*scene.inputs.shape, crop), ngf, residual)
+            torch.manual_seed(seed)
+            generator = spec.build()
+            start_fresh(generator, spec, scene.fill)
+        report = fit(pad_scene(scene, spec.tile_size), generator, spec, steps=steps, minutes=minutes, seed=seed,
+                     batch_size=batch_size, lr=lr, ssim_weight=ssim_weight, progress=progress, log=log)  # fmt: skip
+        start_spec = spec if checkpoint is not None else None
+        # what its batch norm was last trained with, and what it was fitted to
+        spec = dataclasses.replace(spec, norm_batch=batch_size, **fitted_provenance(scene, start_spec, report.steps))
     with tempfile.TemporaryDirectory(prefix="sarclear-adapt-") as tmp:
         folder = keep if keep is not None else Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)
@@ -214,6 +226,6 @@ def adapt_scene(
             (keep / REPORT_FILE).write_text(json.dumps(settings, indent=2) + "\n")
         engine = TorchEngine(generator, "cpu", "fp32", owned=True, norm=resolve_norm_mode(norm, spec.norm_batch))
         predict_with_engine(engine, spec, s1 if use_sar else None, filled, out, composite=True, mask=mask_path,
-                            progress=progress, log=log, model_name="the fitted model",
+                            progress=progress, log=log, model_name="the fill" if fill_only else "the fitted model",
                             source_tags=source_tags(scene, shadow_dilation, reference_use))  # fmt: skip
     return AdaptResult(Path(out), spec, report, clear_share, cloud_share)
