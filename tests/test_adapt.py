@@ -370,6 +370,9 @@ def test_fill_only_without_a_reference_is_the_graded_fill(tmp_path: Path) -> Non
     inside[16 + FEATHER_PX : 48 - FEATHER_PX, 16 + FEATHER_PX : 48 - FEATHER_PX] = True
     assert np.abs(_read(out)[0].astype(np.float32)[:, inside] - graded[:, inside]).max() <= 1  # DN rounding
     assert np.array_equal(_read(out)[0][:, ~_square_cloud(16 - FEATHER_PX, 32 + 2 * FEATHER_PX)], _read(paths["s2"])[0][:, ~_square_cloud(16 - FEATHER_PX, 32 + 2 * FEATHER_PX)])
+    no_radar = tmp_path / "no_radar.tif"  # the fill needs no --s1
+    assert main(["adapt", "--s2", str(paths["s2"]), "--mask", str(paths["mask"]), "--out", str(no_radar), "--fill-only", "--quiet"]) == 0
+    assert np.array_equal(_read(no_radar)[0], _read(out)[0])
 
 
 def test_fill_only_refuses_to_keep_or_start_from_a_model(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

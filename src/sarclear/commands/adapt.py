@@ -64,6 +64,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.no_sar and args.s1 is not None:
         say("--no-sar: ignoring --s1")
+    if args.fill_only and args.s1 is None:
+        args.no_sar = True  # the fill needs no radar
     if not args.no_sar and args.s1 is None:
         raise ConfigError("--s1 is required (the fit uses SAR as guidance); give --no-sar for an optical-only fit")
     if args.crop is not None and (args.crop < 32 or args.crop & (args.crop - 1)):
