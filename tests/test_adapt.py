@@ -379,3 +379,31 @@ def test_fill_only_refuses_to_keep_or_start_from_a_model(tmp_path: Path, capsys:
     paths = _scene(tmp_path, _square_cloud())
     assert _adapt(paths, tmp_path / "out.tif", "--fill-only", "--keep-model", str(tmp_path / "model")) == 2
     assert capsys.readouterr().err.strip() == "sarclear: error: --fill-only fits no model: drop --keep-model and --checkpoint"
+
+
+def test_a_reference_mask_marks_the_references_clouds(tmp_path: Path) -> None:
+    """--reference-mask: the pixels it marks are never used, whatever they hold (here two different
+    plantings give the same output), and the share of the cloud the reference fills drops by them."""
+    cloud, truth = _square_cloud(16, 32), _clear_truth(tmp_path)
+    paths = _scene(tmp_path, cloud)
+    ref_cloud = np.zeros_like(cloud)
+    ref_cloud[16:32, :] = True  # the cloud's upper half, on the reference's date
+    mask = write_raster(tmp_path / "ref_mask.tif", ref_cloud.astype(np.uint8), crs=CRS, transform=transform_for())
+    outputs, shares = [], []
+    for planted in (0, 3000):
+        folder = tmp_path / f"ref{planted}"
+        reference = _reference(folder, truth)
+        with rasterio.open(reference, "r+") as dst:
+            dst.write(np.where(ref_cloud[None], planted, dst.read()).astype(np.uint16))
+        out = tmp_path / f"out{planted}.tif"
+        assert _adapt(paths, out, "--reference", str(reference), "--reference-mask", str(mask), "--force-reference") == 0
+        with rasterio.open(out) as src:
+            outputs.append(src.read())
+            shares.append(float(src.tags()["SARCLEAR_ADAPT_REFERENCE_PCT"]))
+    assert np.array_equal(outputs[0], outputs[1]) and shares[0] == shares[1] == 50.0
+
+
+def test_reference_mask_without_a_reference_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    paths = _scene(tmp_path, _square_cloud())
+    assert _adapt(paths, tmp_path / "out.tif", "--reference-mask", str(paths["mask"])) == 2
+    assert capsys.readouterr().err.strip() == "sarclear: error: --reference-mask: give the image to use with --reference S2"

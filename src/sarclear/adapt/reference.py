@@ -136,11 +136,13 @@ def check_reference_early(path: str | Path, s2: str | Path) -> None:
 
 
 def add_reference(scene: AdaptScene, path: str | Path, *, shadow_dilation: int, cloud_threshold: float, use_scl: bool,
-                  log: Log = lambda _: None) -> AdaptScene:  # fmt: skip
+                  mask: str | Path | None = None, log: Log = lambda _: None) -> AdaptScene:  # fmt: skip
     """`scene` with the reference image at `path` (clouds detected as for the scene itself, the mask
-    widened by `shadow_dilation`); refuses (exit 2) a reference that does not cover the scene."""
-    reference = load_scene(path, None, use_sar=False, s2_clip_max=scene.s2_clip_max, shadow_dilation=shadow_dilation,
-                           cloud_threshold=cloud_threshold, use_scl=use_scl, log=log)  # fmt: skip
+    widened by `shadow_dilation`, or the given `mask` on the reference's grid, as given); refuses
+    (exit 2) a reference that does not cover the scene."""
+    reference = load_scene(path, None, use_sar=False, mask=mask, s2_clip_max=scene.s2_clip_max,
+                           shadow_dilation=shadow_dilation if mask is None else 0, cloud_threshold=cloud_threshold,
+                           use_scl=use_scl, log=log)  # fmt: skip
     optical, clear = _on_scene_grid(reference, scene)
     ref_name, name = reference.inputs.s2.path, scene.inputs.s2.path.name
     overlap = float((_footprint(reference, scene) & scene.valid).mean())
@@ -183,11 +185,11 @@ class ReferenceUse:
 
 
 def use_reference(scene: AdaptScene, path: str | Path, *, seed: int, force: bool, shadow_dilation: int, cloud_threshold: float,
-                  use_scl: bool, log: Log = lambda _: None) -> tuple[AdaptScene, ReferenceUse]:  # fmt: skip
+                  use_scl: bool, mask: str | Path | None = None, log: Log = lambda _: None) -> tuple[AdaptScene, ReferenceUse]:  # fmt: skip
     """Read the reference (`add_reference`), check it on the scene's own held-out holes, and return
     the scene with it if it helps (or `force`), else the scene as it was; with what was decided."""
     with_reference = add_reference(scene, path, shadow_dilation=shadow_dilation, cloud_threshold=cloud_threshold,
-                                   use_scl=use_scl, log=log)  # fmt: skip
+                                   use_scl=use_scl, mask=mask, log=log)  # fmt: skip
     assert with_reference.reference_clear is not None
     share = reference_share(scene.clear, with_reference.reference_clear, scene.valid)
     check = check_reference(with_reference, seed)

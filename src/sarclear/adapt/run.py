@@ -135,6 +135,7 @@ def adapt_scene(
     mask: str | Path | None = None,
     reference: str | Path | None = None,
     force_reference: bool = False,
+    reference_mask: str | Path | None = None,
     fill_only: bool = False,
     keep_model: str | Path | None = None,
     seed: int = 0,
@@ -164,7 +165,8 @@ def adapt_scene(
     product's own scene classification as the mask) as there. `reference`: another date of the same
     place (any S2 input), whose clear pixels, matched to this scene's colours window by window,
     fill the clouds the model then corrects, if it fills the scene's own held-out holes at least as
-    well as the graded fill, or if `force_reference` (`sarclear.adapt.reference`). `fill_only`: no
+    well as the graded fill, or if `force_reference` (`sarclear.adapt.reference`); its clouds are
+    detected as the scene's, or given as `reference_mask` (on its own grid). `fill_only`: no
     fit, that fill is the output (`sarclear.adapt.fill_only`; a scene under 10 % clear is then not
     refused).
     `residual` (a fresh model only): the model corrects its push-pull-filled input (default) rather
@@ -176,8 +178,9 @@ def adapt_scene(
     if (steps is None) == (minutes is None):
         raise ConfigError("give one of --steps or --minutes")
     check_threshold(cloud_threshold)
-    if force_reference and reference is None:
-        raise ConfigError("--force-reference: give the image to use with --reference S2")
+    if (force_reference or reference_mask is not None) and reference is None:
+        flag = "--force-reference" if force_reference else "--reference-mask"
+        raise ConfigError(f"{flag}: give the image to use with --reference S2")
     if reference is not None:
         check_reference_early(reference, s2)
     if fill_only and (keep_model is not None or checkpoint is not None):
@@ -198,7 +201,7 @@ def adapt_scene(
     reference_use = None
     if reference is not None:
         scene, reference_use = use_reference(scene, reference, seed=seed, force=force_reference, shadow_dilation=SHADOW_DILATION_PX,
-                                             cloud_threshold=cloud_threshold, use_scl=use_scl, log=log)  # fmt: skip
+                                             cloud_threshold=cloud_threshold, use_scl=use_scl, mask=reference_mask, log=log)  # fmt: skip
     if fill_only:
         spec = fill_only_spec(new_spec(use_sar, crop_size(*scene.inputs.shape, crop), ngf, residual),
                               scene.inputs.radiometry.level or "L1C")  # fmt: skip

@@ -32,6 +32,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "corrects them with the SAR, if it fills holes cut into this scene's clear ground at least as well as the plain fill "
                              "(the nearer the date, the likelier; docs/adapt.md)")  # fmt: skip
     parser.add_argument("--force-reference", action="store_true", help="use --reference even where that check finds it fills worse")
+    parser.add_argument("--reference-mask", type=Path, metavar="MASK",
+                        help="the reference's cloud mask on its own grid (nonzero = cloud) instead of detecting its clouds")
     parser.add_argument("--fill-only", action="store_true",
                         help="fit no model: write the fill the model would start from (graded in from the clear pixels, or from "
                              "--reference) under the clouds, in seconds; for a scene too cloudy to fit (under 10%% clear), or as the baseline")  # fmt: skip
@@ -75,7 +77,8 @@ def run(args: argparse.Namespace) -> int:
     minutes = args.minutes if args.minutes is not None or args.steps is not None else DEFAULT_MINUTES
     result = adapt_scene(
         args.s2, None if args.no_sar else args.s1, args.out, checkpoint=args.checkpoint, steps=args.steps, minutes=minutes,
-        use_sar=not args.no_sar, mask=args.mask, reference=args.reference, force_reference=args.force_reference, fill_only=args.fill_only,
+        use_sar=not args.no_sar, mask=args.mask, reference=args.reference, force_reference=args.force_reference, reference_mask=args.reference_mask,
+        fill_only=args.fill_only,
         keep_model=args.keep_model, seed=args.seed, s2_offset=args.s2_offset, shadows=args.shadows,
         cloud_threshold=args.cloud_threshold, use_scl=args.use_scl, progress=not args.quiet, log=say,
         **{k: v for k, v in optional.items() if v is not None},
