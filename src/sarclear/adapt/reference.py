@@ -25,7 +25,6 @@ from pathlib import Path
 import numpy as np
 import rasterio.warp
 from rasterio.enums import Resampling
-from rasterio.transform import array_bounds
 
 from sarclear.adapt.holes import sample_hole
 from sarclear.adapt.pairs import crop_origin
@@ -33,7 +32,8 @@ from sarclear.adapt.scene import AdaptScene, load_scene, pad_scene
 from sarclear.data.reference_fill import reference_share
 from sarclear.errors import RasterError
 from sarclear.io.acquisition import date_from_names
-from sarclear.predict.scene import open_s2
+from sarclear.io.geotiff import same_grid
+from sarclear.predict.scene import covered_share, open_s2
 
 Log = Callable[[str], None]
 
@@ -104,7 +104,7 @@ def _on_scene_grid(reference: AdaptScene, scene: AdaptScene) -> tuple[np.ndarray
     """The reference's optical (network units) and clear mask on the scene's grid."""
     src, dst = reference.inputs.s2, scene.inputs.s2
     clear = reference.clear
-    if src.crs == dst.crs and src.transform == dst.transform and src.shape == dst.shape:
+    if same_grid(dst, src):
         return reference.optical, clear
     source = np.where(clear[None], reference.optical, np.nan).astype(np.float32)
     out = np.full((source.shape[0], *dst.shape), np.nan, dtype=np.float32)
@@ -126,20 +126,16 @@ def check_reference_early(path: str | Path, s2: str | Path) -> None:
     quiet: Log = lambda _: None
     reference, _ = open_s2(path, None, quiet)
     scene, _ = open_s2(s2, None, quiet)
-    if reference.crs is None or scene.crs is None:
-        return  # no georeferencing to compare: the pixel check after reading decides
-    box = array_bounds(reference.height, reference.width, reference.transform)
-    west, south, east, north = rasterio.warp.transform_bounds(reference.crs, scene.crs, *box)
-    s_west, s_south, s_east, s_north = array_bounds(scene.height, scene.width, scene.transform)
-    if west >= s_east or east <= s_west or south >= s_north or north <= s_south:
+    if covered_share(scene, reference) <= 0:  # without a CRS to compare, the pixel check after reading decides
         raise _refuse(Path(path), 0.0, Path(s2).name)
 
 
 def add_reference(scene: AdaptScene, path: str | Path, *, shadow_dilation: int, cloud_threshold: float, use_scl: bool,
-                  mask: str | Path | None = None, log: Log = lambda _: None) -> AdaptScene:  # fmt: skip
+                  mask: str | Path | None = None, log: Log = lambda _: None) -> tuple[AdaptScene, float]:  # fmt: skip
     """`scene` with the reference image at `path` (clouds detected as for the scene itself, the mask
-    widened by `shadow_dilation`, or the given `mask` on the reference's grid, as given); refuses
-    (exit 2) a reference that does not cover the scene."""
+    widened by `shadow_dilation`, or the given `mask` on the reference's grid, as given), and the
+    share of the pixels to fill that it sees clear; refuses (exit 2) a reference that does not
+    cover the scene."""
     reference = load_scene(path, None, use_sar=False, mask=mask, s2_clip_max=scene.s2_clip_max,
                            shadow_dilation=shadow_dilation if mask is None else 0, cloud_threshold=cloud_threshold,
                            use_scl=use_scl, log=log)  # fmt: skip
@@ -155,7 +151,7 @@ def add_reference(scene: AdaptScene, path: str | Path, *, shadow_dilation: int, 
     if reference.inputs.radiometry.level != scene.inputs.radiometry.level:
         log(f"{ref_name.name}: level {reference.inputs.radiometry.level or 'unknown'} against the scene's "
             f"{scene.inputs.radiometry.level or 'unknown'}; the local colour matching absorbs the difference")  # fmt: skip
-    return replace(scene, reference=optical.astype(np.float32, copy=False), reference_clear=clear)
+    return replace(scene, reference=optical.astype(np.float32, copy=False), reference_clear=clear), share
 
 
 @dataclass(frozen=True)
@@ -188,10 +184,8 @@ def use_reference(scene: AdaptScene, path: str | Path, *, seed: int, force: bool
                   use_scl: bool, mask: str | Path | None = None, log: Log = lambda _: None) -> tuple[AdaptScene, ReferenceUse]:  # fmt: skip
     """Read the reference (`add_reference`), check it on the scene's own held-out holes, and return
     the scene with it if it helps (or `force`), else the scene as it was; with what was decided."""
-    with_reference = add_reference(scene, path, shadow_dilation=shadow_dilation, cloud_threshold=cloud_threshold,
-                                   use_scl=use_scl, mask=mask, log=log)  # fmt: skip
-    assert with_reference.reference_clear is not None
-    share = reference_share(scene.clear, with_reference.reference_clear, scene.valid)
+    with_reference, share = add_reference(scene, path, shadow_dilation=shadow_dilation, cloud_threshold=cloud_threshold,
+                                          use_scl=use_scl, mask=mask, log=log)  # fmt: skip
     check = check_reference(with_reference, seed)
     used = force or check.helps
     name, days = Path(path).name, days_apart(scene.inputs.s2.path, path)
@@ -217,7 +211,7 @@ def days_apart(scene: str | Path, reference: str | Path) -> int | None:
 def _footprint(reference: AdaptScene, scene: AdaptScene) -> np.ndarray:
     """Where the reference's valid pixels fall on the scene's grid (clear or not)."""
     src, dst = reference.inputs.s2, scene.inputs.s2
-    if src.crs == dst.crs and src.transform == dst.transform and src.shape == dst.shape:
+    if same_grid(dst, src):
         return reference.valid
     out = np.zeros(dst.shape, dtype=np.float32)
     rasterio.warp.reproject(reference.valid.astype(np.float32), out, src_transform=src.transform, src_crs=src.crs,

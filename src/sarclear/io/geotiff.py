@@ -197,6 +197,15 @@ def check_same_grid(infos: Sequence[RasterInfo]) -> None:
             )
 
 
+def same_grid(a: RasterInfo, b: RasterInfo) -> bool:
+    """Whether `b` is on `a`'s grid, by `check_same_grid`'s rule (no need to reproject it)."""
+    try:
+        check_same_grid([a, b])
+    except GridMismatchError:
+        return False
+    return True
+
+
 def write_raster(
     path: str | Path,
     array: np.ndarray,

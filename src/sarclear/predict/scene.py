@@ -20,9 +20,9 @@ from rasterio.warp import transform_bounds
 from rasterio.windows import Window
 
 from sarclear.data.bands import S1_BANDS, _normalise_name, s2_band_indexes
-from sarclear.errors import ConfigError, GridMismatchError, RasterError
+from sarclear.errors import ConfigError, RasterError
 from sarclear.io.acquisition import acquisition_gap, gap_report
-from sarclear.io.geotiff import RasterInfo, check_same_grid, raster_info
+from sarclear.io.geotiff import RasterInfo, check_same_grid, raster_info, same_grid
 from sarclear.io.pixel_size import pixel_size_text
 from sarclear.io.safe import is_safe_product
 from sarclear.io.sources import S2Radiometry, describe_s2, is_product, s1_pair_dataset, scene_classification
@@ -250,16 +250,12 @@ def _check_s2_scale(s2: RasterInfo, bands: tuple[int, ...]) -> None:
 
 def _needs_warp(s1: RasterInfo, s2: RasterInfo, log: Log) -> bool:
     """False when S1 is on the S2 grid; True (after checking they overlap) when it must be reprojected."""
-    try:
-        check_same_grid([s2, s1])
+    if same_grid(s2, s1):
         return False
-    except GridMismatchError:
-        pass
     if s1.crs is None or s2.crs is None:
         missing = s1 if s1.crs is None else s2
         raise RasterError(missing.path, f"has no CRS, so S1 cannot be reprojected onto the S2 grid; put both on one grid ({s2.width}x{s2.height} px)")
-    s2_box = array_bounds(s2.height, s2.width, s2.transform)
-    s1_box = transform_bounds(s1.crs, s2.crs, *array_bounds(s1.height, s1.width, s1.transform))
+    s2_box, s1_box = _boxes(s2, s1)
     covered = _overlap_share(s2_box, s1_box)
     if covered <= 0:
         raise RasterError(s1.path, f"does not overlap the S2 scene {s2.path.name} (S1 bounds {_fmt(s1_box)}, S2 bounds {_fmt(s2_box)} in {s2.crs})")
@@ -268,6 +264,21 @@ def _needs_warp(s1: RasterInfo, s2: RasterInfo, log: Log) -> bool:
         f"(bilinear), it covers ~{covered:.0%} of the S2 scene"
     )
     return True
+
+
+def _boxes(grid: RasterInfo, other: RasterInfo) -> tuple[tuple[float, float, float, float], tuple[float, float, float, float]]:
+    """`grid`'s bounds and `other`'s, both in `grid`'s CRS (both must have one)."""
+    assert grid.crs is not None and other.crs is not None
+    other_box = transform_bounds(other.crs, grid.crs, *array_bounds(other.height, other.width, other.transform))
+    return array_bounds(grid.height, grid.width, grid.transform), other_box
+
+
+def covered_share(grid: RasterInfo, other: RasterInfo) -> float:
+    """Share of `grid`'s footprint that `other`'s bounding box covers, in `grid`'s CRS (0 when
+    they miss each other); rasters without a CRS cannot be compared: 1."""
+    if grid.crs is None or other.crs is None:
+        return 1.0
+    return _overlap_share(*_boxes(grid, other))
 
 
 def _overlap_share(box: tuple[float, float, float, float], other: tuple[float, float, float, float]) -> float:
