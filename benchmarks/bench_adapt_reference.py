@@ -86,11 +86,12 @@ def prepare_cases(work: Path, seed: int) -> list[dict]:
     for name, scene, reference, s1_date, windows in plans:
         truth, meta = _rgb(_folder(*scene))
         own = _own_clouds(_folder(*scene)) if name == "10d" else np.zeros(truth.shape[1:], bool)
+        reference_rgb = _rgb(_folder(*reference))[0]  # the crop the figure shows
         for k, (cloud, cloudy) in enumerate(cloud_windows(256, windows, seed)):
             folder = work / f"{name}-{k}"
             case = _write_case(folder, truth, _s1(s1_date), meta, cloud | own, np.where(cloud[None], cloudy, truth))
             score_mask = write_raster(folder / "score_mask.tif", (cloud & ~own).astype(np.uint8), **meta)
-            write_raster(folder / "reference.tif", _rgb(_folder(*reference))[0], descriptions=("B4", "B3", "B2"), **meta)  # for the figure
+            write_raster(folder / "reference.tif", reference_rgb, descriptions=("B4", "B3", "B2"), **meta)
             cases.append({**case, "score_mask": str(score_mask), "reference": str(_folder(*reference)),
                           "own_cloud_share": round(float(own.mean()), 3)})  # fmt: skip
     return cases
