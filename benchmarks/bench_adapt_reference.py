@@ -16,6 +16,9 @@ a 256 px crop, with a *real cloud shape* and real cloud pixels pasted over a cle
   earlier: before the monsoon, other crops); S1 of 2020-09-03.
 * `70d-back-*`: the scene is the clear L1C of 2020-06-04 (`bench_adapt.py`'s `ssl4eo-*`), the
   reference the L2A of 2020-08-13 (70 days later); S1 of 2020-06-07.
+* `10d-back+70d-*`: two reference dates (`--reference A B`): the scene and clouds of `10d-back`,
+  the cloudy L1C of 2020-08-23 (10 days later) first, the L2A of 2020-06-04 (70 days earlier) for
+  what it cannot see.
 
 The reference is given as its per-band folder, as downloaded (264 px: warped onto the crop's grid),
 and read by adapt's own path (clouds detected; these L2A folders have no B10 or SCL, so by
@@ -42,7 +45,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_adapt import SSL4EO, _read, _write_case, bench_arguments, cloud_windows, emit, score  # noqa: E402
-from sarclear.adapt.reference import use_reference  # noqa: E402
+from sarclear.adapt.reference import use_references  # noqa: E402
 from sarclear.adapt.scene import SHADOW_DILATION_PX, TooCloudyError, load_scene  # noqa: E402
 from sarclear.data.clouds import DEFAULT_THRESHOLD  # noqa: E402
 from sarclear.data.normalize import s2_from_network  # noqa: E402
@@ -78,31 +81,32 @@ def prepare_cases(work: Path, seed: int) -> list[dict]:
     """Write every case's S1, cloudy S2, truth, adapt mask and scoring mask under `work`."""
     # (name, scene, reference, S1 date, cloud windows): the 10-day pair gets more windows, as its
     # own clouds leave a smaller share of each pasted cloud to score.
-    plans = [("10d", ("s2c", "20200823"), ("s2a", "20200813"), "20200903", 4),
-             ("10d-back", ("s2a", "20200813"), ("s2c", "20200823"), "20200903", 2),
-             ("70d", ("s2a", "20200813"), ("s2a", "20200604"), "20200903", 2),
-             ("70d-back", ("s2c", "20200604"), ("s2a", "20200813"), "20200607", 2)]  # fmt: skip
+    plans = [("10d", ("s2c", "20200823"), [("s2a", "20200813")], "20200903", 4),
+             ("10d-back", ("s2a", "20200813"), [("s2c", "20200823")], "20200903", 2),
+             ("70d", ("s2a", "20200813"), [("s2a", "20200604")], "20200903", 2),
+             ("70d-back", ("s2c", "20200604"), [("s2a", "20200813")], "20200607", 2),
+             ("10d-back+70d", ("s2a", "20200813"), [("s2c", "20200823"), ("s2a", "20200604")], "20200903", 2)]  # fmt: skip
     cases = []
-    for name, scene, reference, s1_date, windows in plans:
+    for name, scene, references, s1_date, windows in plans:
         truth, meta = _rgb(_folder(*scene))
         own = _own_clouds(_folder(*scene)) if name == "10d" else np.zeros(truth.shape[1:], bool)
-        reference_rgb = _rgb(_folder(*reference))[0]  # the crop the figure shows
+        reference_rgb = _rgb(_folder(*references[0]))[0]  # the crop the figure shows (the nearest date)
         for k, (cloud, cloudy) in enumerate(cloud_windows(256, windows, seed)):
             folder = work / f"{name}-{k}"
             case = _write_case(folder, truth, _s1(s1_date), meta, cloud | own, np.where(cloud[None], cloudy, truth))
             score_mask = write_raster(folder / "score_mask.tif", (cloud & ~own).astype(np.uint8), **meta)
             write_raster(folder / "reference.tif", reference_rgb, descriptions=("B4", "B3", "B2"), **meta)
-            cases.append({**case, "score_mask": str(score_mask), "reference": str(_folder(*reference)),
+            cases.append({**case, "score_mask": str(score_mask), "reference": [str(_folder(*r)) for r in references],
                           "own_cloud_share": round(float(own.mean()), 3)})  # fmt: skip
     return cases
 
 
 def reference_fill_array(case: dict, seed: int, force: bool) -> np.ndarray:
     """The fill `adapt --reference` gives its model (`s2_filled.tif`), in DN, without a fit: with the
-    reference whatever its self-check says (`force`), or as adapt decides."""
+    reference dates whatever their self-checks say (`force`), or as adapt decides."""
     scene = load_scene(case["s2"], None, use_sar=False, mask=case["mask"], shadow_dilation=0)
-    scene, _ = use_reference(scene, case["reference"], seed=seed, force=force, shadow_dilation=SHADOW_DILATION_PX,
-                             cloud_threshold=DEFAULT_THRESHOLD, use_scl=True)  # fmt: skip
+    scene, _ = use_references(scene, case["reference"], seed=seed, force=force, shadow_dilation=SHADOW_DILATION_PX,
+                              cloud_threshold=DEFAULT_THRESHOLD, use_scl=True)  # fmt: skip
     fill = np.round(s2_from_network(scene.filled_scene(), scene.s2_clip_max))
     return np.where(scene.cloud[None], fill, scene.dn).astype(np.float32)
 

@@ -224,6 +224,66 @@ def test_a_reference_that_fills_the_scenes_own_test_holes_worse_is_not_used(tmp_
         assert src.tags()["SARCLEAR_ADAPT_REFERENCE_USED"] == "yes (forced)" and not np.array_equal(src.read(), checked)
 
 
+def test_several_reference_dates_are_each_checked_and_only_those_that_help_fill(tmp_path: Path) -> None:
+    """A changed date and a good one: the check drops the changed one, and the output is exactly the
+    output with the good date alone; the tags say what became of each, in order."""
+    import json
+
+    cloud, truth = _square_cloud(16, 32), _clear_truth(tmp_path)
+    paths = _scene(tmp_path, cloud)
+    changed, good = _other_fields(tmp_path / "changed"), _reference(tmp_path / "good", truth)
+    assert _adapt(paths, tmp_path / "good.tif", "--reference", str(good)) == 0
+    assert _adapt(paths, tmp_path / "both.tif", "--reference", str(changed), str(good), "--keep-model", str(tmp_path / "kept")) == 0
+    with rasterio.open(tmp_path / "both.tif") as src:
+        both, tags = src.read(), src.tags()
+    assert np.array_equal(both, _read(tmp_path / "good.tif")[0])
+    assert tags["SARCLEAR_ADAPT_REFERENCE"] == "changed.tif" and tags["SARCLEAR_ADAPT_REFERENCE_USED"] == "no"  # undated: as given
+    assert tags["SARCLEAR_ADAPT_REFERENCE_2"] == "other_date.tif" and tags["SARCLEAR_ADAPT_REFERENCE_2_USED"] == "yes"
+    assert tags["SARCLEAR_ADAPT_REFERENCE_2_PCT"] == tags["SARCLEAR_ADAPT_REFERENCES_PCT"] == "100.00"
+    report = json.loads((tmp_path / "kept" / "adapt.json").read_text())
+    assert [r["file"] for r in report["references"]] == ["changed.tif", "other_date.tif"]
+    assert [r["used"] for r in report["references"]] == [False, True] and report["reference"]["file"] == "changed.tif"
+
+
+def test_two_partial_reference_dates_fill_a_cloud_between_them(tmp_path: Path) -> None:
+    """Each date cloudy over a different half of the scene's cloud (`--reference-mask`, one each):
+    both are used and between them fill the whole cloud with its fields."""
+    cloud, truth = _square_cloud(16, 32), _clear_truth(tmp_path)
+    paths = _scene(tmp_path, cloud)
+    dates, masks = [], []
+    for k, rows in enumerate((slice(0, 32), slice(32, SIZE))):  # date k is cloudy over those rows
+        dates.append(_reference(tmp_path / f"date{k}", truth))
+        reference_cloud = np.zeros((1, SIZE, SIZE), np.uint8)
+        reference_cloud[:, rows] = 1
+        masks.append(write_raster(tmp_path / f"date{k}" / "mask.tif", reference_cloud, crs=CRS, transform=transform_for()))
+    out = tmp_path / "out.tif"
+    assert _adapt(paths, out, "--reference", *map(str, dates), "--reference-mask", *map(str, masks)) == 0
+    with rasterio.open(out) as src:
+        result, tags = src.read().astype(np.float32), src.tags()
+    assert tags["SARCLEAR_ADAPT_REFERENCE_USED"] == tags["SARCLEAR_ADAPT_REFERENCE_2_USED"] == "yes"
+    assert tags["SARCLEAR_ADAPT_REFERENCE_PCT"] == tags["SARCLEAR_ADAPT_REFERENCE_2_PCT"] == "50.00"
+    assert tags["SARCLEAR_ADAPT_REFERENCES_PCT"] == "100.00"
+    assert _adapt(paths, tmp_path / "plain.tif") == 0
+    plain = _read(tmp_path / "plain.tif")[0].astype(np.float32)
+    assert np.abs(result[:, cloud] - truth[:, cloud]).mean() < np.abs(plain[:, cloud] - truth[:, cloud]).mean() / 3
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    (("--reference", "{good}", "{good}"), "--reference {good}: given twice"),
+    (("--reference", "{good}", "{changed}", "--reference-mask", "{mask}"),
+     "--reference-mask: give one mask per --reference, in the same order (1 masks for 2 references)"),
+])  # fmt: skip
+def test_several_references_refuse_a_repeat_or_a_mask_count_that_does_not_match(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: tuple[str, ...], message: str
+) -> None:
+    paths = _scene(tmp_path, _square_cloud())
+    names = {"good": str(_reference(tmp_path / "good", _clear_truth(tmp_path))), "changed": str(_other_fields(tmp_path / "changed")),
+             "mask": str(paths["mask"])}  # fmt: skip
+    out = tmp_path / "out.tif"
+    assert _adapt(paths, out, *(arg.format(**names) for arg in extra)) == 2
+    assert capsys.readouterr().err.strip() == f"sarclear: error: {message.format(**names)}" and not out.exists()
+
+
 def test_force_reference_without_a_reference_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     paths = _scene(tmp_path, _square_cloud())
     assert _adapt(paths, tmp_path / "out.tif", "--force-reference") == 2
@@ -279,6 +339,26 @@ def test_a_genuine_reference_ten_days_earlier_fills_a_genuine_l1c_scene(
     assert "level L2A against the scene's L1C" in err and f"{reference.name}: used (mean error" in err
     assert f"{reference.name}: 10 days before the scene" in err and tags["SARCLEAR_ADAPT_REFERENCE_DAYS"] == "-10"
     assert tags["SARCLEAR_ADAPT_REFERENCE_USED"] == "yes"
+
+
+def test_genuine_reference_dates_are_taken_nearest_first(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """SSL4EO-S12's L1C of 2020-08-23 with two other dates given the far one first (the L1C of
+    06-04, 80 days before; the L2A of 08-13, 10 days before): the 10-day date is read, checked and
+    tagged first; it sees every cloud clear, so the far one is not read (a whole tile's read and
+    cloud detection is minutes)."""
+    scene = SSL4EO / "s2c/0000200/20200823T054639_20200823T055618_T43RCP"
+    far, near = SSL4EO / "s2c/0000200/20200604T054639_20200604T054831_T43RCP", SSL4EO / "s2a/0000200/20200813T054639_20200813T054952_T43RCP"
+    out = tmp_path / "out.tif"
+    assert main(["adapt", "--s2", str(scene), "--reference", str(far), str(near), "--fill-only", "--out", str(out)]) == 0
+    with rasterio.open(out) as src:
+        tags = src.tags()
+    assert (tags["SARCLEAR_ADAPT_REFERENCE"], tags["SARCLEAR_ADAPT_REFERENCE_DAYS"]) == (near.name, "-10")
+    assert (tags["SARCLEAR_ADAPT_REFERENCE_2"], tags["SARCLEAR_ADAPT_REFERENCE_2_DAYS"]) == (far.name, "-80")
+    assert tags["SARCLEAR_ADAPT_REFERENCE_USED"] == "yes" and tags["SARCLEAR_ADAPT_REFERENCES_PCT"] == tags["SARCLEAR_ADAPT_REFERENCE_PCT"] == "100.00"
+    assert tags["SARCLEAR_ADAPT_REFERENCE_2_USED"] == "no (not needed)"  # the 10-day date is clear: the far one is not even read
+    err = capsys.readouterr().err
+    assert err.index(f"{near.name}: used") < err.index(f"{far.name}: not read: the nearer dates used already see every pixel to fill")
+    assert f"1 of 2 reference dates used, nearest first ({near.name})" in err
 
 
 def test_a_genuine_reference_in_another_crs_and_partly_overlapping_is_warped_onto_the_scene(tmp_path: Path) -> None:

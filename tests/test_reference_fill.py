@@ -7,7 +7,7 @@ import pytest
 
 from sarclear.adapt.scene import AdaptScene
 from sarclear.data.hole_fill import pushpull_fill
-from sarclear.data.reference_fill import local_gain_offset, reference_fill, reference_share
+from sarclear.data.reference_fill import OtherDate, dates_fill, local_gain_offset, reference_fill, reference_share
 
 SIZE = 96
 
@@ -119,8 +119,8 @@ def _scene(truth: np.ndarray, cloud: np.ndarray, reference: np.ndarray | None) -
     valid = np.ones(cloud.shape, bool)
     fill = optical[:, ~cloud].mean(axis=1).astype(np.float32)
     dn = np.zeros(optical.shape, np.uint16)
-    ref_clear = None if reference is None else np.ones(cloud.shape, bool)
-    return AdaptScene(None, dn, optical, None, valid, cloud, fill, 3000.0, {}, reference, ref_clear)  # type: ignore[arg-type]
+    references = () if reference is None else (OtherDate(reference, np.ones(cloud.shape, bool)),)
+    return AdaptScene(None, dn, optical, None, valid, cloud, fill, 3000.0, {}, references)  # type: ignore[arg-type]
 
 
 def test_a_training_crop_is_filled_from_the_reference_but_never_from_the_truth_it_hides() -> None:
@@ -135,8 +135,8 @@ def test_a_training_crop_is_filled_from_the_reference_but_never_from_the_truth_i
     hidden = scene.optical.copy()
     hidden[:, 40:56, 40:56] = 0.99  # what the training hole hides must not change the model's input
     planted = _scene(truth, np.zeros((SIZE, SIZE), bool), reference)
-    planted = AdaptScene(None, planted.dn, hidden, None, planted.valid, planted.cloud, planted.fill, 3000.0, {}, reference,
-                         planted.reference_clear)  # type: ignore[arg-type]  # fmt: skip
+    planted = AdaptScene(None, planted.dn, hidden, None, planted.valid, planted.cloud, planted.fill, 3000.0, {},
+                         planted.references)  # type: ignore[arg-type]  # fmt: skip
     assert np.array_equal(planted.filled_crop(32, 32, 32, hole), crop)
 
 
@@ -157,3 +157,31 @@ def test_the_self_check_scores_both_fills_on_the_scenes_own_hidden_ground() -> N
     assert good.holes == CHECK_HOLES and good.helps and good.reference_error < 0.2 * good.plain_error
     changed = check_reference(_scene(truth, cloud, _fields(5)))  # the same place after the fields changed
     assert changed.holes == CHECK_HOLES and not changed.helps
+
+
+def test_several_dates_fill_each_part_of_a_cloud_from_the_first_that_sees_it_matched_on_its_own() -> None:
+    """Two dates of the same fields in two other colourings: the first sees the cloud's top half,
+    the second all of it. The top half comes from the first (exactly as it alone would fill it),
+    the rest from the second, matched to the scene on its own clear pixels (exactly as it alone
+    would fill it there), and both restore the scene's colours."""
+    fields, hole = _fields(), _hole(36, 24)
+    truth = GAIN * fields + OFFSET
+    first = OtherDate(fields, ~(np.arange(SIZE)[:, None] >= 48) & np.ones((SIZE, SIZE), bool))  # clear above row 48
+    second = OtherDate(((truth - 0.05) / 1.2).astype(np.float32), np.ones((SIZE, SIZE), bool))
+    optical = np.where(hole[None], 0.99, truth).astype(np.float32)
+    both = dates_fill(optical, ~hole, [first, second])
+    top, rest = hole & first.clear, hole & ~first.clear
+    assert top.any() and rest.any()
+    assert np.array_equal(both[:, top], dates_fill(optical, ~hole, [first])[:, top])
+    assert np.array_equal(both[:, rest], dates_fill(optical, ~hole, [second])[:, rest])
+    assert np.abs(both[:, hole] - truth[:, hole]).max() < 2e-3
+    assert np.array_equal(dates_fill(optical, ~hole, [first]), reference_fill(optical, ~hole, first.values, first.clear))
+
+
+def test_the_nearest_reference_date_comes_first_and_undated_names_keep_their_order() -> None:
+    from sarclear.adapt.reference import nearest_first
+
+    scene = "S2B_MSIL1C_20200823T054639_N0209_R048_T43RCP_20200823T075618.SAFE"
+    references = ["mine.tif", "20200604T054639_20200604T054831_T43RCP", "other.tif", "20200901T054639_20200901T054831_T43RCP",
+                  "20200813T054639_20200813T054952_T43RCP"]  # fmt: skip
+    assert nearest_first(scene, references) == [3, 4, 1, 0, 2]  # 9 days after, 10 before, 80 before, then as given

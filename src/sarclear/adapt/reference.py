@@ -18,7 +18,7 @@ and SSIM eight times; it missed one gain and kept one fill that was better in SS
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -29,7 +29,7 @@ from rasterio.enums import Resampling
 from sarclear.adapt.holes import sample_hole
 from sarclear.adapt.pairs import crop_origin
 from sarclear.adapt.scene import AdaptScene, load_scene, pad_scene
-from sarclear.data.reference_fill import reference_share
+from sarclear.data.reference_fill import OtherDate, reference_share
 from sarclear.errors import RasterError
 from sarclear.io.acquisition import date_from_names
 from sarclear.io.geotiff import same_grid
@@ -46,6 +46,8 @@ MIN_OVERLAP: float = 0.01
 CHECK_HOLES: int = 32
 CHECK_CROP: int = 64
 CHECK_TRIES: int = 4
+#: Why a later `--reference` date was not read.
+NOT_NEEDED: str = "the nearer dates used already see every pixel to fill"
 
 
 @dataclass(frozen=True)
@@ -73,15 +75,15 @@ class ReferenceCheck:
 
 def check_reference(scene: AdaptScene, seed: int = 0) -> ReferenceCheck:
     """Fill `CHECK_HOLES` holes cut into the scene's clear ground (windows of its own cloud mask, as
-    adapt's training holes) with and without the reference; score both on the hidden pixels the
+    adapt's training holes) with and without its reference dates; score both on the hidden pixels a
     reference sees clear. Only there can the reference's content help or hurt: elsewhere both fills
     grade in from around, and scoring those pixels too would only pull a partial or cloudy
-    reference's verdict towards a tie."""
-    assert scene.reference_clear is not None, "check_reference needs a scene with a reference"
+    reference's verdict towards a tie. `use_references` checks each date alone."""
+    assert scene.references, "check_reference needs a scene with a reference"
     size = max(16, min(CHECK_CROP, min(scene.valid.shape) // 2))
     padded = pad_scene(scene, size)
-    assert padded.reference_clear is not None
-    plain = replace(padded, reference=None, reference_clear=None)
+    plain = replace(padded, references=())
+    seen = np.logical_or.reduce([date.clear for date in padded.references])
     rng = np.random.default_rng(seed)
     errors: tuple[list[float], list[float]] = ([], [])
     for _ in range(CHECK_HOLES * CHECK_TRIES):
@@ -90,7 +92,7 @@ def check_reference(scene: AdaptScene, seed: int = 0) -> ReferenceCheck:
         top, left = crop_origin(padded.clear, size, rng)
         hole = sample_hole(padded.cloud, size, rng)
         window = (slice(top, top + size), slice(left, left + size))
-        hidden = hole & padded.clear[window] & padded.reference_clear[window]
+        hidden = hole & padded.clear[window] & seen[window]
         if not hidden.any():
             continue
         truth = padded.optical[(slice(None), *window)][:, hidden]
@@ -121,7 +123,7 @@ def _refuse(reference: Path, overlap: float, scene_name: str) -> RasterError:
 
 def check_reference_early(path: str | Path, s2: str | Path) -> None:
     """Before anything slow (reading and cloud-masking the scene): the reference opens as an S2
-    input, and its footprint meets the scene's; exit 2 naming it otherwise. `add_reference` checks
+    input, and its footprint meets the scene's; exit 2 naming it otherwise. `read_reference` checks
     the overlap again, pixel by pixel, once both are read."""
     quiet: Log = lambda _: None
     reference, _ = open_s2(path, None, quiet)
@@ -130,12 +132,12 @@ def check_reference_early(path: str | Path, s2: str | Path) -> None:
         raise _refuse(Path(path), 0.0, Path(s2).name)
 
 
-def add_reference(scene: AdaptScene, path: str | Path, *, shadow_dilation: int, cloud_threshold: float, use_scl: bool,
-                  mask: str | Path | None = None, log: Log = lambda _: None) -> tuple[AdaptScene, float]:  # fmt: skip
-    """`scene` with the reference image at `path` (clouds detected as for the scene itself, the mask
-    widened by `shadow_dilation`, or the given `mask` on the reference's grid, as given), and the
-    share of the pixels to fill that it sees clear; refuses (exit 2) a reference that does not
-    cover the scene."""
+def read_reference(scene: AdaptScene, path: str | Path, *, shadow_dilation: int, cloud_threshold: float, use_scl: bool,
+                   mask: str | Path | None = None, alone: bool = True, log: Log = lambda _: None) -> tuple[OtherDate, float]:  # fmt: skip
+    """The reference image at `path` on `scene`'s grid (clouds detected as for the scene itself, the
+    mask widened by `shadow_dilation`, or the given `mask` on the reference's grid, as given), and
+    the share of the pixels to fill that it sees clear; refuses (exit 2) a reference that does not
+    cover the scene. `alone`: the only reference date (its log says the rest is graded in)."""
     reference = load_scene(path, None, use_sar=False, mask=mask, s2_clip_max=scene.s2_clip_max,
                            shadow_dilation=shadow_dilation if mask is None else 0, cloud_threshold=cloud_threshold,
                            use_scl=use_scl, log=log)  # fmt: skip
@@ -146,18 +148,19 @@ def add_reference(scene: AdaptScene, path: str | Path, *, shadow_dilation: int, 
         raise _refuse(ref_name, overlap, name)
     clear = clear & scene.valid
     share = reference_share(scene.clear, clear, scene.valid)
-    log(f"{ref_name.name}: {reference.clear_share:.1%} clear; sees {share:.1%} of what {name} needs filled "
-        "(the rest is graded in from around)")  # fmt: skip
+    log(f"{ref_name.name}: {reference.clear_share:.1%} clear; sees {share:.1%} of what {name} needs filled"
+        + (" (the rest is graded in from around)" if alone else ""))  # fmt: skip
     if reference.inputs.radiometry.level != scene.inputs.radiometry.level:
         log(f"{ref_name.name}: level {reference.inputs.radiometry.level or 'unknown'} against the scene's "
             f"{scene.inputs.radiometry.level or 'unknown'}; the local colour matching absorbs the difference")  # fmt: skip
-    return replace(scene, reference=optical.astype(np.float32, copy=False), reference_clear=clear), share
+    return OtherDate(optical.astype(np.float32, copy=False), clear), share
 
 
 @dataclass(frozen=True)
 class ReferenceUse:
     """What became of `--reference`: its file, the share of the to-fill pixels it sees clear, the
-    self-check, and whether it was used (`forced` by `--force-reference`)."""
+    self-check, and whether it was used (`forced` by `--force-reference`). A later date that was
+    not `read`, because the nearer dates used already see every pixel to fill, has no share or check."""
 
     name: str
     share: float
@@ -166,39 +169,107 @@ class ReferenceUse:
     forced: bool = False
     #: The reference's acquisition date minus the scene's, in days, when both files' names say.
     days: int | None = None
+    read: bool = True
 
     def tags(self) -> dict[str, str]:
+        dated = {} if self.days is None else {"SARCLEAR_ADAPT_REFERENCE_DAYS": str(self.days)}
+        if not self.read:
+            return {"SARCLEAR_ADAPT_REFERENCE": self.name, "SARCLEAR_ADAPT_REFERENCE_USED": "no (not needed)",
+                    "SARCLEAR_ADAPT_REFERENCE_CHECK": NOT_NEEDED} | dated  # fmt: skip
         used = ("yes" if self.check.helps else "yes (forced)") if self.used else "no"
         return {"SARCLEAR_ADAPT_REFERENCE": self.name, "SARCLEAR_ADAPT_REFERENCE_PCT": f"{100.0 * self.share:.2f}",
-                "SARCLEAR_ADAPT_REFERENCE_USED": used, "SARCLEAR_ADAPT_REFERENCE_CHECK": self.check.describe()} | (
-                {} if self.days is None else {"SARCLEAR_ADAPT_REFERENCE_DAYS": str(self.days)})  # fmt: skip
+                "SARCLEAR_ADAPT_REFERENCE_USED": used, "SARCLEAR_ADAPT_REFERENCE_CHECK": self.check.describe()} | dated  # fmt: skip
 
     def summary(self) -> dict[str, object]:
         """For `adapt.json`."""
-        return {"file": self.name, "days": self.days, "share_seen_clear": round(self.share, 4), "used": self.used, "forced": self.forced,
-                "check": {"reference_error": round(self.check.reference_error, 5), "plain_error": round(self.check.plain_error, 5),
-                          "holes": self.check.holes}}  # fmt: skip
+        check = ({"reference_error": round(self.check.reference_error, 5), "plain_error": round(self.check.plain_error, 5),
+                  "holes": self.check.holes} if self.read else None)  # fmt: skip
+        return {"file": self.name, "days": self.days, "read": self.read, "share_seen_clear": round(self.share, 4) if self.read else None,
+                "used": self.used, "forced": self.forced, "check": check}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ReferencesUse:
+    """What became of every `--reference`, nearest date first, and the share of the to-fill pixels
+    that the used ones see clear between them (the rest is graded in from around)."""
+
+    uses: tuple[ReferenceUse, ...]
+    share: float
+
+    def tags(self) -> dict[str, str]:
+        """The first date's tags as `ReferenceUse.tags`; the k-th's with `_k` after `REFERENCE`
+        (`SARCLEAR_ADAPT_REFERENCE_2_USED`); with several, `SARCLEAR_ADAPT_REFERENCES_PCT` for all."""
+        tags: dict[str, str] = {}
+        for k, use in enumerate(self.uses, start=1):
+            suffix = "" if k == 1 else f"_{k}"
+            tags |= {key.replace("REFERENCE", f"REFERENCE{suffix}", 1): value for key, value in use.tags().items()}
+        return tags | ({"SARCLEAR_ADAPT_REFERENCES_PCT": f"{100.0 * self.share:.2f}"} if len(self.uses) > 1 else {})
+
+    def summary(self) -> dict[str, object]:
+        """For `adapt.json`: `reference` (the first, as with one date) and `references` (all)."""
+        return {"reference": self.uses[0].summary(), "references": [use.summary() for use in self.uses],
+                "references_share_seen_clear": round(self.share, 4)}  # fmt: skip
+
+
+def nearest_first(scene: str | Path, paths: Sequence[str | Path]) -> list[int]:
+    """Positions of `paths`, the nearest date to the scene's first (`days_apart`); dates neither
+    name carries come last, in the order given, as do ties."""
+    days = [days_apart(scene, path) for path in paths]
+    return sorted(range(len(paths)), key=lambda i: (days[i] is None, abs(days[i] or 0), i))
+
+
+def use_references(scene: AdaptScene, paths: Sequence[str | Path], *, seed: int, force: bool, shadow_dilation: int,
+                   cloud_threshold: float, use_scl: bool, masks: Sequence[str | Path] | None = None,
+                   log: Log = lambda _: None) -> tuple[AdaptScene, ReferencesUse]:  # fmt: skip
+    """Read each reference (`read_reference`; `masks`: one per path, or none), nearest date first,
+    check it alone on the scene's own held-out holes, and return the scene with those that help (or
+    all, if `force`), first used first: a pixel is filled from the nearest date that sees it
+    clear. A date that is not used is dropped (and its memory with it)."""
+    order = nearest_first(scene.inputs.s2.path, paths)
+    dates: list[OtherDate] = []
+    uses: list[ReferenceUse] = []
+    unseen = scene.valid & ~scene.clear  # what no used date sees clear yet
+    for i in order:
+        path = paths[i]
+        if dates and not unseen.any():
+            name, days = Path(path).name, days_apart(scene.inputs.s2.path, path)
+            log(f"{name}: not read: {NOT_NEEDED}")
+            uses.append(ReferenceUse(name, 0.0, ReferenceCheck(0.0, 0.0, 0), False, force, days, read=False))
+            continue
+        date, share = read_reference(scene, path, shadow_dilation=shadow_dilation, cloud_threshold=cloud_threshold,
+                                     use_scl=use_scl, mask=None if masks is None else masks[i], alone=len(paths) == 1, log=log)  # fmt: skip
+        check = check_reference(replace(scene, references=(date,)), seed)
+        used = force or check.helps
+        name, days = Path(path).name, days_apart(scene.inputs.s2.path, path)
+        if days is not None:
+            log(f"{name}: {abs(days)} days {'after' if days > 0 else 'before'} the scene" if days else f"{name}: the scene's own date")
+        if check.helps:
+            log(f"{name}: used ({check.describe()})")
+        elif force:
+            log(f"{name}: used although it fills worse (--force-reference; {check.describe()})")
+        else:
+            log(f"{name}: NOT used: it fills this scene worse than the graded fill ({check.describe()}); "
+                "a nearer date may help, or --force-reference to use it anyway")  # fmt: skip
+        if used:
+            dates.append(date)
+            unseen &= ~date.clear
+        uses.append(ReferenceUse(name, share, check, used, force, days))
+    seen = np.logical_or.reduce([d.clear for d in dates]) if dates else np.zeros_like(scene.clear)
+    combined = reference_share(scene.clear, seen, scene.valid)
+    if len(paths) > 1:
+        used_names = [use.name for use in uses if use.used]
+        log(f"{len(used_names)} of {len(paths)} reference dates used" + (f", nearest first ({', '.join(used_names)})" if used_names else "")
+            + f": they see {combined:.1%} of what {scene.inputs.s2.path.name} needs filled"
+            + ("; the rest is graded in from around" if combined < 1.0 else ""))  # fmt: skip
+    return replace(scene, references=tuple(dates)), ReferencesUse(tuple(uses), combined)
 
 
 def use_reference(scene: AdaptScene, path: str | Path, *, seed: int, force: bool, shadow_dilation: int, cloud_threshold: float,
                   use_scl: bool, mask: str | Path | None = None, log: Log = lambda _: None) -> tuple[AdaptScene, ReferenceUse]:  # fmt: skip
-    """Read the reference (`add_reference`), check it on the scene's own held-out holes, and return
-    the scene with it if it helps (or `force`), else the scene as it was; with what was decided."""
-    with_reference, share = add_reference(scene, path, shadow_dilation=shadow_dilation, cloud_threshold=cloud_threshold,
-                                          use_scl=use_scl, mask=mask, log=log)  # fmt: skip
-    check = check_reference(with_reference, seed)
-    used = force or check.helps
-    name, days = Path(path).name, days_apart(scene.inputs.s2.path, path)
-    if days is not None:
-        log(f"{name}: {abs(days)} days {'after' if days > 0 else 'before'} the scene" if days else f"{name}: the scene's own date")
-    if check.helps:
-        log(f"{name}: used ({check.describe()})")
-    elif force:
-        log(f"{name}: used although it fills worse (--force-reference; {check.describe()})")
-    else:
-        log(f"{name}: NOT used: it fills this scene worse than the graded fill ({check.describe()}); "
-            "a nearer date may help, or --force-reference to use it anyway")  # fmt: skip
-    return (with_reference if used else scene), ReferenceUse(name, share, check, used, force, days)
+    """`use_references` with one date: the scene with it if it helps (or `force`), else as it was."""
+    scene, use = use_references(scene, [path], seed=seed, force=force, shadow_dilation=shadow_dilation,
+                                cloud_threshold=cloud_threshold, use_scl=use_scl, masks=None if mask is None else [mask], log=log)  # fmt: skip
+    return scene, use.uses[0]
 
 
 def days_apart(scene: str | Path, reference: str | Path) -> int | None:

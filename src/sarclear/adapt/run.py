@@ -16,7 +16,7 @@ import dataclasses
 import json
 import logging
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -35,7 +35,7 @@ from sarclear.adapt.fit import (
     new_spec,
     start_fresh,
 )
-from sarclear.adapt.reference import ReferenceUse, check_reference_early, use_reference
+from sarclear.adapt.reference import ReferencesUse, check_reference_early, use_references
 from sarclear.adapt.scene import SHADOW_DILATION_PX, AdaptScene, check_clear_enough, load_scene, pad_scene
 from sarclear.data.clouds import DEFAULT_THRESHOLD
 from sarclear.data.normalize import S2_CLIP_MAX_DN, s2_from_network
@@ -100,10 +100,10 @@ def fitted_provenance(scene: AdaptScene, start: ModelSpec | None, steps: int) ->
     return {"training_data": data, "s2_level": level, "training_summary": summary}
 
 
-def source_tags(scene: AdaptScene, shadow_dilation: int, reference: ReferenceUse | None = None) -> dict[str, str]:
+def source_tags(scene: AdaptScene, shadow_dilation: int, reference: ReferencesUse | None = None) -> dict[str, str]:
     """The output's tags for the user's scene (not the filled copy the model runs over): its source,
     level and offset, the detected mask's shares, how far adapt widened that mask, and what became
-    of a reference date (its file, the share of the filled pixels it saw clear, its self-check)."""
+    of each reference date (its file, the share of the filled pixels it saw clear, its self-check)."""
     valid = max(1, int(scene.valid.sum()))
     tags = {**scene.inputs.radiometry.tags(), **scene.mask_tags, "SARCLEAR_ADAPT_DILATION_PX": str(shadow_dilation),
             "SARCLEAR_ADAPT_FILLED_PCT": f"{100.0 * float(scene.cloud.sum()) / valid:.2f}"}  # fmt: skip
@@ -123,6 +123,27 @@ def _write_model_inputs(scene: AdaptScene, folder: Path) -> tuple[Path, Path]:
     return filled_path, mask_path
 
 
+def _as_list(paths: str | Path | Sequence[str | Path] | None) -> list[Path]:
+    """`--reference` and `--reference-mask` as lists: one path, several, or none."""
+    if paths is None:
+        return []
+    return [Path(paths)] if isinstance(paths, (str, Path)) else [Path(p) for p in paths]
+
+
+def check_references(references: Sequence[Path], masks: Sequence[Path]) -> None:
+    """Usage errors of several `--reference` dates, before anything is read: one mask per reference
+    (matched in the order given), and no file given twice."""
+    if masks and len(masks) != len(references):
+        raise ConfigError(f"--reference-mask: give one mask per --reference, in the same order ({len(masks)} masks for "
+                          f"{len(references)} references)")  # fmt: skip
+    seen: set[Path] = set()
+    for path in references:
+        key = path.resolve()
+        if key in seen:
+            raise ConfigError(f"--reference {path}: given twice")
+        seen.add(key)
+
+
 def adapt_scene(
     s2: str | Path,
     s1: str | Path | None,
@@ -133,9 +154,9 @@ def adapt_scene(
     minutes: float | None = None,
     use_sar: bool = True,
     mask: str | Path | None = None,
-    reference: str | Path | None = None,
+    reference: str | Path | Sequence[str | Path] | None = None,
     force_reference: bool = False,
-    reference_mask: str | Path | None = None,
+    reference_mask: str | Path | Sequence[str | Path] | None = None,
     fill_only: bool = False,
     keep_model: str | Path | None = None,
     seed: int = 0,
@@ -162,11 +183,12 @@ def adapt_scene(
     mode of the fitted model's prediction (`auto`: as `predict` would run the kept model). `s2` and `s1`
     take every input `predict` takes (product folders, SAFE, VV/VH pairs); `s2_offset` and
     `cloud_threshold` (a detected mask's cloud probability threshold) and `use_scl` (an L2A
-    product's own scene classification as the mask) as there. `reference`: another date of the same
-    place (any S2 input), whose clear pixels, matched to this scene's colours window by window,
-    fill the clouds the model then corrects, if it fills the scene's own held-out holes at least as
-    well as the graded fill, or if `force_reference` (`sarclear.adapt.reference`); its clouds are
-    detected as the scene's, or given as `reference_mask` (on its own grid). `fill_only`: no
+    product's own scene classification as the mask) as there. `reference`: other dates of the same
+    place (any S2 input; one or several), whose clear pixels, matched to this scene's colours
+    window by window, fill the clouds the model then corrects (nearest date first), each if it
+    fills the scene's own held-out holes at least as well as the graded fill, or all if
+    `force_reference` (`sarclear.adapt.reference`); their clouds are detected as the scene's, or
+    given as `reference_mask` (one per reference, each on its own grid). `fill_only`: no
     fit, that fill is the output (`sarclear.adapt.fill_only`; a scene under 10 % clear is then not
     refused).
     `residual` (a fresh model only): the model corrects its push-pull-filled input (default) rather
@@ -178,11 +200,13 @@ def adapt_scene(
     if (steps is None) == (minutes is None):
         raise ConfigError("give one of --steps or --minutes")
     check_threshold(cloud_threshold)
-    if (force_reference or reference_mask is not None) and reference is None:
+    references, reference_masks = _as_list(reference), _as_list(reference_mask)
+    if (force_reference or reference_masks) and not references:
         flag = "--force-reference" if force_reference else "--reference-mask"
         raise ConfigError(f"{flag}: give the image to use with --reference S2")
-    if reference is not None:
-        check_reference_early(reference, s2)
+    check_references(references, reference_masks)
+    for path in references:
+        check_reference_early(path, s2)
     if fill_only and (keep_model is not None or checkpoint is not None):
         raise ConfigError("--fill-only fits no model: drop --keep-model and --checkpoint")
     if (steps is not None and steps < 1) or (minutes is not None and minutes <= 0) or batch_size < 1 or ngf < 1:
@@ -199,9 +223,9 @@ def adapt_scene(
     if not fill_only:
         check_clear_enough(scene, has_checkpoint=generator is not None, log=log)
     reference_use = None
-    if reference is not None:
-        scene, reference_use = use_reference(scene, reference, seed=seed, force=force_reference, shadow_dilation=SHADOW_DILATION_PX,
-                                             cloud_threshold=cloud_threshold, use_scl=use_scl, mask=reference_mask, log=log)  # fmt: skip
+    if references:
+        scene, reference_use = use_references(scene, references, seed=seed, force=force_reference, shadow_dilation=SHADOW_DILATION_PX,
+                                              cloud_threshold=cloud_threshold, use_scl=use_scl, masks=reference_masks or None, log=log)  # fmt: skip
     if fill_only:
         spec = fill_only_spec(new_spec(use_sar, crop_size(*scene.inputs.shape, crop), ngf, residual),
                               scene.inputs.radiometry.level or "L1C")  # fmt: skip
@@ -225,7 +249,7 @@ def adapt_scene(
             save_generator(keep / GENERATOR_FILE, generator, spec)
             settings = {"s2": str(s2), "s1": None if s1 is None else str(s1), "seed": seed, "steps": report.steps,
                         "seconds": round(report.seconds, 1), "loss_tenths": report.losses, "cloud_share": cloud_share,
-                        "clear_share": clear_share, "reference": None if reference_use is None else reference_use.summary(), "spec": asdict(spec), "checkpoint": None if checkpoint is None else str(checkpoint)}  # fmt: skip
+                        "clear_share": clear_share, **({"reference": None, "references": []} if reference_use is None else reference_use.summary()), "spec": asdict(spec), "checkpoint": None if checkpoint is None else str(checkpoint)}  # fmt: skip
             (keep / REPORT_FILE).write_text(json.dumps(settings, indent=2) + "\n")
         engine = TorchEngine(generator, "cpu", "fp32", owned=True, norm=resolve_norm_mode(norm, spec.norm_batch))
         predict_with_engine(engine, spec, s1 if use_sar else None, filled, out, composite=True, mask=mask_path,

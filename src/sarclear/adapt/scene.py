@@ -19,7 +19,7 @@ import numpy as np
 from sarclear.data.clouds import DEFAULT_THRESHOLD, dilate
 from sarclear.data.hole_fill import pushpull_fill
 from sarclear.data.normalize import S2_CLIP_MAX_DN, s1_to_network, s2_to_network
-from sarclear.data.reference_fill import reference_fill
+from sarclear.data.reference_fill import OtherDate, dates_fill
 from sarclear.data.valid import valid_pixels
 from sarclear.errors import SarclearInputError
 from sarclear.io.cog import gdal_env
@@ -62,10 +62,9 @@ class AdaptScene:
     s2_clip_max: float
     #: The detected mask's GeoTIFF tags (cloud and shadow shares, how shadows were found), before dilation.
     mask_tags: dict[str, str] = field(default_factory=dict)
-    #: `(3, H, W)` another date of the same place on this grid, network units (`adapt --reference`),
-    #: and where it is clear; clouds are filled from it (`sarclear.data.reference_fill`).
-    reference: np.ndarray | None = None
-    reference_clear: np.ndarray | None = None
+    #: Other dates of the same place on this grid, network units, and where each is clear
+    #: (`adapt --reference`), first used first; clouds are filled from them (`sarclear.data.reference_fill`).
+    references: tuple[OtherDate, ...] = ()
 
     @property
     def clear(self) -> np.ndarray:
@@ -77,14 +76,14 @@ class AdaptScene:
         return float(self.clear.sum()) / max(1, int(self.valid.sum()))
 
     def _fill(self, optical: np.ndarray, known: np.ndarray, window: tuple[slice, slice]) -> np.ndarray:
-        if self.reference is None or self.reference_clear is None:
+        if not self.references:
             return pushpull_fill(optical, known, self.fill)
-        return reference_fill(optical, known, self.reference[(slice(None), *window)], self.reference_clear[window], self.fill)
+        return dates_fill(optical, known, [date.window(window) for date in self.references], self.fill)
 
     def filled_scene(self) -> np.ndarray:
         """`optical` with every pixel that is not clear (cloud, nodata) filled from the clear ones:
-        graded in from around (push-pull, `sarclear.data.hole_fill`), or, with a reference date,
-        from its clear pixels matched to this scene (`sarclear.data.reference_fill`). This is the
+        graded in from around (push-pull, `sarclear.data.hole_fill`), or, with reference dates,
+        from their clear pixels matched to this scene (`sarclear.data.reference_fill`). This is the
         network's input under the real clouds. It never sees a pixel it must not trust, so its
         output cannot depend on one."""
         return self._fill(self.optical, self.clear, (slice(None), slice(None)))
@@ -148,12 +147,10 @@ def coarse_scene(scene: AdaptScene) -> AdaptScene:
     must fill than the holes a 64 px crop of the full-resolution scene can hold. A block is cloud
     if any of its pixels is, valid only if all are, so no cloudy value becomes a clear one."""
     valid, cloud = _block_mean(scene.valid[None])[0] == 1.0, _block_mean(scene.cloud[None])[0] > 0
-    reference, reference_clear = None, None
-    if scene.reference is not None and scene.reference_clear is not None:
-        reference, reference_clear = _block_mean(scene.reference), _block_mean(scene.reference_clear[None])[0] == 1.0
+    references = tuple(OtherDate(_block_mean(d.values), _block_mean(d.clear[None])[0] == 1.0) for d in scene.references)
     return replace(scene, dn=_block_mean(scene.dn), optical=_block_mean(scene.optical),
                    sar=None if scene.sar is None else _block_mean(scene.sar), valid=valid, cloud=cloud,
-                   reference=reference, reference_clear=reference_clear)  # fmt: skip
+                   references=references)  # fmt: skip
 
 
 def pad_scene(scene: AdaptScene, size: int) -> AdaptScene:
@@ -170,9 +167,10 @@ def pad_scene(scene: AdaptScene, size: int) -> AdaptScene:
 
     valid = np.pad(scene.valid, pad, constant_values=False)
     cloud = np.pad(scene.cloud, pad, constant_values=False)
-    reference_clear = None if scene.reference_clear is None else np.pad(scene.reference_clear, pad, constant_values=False)
+    references = tuple(OtherDate(np.pad(d.values, ((0, 0), *pad), mode=mode), np.pad(d.clear, pad, constant_values=False))
+                       for d in scene.references)  # fmt: skip
     return replace(scene, dn=grow(scene.dn), optical=grow(scene.optical), sar=grow(scene.sar), valid=valid, cloud=cloud,
-                   reference=grow(scene.reference), reference_clear=reference_clear)  # fmt: skip
+                   references=references)  # fmt: skip
 
 
 def check_clear_enough(scene: AdaptScene, has_checkpoint: bool, log: Log = lambda _: None) -> None:

@@ -26,14 +26,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     budget.add_argument("--steps", type=int, help="fixed number of training steps instead of a time budget (reproducible)")
     parser.add_argument("--no-sar", action="store_true", help="fit an optical-only model (no --s1): the comparison that shows SAR's worth")
     parser.add_argument("--mask", type=Path, help="cloud mask on the S2 grid (nonzero = cloud) instead of detecting clouds")
-    parser.add_argument("--reference", type=Path, metavar="S2",
-                        help="a clearer Sentinel-2 image of the same place on another date (any --s2 form, any level or grid): "
-                             "its clear pixels, matched to this scene's colours window by window, fill the clouds before the fit "
-                             "corrects them with the SAR, if it fills holes cut into this scene's clear ground at least as well as the plain fill "
-                             "(the nearer the date, the likelier; docs/adapt.md)")  # fmt: skip
-    parser.add_argument("--force-reference", action="store_true", help="use --reference even where that check finds it fills worse")
-    parser.add_argument("--reference-mask", type=Path, metavar="MASK",
-                        help="the reference's cloud mask on its own grid (nonzero = cloud) instead of detecting its clouds")
+    parser.add_argument("--reference", type=Path, metavar="S2", nargs="+", action="extend",
+                        help="a clearer Sentinel-2 image of the same place on another date (any --s2 form, any level or grid), "
+                             "or several: their clear pixels, matched to this scene's colours window by window, fill the clouds "
+                             "before the fit corrects them with the SAR, each date if it fills holes cut into this scene's clear "
+                             "ground at least as well as the plain fill; nearest date first (docs/adapt.md)")  # fmt: skip
+    parser.add_argument("--force-reference", action="store_true", help="use every --reference even where that check finds it fills worse")
+    parser.add_argument("--reference-mask", type=Path, metavar="MASK", nargs="+", action="extend",
+                        help="the reference's cloud mask on its own grid (nonzero = cloud) instead of detecting its clouds; "
+                             "with several references, one mask each, in the same order")  # fmt: skip
     parser.add_argument("--fill-only", action="store_true",
                         help="fit no model: write the fill the model would start from (graded in from the clear pixels, or from "
                              "--reference) under the clouds, in seconds; for a scene too cloudy to fit (under 10%% clear), or as the baseline")  # fmt: skip

@@ -22,6 +22,9 @@ images are graded in from everything known around them, as without a reference.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -124,6 +127,18 @@ def local_gain_offset(reference: np.ndarray, target: np.ndarray, known: np.ndarr
     return (np.stack([_upsample(g, BLOCK_PX, shape) for g in gain]), np.stack([_upsample(o, BLOCK_PX, shape) for o in offset]))
 
 
+@dataclass(frozen=True)
+class OtherDate:
+    """Another date of the same place on the scene's grid: `(C, H, W)` float32 values in the scene's
+    units, and `(H, W)` bool where they are clear (cloud-free and covered)."""
+
+    values: np.ndarray
+    clear: np.ndarray
+
+    def window(self, window: tuple[slice, slice]) -> OtherDate:
+        return OtherDate(self.values[(slice(None), *window)], self.clear[window])
+
+
 def reference_fill(optical: np.ndarray, clear: np.ndarray, reference: np.ndarray, reference_clear: np.ndarray,
                    default: np.ndarray | None = None, window: int = WINDOW_PX, ridge_std: float = RIDGE_STD) -> np.ndarray:  # fmt: skip
     """`(C, H, W)` float32: `optical` where `clear`; elsewhere the `reference` matched to it where
@@ -131,16 +146,30 @@ def reference_fill(optical: np.ndarray, clear: np.ndarray, reference: np.ndarray
 
     Without any pixel clear in both there is nothing to match on: the push-pull fill of `optical`.
     """
-    known = clear & reference_clear
-    if not known.any():
-        return pushpull_fill(optical, clear, default)
-    gain, offset = coarse_gain_offset(reference, optical, known, window, ridge_std)
-    from_reference = reference_clear & ~clear
+    return dates_fill(optical, clear, (OtherDate(reference, reference_clear),), default, window, ridge_std)
+
+
+def dates_fill(optical: np.ndarray, clear: np.ndarray, dates: Sequence[OtherDate], default: np.ndarray | None = None,
+               window: int = WINDOW_PX, ridge_std: float = RIDGE_STD) -> np.ndarray:  # fmt: skip
+    """`reference_fill` from several dates, first come first served: a pixel not `clear` is taken
+    from the first date that sees it clear, that date matched to `optical` on its own (on the
+    pixels clear in both, never on another date's filled ones, so one date's colour error does not
+    carry into the next); pixels no date sees are graded in from everything known around them."""
     values = np.where(clear[None], optical, 0.0).astype(np.float32)
-    for band, ref, g, o in zip(values, reference, gain, offset):  # a band at a time: one full-size temporary
-        matched = _upsample(g, BLOCK_PX, clear.shape) * ref + _upsample(o, BLOCK_PX, clear.shape)
-        band[from_reference] = matched[from_reference]
-    return pushpull_fill(values, clear | reference_clear, default)
+    known_now = clear.copy()
+    for date in dates:
+        known = clear & date.clear
+        take = date.clear & ~known_now
+        if not known.any() or not take.any():  # nothing to match on, or nothing left it could give
+            continue
+        gain, offset = coarse_gain_offset(date.values, optical, known, window, ridge_std)
+        for band, ref, g, o in zip(values, date.values, gain, offset):  # a band at a time: one full-size temporary
+            matched = _upsample(g, BLOCK_PX, clear.shape) * ref + _upsample(o, BLOCK_PX, clear.shape)
+            band[take] = matched[take]
+        known_now |= take
+    if not (known_now & ~clear).any():
+        return pushpull_fill(optical, clear, default)
+    return pushpull_fill(values, known_now, default)
 
 
 def reference_share(clear: np.ndarray, reference_clear: np.ndarray, valid: np.ndarray) -> float:
