@@ -43,11 +43,13 @@ from sarclear.data.provenance import is_synthetic
 from sarclear.errors import ConfigError
 from sarclear.inference.norm import DEFAULT_NORM_MODE, resolve_norm_mode
 from sarclear.io.geotiff import write_raster
+from sarclear.io.outputs import check_outputs, input_files
 from sarclear.models.checkpoint import GENERATOR_FILE, load_generator, save_generator
 from sarclear.models.spec import ModelSpec
 from sarclear.predict.engine import TorchEngine
 from sarclear.predict.masking import check_threshold
 from sarclear.predict.pipeline import predict_with_engine
+from sarclear.predict.writer import QUICKLOOK_FORMATS, quicklook_path
 
 Log = Callable[[str], None]
 _logger = logging.getLogger(__name__)
@@ -146,7 +148,7 @@ def check_references(references: Sequence[Path], masks: Sequence[Path]) -> None:
 
 def adapt_scene(
     s2: str | Path,
-    s1: str | Path | None,
+    s1: str | Path | Sequence[str | Path] | None,
     out: str | Path,
     *,
     checkpoint: str | Path | None = None,
@@ -158,6 +160,7 @@ def adapt_scene(
     force_reference: bool = False,
     reference_mask: str | Path | Sequence[str | Path] | None = None,
     fill_only: bool = False,
+    quicklook: str | None = None,
     keep_model: str | Path | None = None,
     seed: int = 0,
     ngf: int = DEFAULT_NGF,
@@ -190,7 +193,7 @@ def adapt_scene(
     `force_reference` (`sarclear.adapt.reference`); their clouds are detected as the scene's, or
     given as `reference_mask` (one per reference, each on its own grid). `fill_only`: no
     fit, that fill is the output (`sarclear.adapt.fill_only`; a scene under 10 % clear is then not
-    refused).
+    refused). `quicklook` ('png' or 'jpeg'): an 8-bit picture beside `out`, as `predict --format`.
     `residual` (a fresh model only): the model corrects its push-pull-filled input (default) rather
     than starting from the mean clear colour (docs/adapt.md compares the two).
     """
@@ -205,6 +208,12 @@ def adapt_scene(
         flag = "--force-reference" if force_reference else "--reference-mask"
         raise ConfigError(f"{flag}: give the image to use with --reference S2")
     check_references(references, reference_masks)
+    if quicklook is not None and quicklook.lower() not in QUICKLOOK_FORMATS:
+        raise ConfigError(f"--format {quicklook}: expected png or jpeg")
+    given_s1 = _as_list(s1)
+    out = Path(out)
+    check_outputs([out, quicklook_path(out, quicklook) if quicklook else None],
+                  input_files([s2, *given_s1, mask, *references, *reference_masks]))  # fmt: skip
     for path in references:
         check_reference_early(path, s2)
     if fill_only and (keep_model is not None or checkpoint is not None):
@@ -247,12 +256,12 @@ def adapt_scene(
         filled, mask_path = _write_model_inputs(scene, folder)
         if keep is not None:
             save_generator(keep / GENERATOR_FILE, generator, spec)
-            settings = {"s2": str(s2), "s1": None if s1 is None else str(s1), "seed": seed, "steps": report.steps,
+            settings = {"s2": str(s2), "s1": [str(p) for p in given_s1] or None, "seed": seed, "steps": report.steps,
                         "seconds": round(report.seconds, 1), "loss_tenths": report.losses, "cloud_share": cloud_share,
                         "clear_share": clear_share, **({"reference": None, "references": []} if reference_use is None else reference_use.summary()), "spec": asdict(spec), "checkpoint": None if checkpoint is None else str(checkpoint)}  # fmt: skip
             (keep / REPORT_FILE).write_text(json.dumps(settings, indent=2) + "\n")
         engine = TorchEngine(generator, "cpu", "fp32", owned=True, norm=resolve_norm_mode(norm, spec.norm_batch))
         predict_with_engine(engine, spec, s1 if use_sar else None, filled, out, composite=True, mask=mask_path,
-                            progress=progress, log=log, model_name="the fill" if fill_only else "the fitted model",
+                            quicklook=quicklook, progress=progress, log=log, model_name="the fill" if fill_only else "the fitted model",
                             source_tags=source_tags(scene, shadow_dilation, reference_use))  # fmt: skip
     return AdaptResult(Path(out), spec, report, clear_share, cloud_share)

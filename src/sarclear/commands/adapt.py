@@ -38,6 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fill-only", action="store_true",
                         help="fit no model: write the fill the model would start from (graded in from the clear pixels, or from "
                              "--reference) under the clouds, in seconds; for a scene too cloudy to fit (under 10%% clear), or as the baseline")  # fmt: skip
+    parser.add_argument("--format", choices=("png", "jpeg"), dest="quicklook", help="also write an 8-bit quick-look beside OUT")
     parser.add_argument("--keep-model", type=Path, metavar="DIR", help="keep the fitted checkpoint, its input and mask in DIR (for predict / evaluate)")
     parser.add_argument("--seed", type=int, default=0, help="random seed: same seed, steps and threads give the same output (default 0)")
     parser.add_argument("--ngf", type=int, help="width of a fresh model (default 16)")
@@ -59,12 +60,14 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from sarclear.adapt import adapt_scene
+    from sarclear.commands.predict import check_out_name
     from sarclear.errors import ConfigError
 
     def say(message: str) -> None:
         if not args.quiet:
             tqdm.write(f"sarclear adapt: {message}", file=sys.stderr)
 
+    check_out_name(args.out)
     if args.no_sar and args.s1 is not None:
         say("--no-sar: ignoring --s1")
     if args.fill_only and args.s1 is None:
@@ -79,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
     result = adapt_scene(
         args.s2, None if args.no_sar else args.s1, args.out, checkpoint=args.checkpoint, steps=args.steps, minutes=minutes,
         use_sar=not args.no_sar, mask=args.mask, reference=args.reference, force_reference=args.force_reference, reference_mask=args.reference_mask,
-        fill_only=args.fill_only,
+        fill_only=args.fill_only, quicklook=args.quicklook,
         keep_model=args.keep_model, seed=args.seed, s2_offset=args.s2_offset, shadows=args.shadows,
         cloud_threshold=args.cloud_threshold, use_scl=args.use_scl, progress=not args.quiet, log=say,
         **{k: v for k, v in optional.items() if v is not None},

@@ -20,6 +20,7 @@ from sarclear.inference.sampling import check_samples
 from sarclear.inference.settings import EngineSettings, engine_settings
 from sarclear.inference.tiling import WindowGrid
 from sarclear.io.cog import gdal_env
+from sarclear.io.outputs import check_outputs, input_files
 from sarclear.models.spec import ModelSpec
 from sarclear.predict.composite import composite as blend_composite
 from sarclear.predict.defaults import DEFAULT_BATCH_SIZE, SHADOW_DILATION_PX, default_overlap
@@ -148,7 +149,8 @@ def predict_with_engine(
     out = Path(out)
     mask_out = Path(write_mask) if write_mask is not None else None
     std_out = Path(uncertainty) if uncertainty is not None else None
-    _check_outputs(inputs, [out, mask_out, std_out, quicklook_path(out, quicklook) if quicklook else None])
+    given_s1 = [] if s1 is None else ([s1] if isinstance(s1, (str, Path)) else list(s1))
+    _check_outputs(inputs, [out, mask_out, std_out, quicklook_path(out, quicklook) if quicklook else None], [s2, *given_s1, mask])
     grid = WindowGrid(inputs.s2.height, inputs.s2.width, tile, overlap)
     settings = engine_settings(engine, tile=tile, overlap=overlap, samples=passes, seed=seed)
     log(
@@ -229,18 +231,7 @@ def _check_model_matches(spec: ModelSpec, inputs: SceneInputs, model_name: str) 
         raise CheckpointError(f"{model_name}: {exc}") from exc
 
 
-def _check_outputs(inputs: SceneInputs, outputs: list[Path | None]) -> None:
-    """No output may overwrite an input (or another output)."""
-    sources = {info.path.resolve() for info in (inputs.s2, inputs.s1, inputs.mask) if info is not None}
-    seen: set[Path] = set()
-    for path in outputs:
-        if path is None:
-            continue
-        resolved = path.resolve()
-        if resolved in sources:
-            raise ConfigError(f"{path}: output would overwrite an input file")
-        if resolved in seen:
-            raise ConfigError(f"{path}: given for two different outputs")
-        if path.is_dir():
-            raise ConfigError(f"{path}: is a directory, expected an output file name")
-        seen.add(resolved)
+def _check_outputs(inputs: SceneInputs, outputs: list[Path | None], given: Sequence[str | Path | None] = ()) -> None:
+    """No output may overwrite an input (a product's band files included) or another output."""
+    infos = [info for info in (inputs.s2, inputs.s1, inputs.mask) if info is not None]
+    check_outputs(outputs, input_files([*(info.path for info in infos), *given], [info.source for info in infos]))

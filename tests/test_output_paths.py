@@ -1,0 +1,77 @@
+"""`--out` that cannot be written, or would overwrite an input, is refused in one line before any work.
+
+Genuine SSL4EO-S12 per-band folders (copied: a failing test must not touch the project's data), so
+that the input a user can overwrite is a band file of the folder given as `--s2`.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import rasterio
+
+from sarclear.cli import main
+
+DATA = Path(__file__).parent / "data"
+SSL4EO = DATA / "real-scenes" / "ssl4eo-s12"
+SCENE = SSL4EO / "s2c/0000200/20200823T054639_20200823T055618_T43RCP"
+S1 = SSL4EO / "s1/0000200/S1A_IW_GRDH_1SDV_20200607T010800_20200607T010825_032904_03CFBA_D457"
+MODEL = DATA / "small-model" / "generator.safetensors"
+
+
+@pytest.fixture
+def scene(tmp_path: Path) -> Path:
+    return Path(shutil.copytree(SCENE, tmp_path / "s2c" / SCENE.name))
+
+
+def _adapt(scene: Path, out: Path | str, *extra: str) -> int:
+    budget = [] if "--minutes" in extra else ["--steps", "2"]
+    return main(["adapt", "--s1", str(S1), "--s2", str(scene), "--out", str(out), *budget, "--ngf", "4", "--batch-size", "2",
+                 "--quiet", *extra])  # fmt: skip
+
+
+def _one_line(capsys: pytest.CaptureFixture[str]) -> str:
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    return err[0]
+
+
+@pytest.mark.parametrize("command", ["adapt", "predict"])
+def test_an_output_naming_a_band_file_of_the_input_folder_is_refused_and_the_band_is_kept(
+    scene: Path, capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    band = scene / "B4.tif"
+    before = band.read_bytes()
+    if command == "adapt":
+        code = _adapt(scene, band, "--fill-only")
+    else:
+        code = main(["predict", "--checkpoint", str(MODEL), "--s1", str(S1), "--s2", str(scene), "--out", str(band), "--quiet"])
+    assert code == 2
+    assert _one_line(capsys) == f"sarclear: error: {band}: output would overwrite an input file"
+    assert band.read_bytes() == before
+
+
+def test_an_output_under_a_file_or_naming_a_folder_is_refused_before_the_fit(
+    scene: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    blocker = tmp_path / "results.tif"
+    blocker.write_bytes(b"not a folder")
+    assert _adapt(scene, blocker / "out.tif") == 2  # was a traceback (FileExistsError) after the whole fit
+    assert _one_line(capsys) == f"sarclear: error: {blocker / 'out.tif'}: cannot be written: {blocker.resolve()} is a file, not a folder"
+    folder = tmp_path / "outputs"
+    folder.mkdir()
+    assert _adapt(scene, folder, "--minutes", "60") == 2  # refused at once, not after an hour's fit
+    assert _one_line(capsys) == f"sarclear: error: {folder}: is a directory, expected an output file name"
+
+
+def test_adapt_refuses_a_picture_name_for_the_geotiff_and_writes_the_picture_with_format(
+    scene: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert _adapt(scene, tmp_path / "clear.png", "--fill-only") == 2
+    assert _one_line(capsys) == (f"sarclear: error: {tmp_path / 'clear.png'}: --out is the GeoTIFF output; for a PNG picture give "
+                                 "--out clear.tif --format png (it writes clear.png beside the GeoTIFF)")  # fmt: skip
+    assert _adapt(scene, tmp_path / "clear.tif", "--fill-only", "--format", "png") == 0
+    with rasterio.open(tmp_path / "clear.png") as picture, rasterio.open(tmp_path / "clear.tif") as tif:
+        assert picture.driver == "PNG" and picture.count == 3 and picture.dtypes[0] == "uint8" and picture.shape == tif.shape
