@@ -19,11 +19,13 @@ from rasterio.warp import Resampling, reproject
 from torch import nn
 
 from sarclear.cli import main
+from sarclear.data.clouds import dilate
 from sarclear.io.geotiff import raster_info
 from sarclear.io.sources import describe_s2
 from sarclear.models.checkpoint import save_generator
 from sarclear.models.spec import ModelSpec
 from sarclear.predict import predict_with_engine
+from sarclear.predict.composite import FEATHER_PX
 from sarclear.predict.engine import TorchEngine
 
 DATA = Path(__file__).parent / "data" / "real-scenes"
@@ -31,6 +33,8 @@ SSL4EO_L1C = DATA / "ssl4eo-s12/s2c/0000200/20200823T054639_20200823T055618_T43R
 SSL4EO_L2A = DATA / "ssl4eo-s12/s2a/0000200/20200813T054639_20200813T054952_T43RCP"
 SSL4EO_S1 = DATA / "ssl4eo-s12/s1/0000200/S1A_IW_GRDH_1SDV_20200607T010800_20200607T010825_032904_03CFBA_D457"
 MAJOR_TOM = DATA / "major-tom-l2a/0U/0U_199R/S2A_MSIL2A_20220706T085611_N0400_R007_T33NZA_20220706T153419"
+#: Named N9999 (a 2023 reprocessing, which carries +1000 DN), but its pixels do not: B2's median is 483 DN.
+MAJOR_TOM_N9999 = DATA / "major-tom-l2a/199U/199U_1099R/S2B_MSIL2A_20200223T032739_N9999_R018_T48QUE_20230924T183543"
 BEN_S1 = DATA / "bigearthnet-v1/BigEarthNet-S1-Example/S1A_IW_GRDH_1SDV_20170613T165043_33UUP_87_48"
 BEN_S2 = DATA / "bigearthnet-v1/BigEarthNet-S2-Example/S2A_MSIL2A_20170613T101031_87_48"
 L2A_SAFE = DATA / "safe" / "S2A_MSIL2A_20220706T085611_N0400_R007_T33NZA_20220706T153419.SAFE"
@@ -101,6 +105,35 @@ def test_ssl4eo_l1c_folders_predict_onto_the_s2_grid_with_s1_reprojected(tmp_pat
     assert any("reprojecting onto the S2 grid" in line for line in lines)
 
 
+def test_a_composite_keeps_clear_observed_pixels_where_the_s1_scene_stops_short(tmp_path: Path) -> None:
+    """The genuine SSL4EO-S12 S1 cut 12 px short of the S2's eastern edge (whole-scene S1 often
+    covers ~98 % of an S2 cell): there the model cannot run, yet a clear observed pixel is still the
+    answer; it was written as nodata. A cloudy pixel there stays nodata."""
+    s1 = tmp_path / "s1"
+    s1.mkdir()
+    for name in ("VV.tif", "VH.tif"):
+        with rasterio.open(SSL4EO_S1 / name) as src:
+            data, profile = src.read(), src.profile
+        with rasterio.open(s1 / name, "w", **{**profile, "width": profile["width"] - 12}) as dst:
+            dst.write(data[:, :, :-12])
+    info = raster_info(SSL4EO_L1C)
+    cloud = np.zeros((1, *info.shape), np.uint8)
+    cloud[:, 30:60, -20:] = 1  # a cloud reaching into the strip without S1
+    mask = tmp_path / "mask.tif"
+    with rasterio.open(mask, "w", driver="GTiff", width=info.width, height=info.height, count=1, dtype="uint8", crs=info.crs,
+                       transform=info.transform) as dst:  # fmt: skip
+        dst.write(cloud)
+    predict_identity(s1, SSL4EO_L1C, tmp_path / "composite.tif", composite=True, mask=mask)
+    predict_identity(s1, SSL4EO_L1C, tmp_path / "plain.tif")
+    rgb, plain = read_out(tmp_path / "composite.tif")[0], read_out(tmp_path / "plain.tif")[0]
+    no_s1 = (plain == 0).all(axis=0)  # the model's output: nodata where S1 is missing
+    assert no_s1[:, -4:].all() and 0 < no_s1.mean() < 0.2
+    far_from_cloud = ~dilate(cloud[0] > 0, FEATHER_PX + 1)  # beyond the composite's transition: the observed pixel
+    kept = no_s1 & far_from_cloud
+    assert kept.sum() > 300 and np.array_equal(rgb[0][kept], band(SSL4EO_L1C, "B4")[0][kept])
+    assert (rgb[:, no_s1 & (cloud[0] > 0)] == 0).all()  # under the cloud without S1: nodata, as before
+
+
 def test_bigearthnet_pair_in_its_archive_layout_and_s1_as_two_files_in_any_order(tmp_path: Path) -> None:
     predict_identity(BEN_S1, BEN_S2, tmp_path / "folder.tif")
     pair = sorted(BEN_S1.glob("*_V?.tif"), reverse=True)  # VV after VH: the names decide, not the order
@@ -122,6 +155,26 @@ def test_major_tom_n0400_offset_is_removed_and_stated(tmp_path: Path) -> None:
     assert np.array_equal(rgb[0], np.maximum(b4.astype(np.int32) - 1000, 1))
     assert tags["SARCLEAR_S2_OFFSET_REMOVED_DN"] == "1000" and "N0400" in tags["SARCLEAR_S2_OFFSET_SOURCE"]
     assert any("offset 1000 DN removed" in line and "N0400" in line for line in lines)
+
+
+def test_an_offset_the_name_implies_but_the_pixels_lack_is_refused_not_clipped_to_black(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Genuine Major-TOM N9999 cell: removing the 1000 DN its name implies would clip most pixels to
+    0 (a black output, exit 0, before this check); refused in one line naming the fix. The fix and
+    the user's explicit word are both taken."""
+    out = tmp_path / "clear.tif"
+    assert main(["adapt", "--s2", str(MAJOR_TOM_N9999), "--fill-only", "--out", str(out), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"sarclear: error: {MAJOR_TOM_N9999}: ") and not out.exists()
+    assert "do not carry the 1000 DN offset that processing baseline N9999 in the product name implies" in err[0]
+    assert err[0].endswith("give --s2-offset 0, or --s2-offset 1000 to remove it anyway")
+    lines = predict_identity(None, MAJOR_TOM_N9999, out, spec=OPTICAL_SPEC, s2_offset=0.0)
+    rgb, _, _, tags = read_out(out)
+    assert np.array_equal(rgb[0], np.maximum(band(MAJOR_TOM_N9999, "B04")[0], 1)) and tags["SARCLEAR_S2_OFFSET_REMOVED_DN"] == "0"
+    assert any("--s2-offset 0 (the product says 1000)" in line for line in lines)
+    predict_identity(None, MAJOR_TOM_N9999, tmp_path / "forced.tif", spec=OPTICAL_SPEC, s2_offset=1000.0)  # the user's word
+    assert np.median(read_out(tmp_path / "forced.tif")[0]) <= 1
 
 
 def _plus_1000(src_folder: Path, dst_folder: Path) -> Path:

@@ -10,7 +10,7 @@ another grid. Decisions that are not errors (which bands are RGB, reprojecting S
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -165,7 +165,10 @@ def open_s1(path: str | Path | Sequence[str | Path]) -> RasterInfo:
 
 
 def _check_offset(s2: RasterInfo, rgb_bands: tuple[int, ...], radiometry: S2Radiometry, log: Log) -> None:
-    """Warn when no offset was removed but the scene's darkest pixels all sit above 1000 DN."""
+    """Warn when no offset was removed but the scene's darkest pixels all sit above 1000 DN; refuse
+    an offset the product's name or metadata implies that its pixels do not carry."""
+    if radiometry.offset and not radiometry.offset_source.startswith("--s2-offset"):
+        _check_offset_present(s2, rgb_bands, radiometry)
     if radiometry.offset or np.issubdtype(np.dtype(s2.dtype), np.floating):
         return
     values = sample_pixels(s2, rgb_bands, keep_shape=True)
@@ -178,6 +181,28 @@ def _check_offset(s2: RasterInfo, rgb_bands: tuple[int, ...], radiometry: S2Radi
             f"WARNING: {s2.path.name}: its darkest pixels are all above {OFFSET_SUSPECT_DN:g} DN and no radiometric offset was declared; "
             "products of processing baseline 04.00 and later (since 25 January 2022) add 1000 DN: if this is one, pass --s2-offset 1000"
         )
+
+
+def _check_offset_present(s2: RasterInfo, rgb_bands: tuple[int, ...], radiometry: S2Radiometry) -> None:
+    """Exit 2 when most sampled pixels are at or below the offset in all of B4, B3 and B2.
+
+    Why: a product named or described as baseline 04.00 or later carries +1000 DN, but exports
+    that already removed it keep the name (genuine Major-TOM cell 199U_1099R, N9999: B2's median is
+    483 DN). Subtracting 1000 again clips most pixels to 0: a black output, exit 0. With the offset
+    in the pixels, a value at or below it in every visible band is a negative reflectance in all
+    three, which only a few water or shadow pixels reach, never the median pixel.
+    """
+    raw = replace(s2, source=describe_s2(s2.path, offset=0.0)[0])
+    values = sample_pixels(raw, rgb_bands, keep_shape=True)
+    brightest = values.max(axis=0) if values.size else values
+    brightest = brightest[brightest > 0]  # 0 is nodata in every product
+    if brightest.size == 0 or float(np.median(brightest)) > radiometry.offset:
+        return
+    share = float(np.mean(brightest <= radiometry.offset))
+    raise RasterError(s2.path, f"{share:.0%} of its sampled pixels are at or below {radiometry.offset:g} DN in all of B4, B3, B2, "
+                               f"so they do not carry the {radiometry.offset:g} DN offset that {radiometry.offset_source} implies "
+                               f"(an export that removed it already?); give --s2-offset 0, or --s2-offset {radiometry.offset:g} "
+                               "to remove it anyway")  # fmt: skip
 
 
 def _s1_band_indexes(s1: RasterInfo) -> tuple[int, int]:

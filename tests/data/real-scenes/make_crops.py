@@ -33,6 +33,11 @@ CROPS: list[tuple[str, str, tuple[int, int, int]]] = [
         "major-tom-l2a/0U/0U_199R/S2A_MSIL2A_20220706T085611_N0400_R007_T33NZA_20220706T153419/B04.tif",
         (480, 480, 96),
     ),
+    (
+        "major-tom-l2a/199U/199U_1099R/S2B_MSIL2A_20200223T032739_N9999_R018_T48QUE_20230924T183543",
+        "major-tom-l2a/199U/199U_1099R/S2B_MSIL2A_20200223T032739_N9999_R018_T48QUE_20230924T183543/B04.tif",
+        (480, 480, 96),
+    ),
 ]
 #: Copied whole (already small): one BigEarthNet S1 + S2 pair in the archive's own layout.
 WHOLE: list[str] = [
