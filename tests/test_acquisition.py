@@ -35,6 +35,8 @@ def test_dates_from_product_names_folders_and_prepare_s1s_tag(tmp_path: Path) ->
     s2 = next((BEN / "BigEarthNet-S2-Example").iterdir())
     s1 = next((BEN / "BigEarthNet-S1-Example").iterdir())
     assert acquisition_gap(s2, s1) == (date(2017, 6, 13), date(2017, 6, 13), 0)
+    # BigEarthNet v1 drops the time's leading zero (genuine: S2B_MSIL2A_20170924T93020_69_24)
+    assert date_from_names(tmp_path / "S2B_MSIL2A_20170924T93020_69_24" / "S2B_MSIL2A_20170924T93020_69_24_B04.tif") == date(2017, 9, 24)
     # a file's own name comes before its folders'
     assert date_from_names(SSL4EO_S1 / "VV.tif") == date(2020, 6, 7)
     assert date_from_names(tmp_path / "S2B_MSIL2A_20230105T101329_N0509" / "T32TMT_20230612T103031_B04.tif") == date(2023, 6, 12)

@@ -141,6 +141,26 @@ def test_an_s2_stack_given_as_s1_gets_the_hint(tmp_path: Path, checkpoint: Path,
     assert "wrong band count: has 13" in line and line.endswith("did you swap --s1 and --s2?")
 
 
+SSL4EO = Path(__file__).parent / "data" / "real-scenes" / "ssl4eo-s12"
+
+
+@pytest.mark.parametrize(("s1", "s2", "named", "says"), [
+    ("s2c/0000200/20200823T054639_20200823T055618_T43RCP", "s1/0000200/S1A_IW_GRDH_1SDV_20200607T010800_20200607T010825_032904_03CFBA_D457",
+     "s1/0000200/S1A_IW_GRDH_1SDV_20200607T010800_20200607T010825_032904_03CFBA_D457",
+     "holds VV and VH files: a Sentinel-1 folder, not a Sentinel-2 product; did you swap --s1 and --s2?"),
+    ("s1/0000200", "s2c/0000200/20200823T054639_20200823T055618_T43RCP", "s1/0000200",
+     "holds no band files but 1 product folder(s) (S1A_IW_GRDH_1SDV_20200607T010800_20200607T010825_032904_03CFBA_D457): give one of them"),
+    ("s1/0000200/S1A_IW_GRDH_1SDV_20200607T010800_20200607T010825_032904_03CFBA_D457", "s2c/0000200", "s2c/0000200",
+     "holds no band files but 2 product folder(s) (20200604T054639_20200604T054831_T43RCP, 20200823T054639_20200823T055618_T43RCP): "
+     "give one of them"),
+])  # fmt: skip
+def test_genuine_folders_of_the_wrong_kind_say_what_they_are(tmp_path: Path, capsys, s1: str, s2: str, named: str, says: str) -> None:
+    """SSL4EO-S12 as downloaded: the S1 and S2 product folders swapped, or a location's folder of
+    dates given instead of one date (each said "not a Sentinel-2 product", for S1 too)."""
+    assert main(["adapt", "--s1", str(SSL4EO / s1), "--s2", str(SSL4EO / s2), "--out", str(tmp_path / "out.tif"), "--steps", "2", "--quiet"]) == 2
+    assert capsys.readouterr().err.strip() == f"sarclear: error: {SSL4EO / named}: {says}"
+
+
 # -- output name ---------------------------------------------------------------------------------
 
 @pytest.mark.parametrize(("name", "fmt"), [("x.png", "png"), ("x.JPG", "jpeg"), ("x.jpeg", "jpeg")])

@@ -125,8 +125,9 @@ def _level(folder: Path, names: list[str], files: dict[str, Path]) -> tuple[str 
 
 
 def sensing_date(name: str) -> date | None:
-    """The first `YYYYMMDDTHHMMSS` date in a product or folder name."""
-    match = re.search(r"(20\d{2})(\d{2})(\d{2})T\d{6}", name)
+    """The first `YYYYMMDDTHHMMSS` date in a product or folder name (BigEarthNet v1's names drop the
+    time's leading zero: `S2B_MSIL2A_20170924T93020_69_24`)."""
+    match = re.search(r"(20\d{2})(\d{2})(\d{2})T\d{5,6}", name)
     if not match:
         return None
     try:

@@ -123,7 +123,29 @@ def _product(path_text: str, _mtime: int) -> ProductBands:
         return read_safe(path)
     if path.is_dir() and band_files(path):
         return read_band_folder(path)
-    raise RasterError(path, "not a Sentinel-2 product: expected a folder of band files (B04.tif ...), a .SAFE folder or a SAFE .zip")
+    raise not_a_product(path)
+
+
+#: How many product folders `not_a_product` names.
+LISTED_PRODUCTS: int = 3
+
+
+def not_a_product(path: Path) -> RasterError:
+    """The refusal of a folder that is no Sentinel-2 product, saying what it is where that is plain:
+    a Sentinel-1 folder (VV and VH files: the inputs swapped), or a folder of products (a dataset's
+    location or date folder: which one to give)."""
+    if path.is_dir() and has_s1_files(path):
+        return RasterError(path, "holds VV and VH files: a Sentinel-1 folder, not a Sentinel-2 product; did you swap --s1 and --s2?")
+    products = sorted(child.name for child in path.iterdir() if _is_product_folder(child)) if path.is_dir() else []
+    if products:
+        shown = ", ".join(products[:LISTED_PRODUCTS]) + (f" and {len(products) - LISTED_PRODUCTS} more" if len(products) > LISTED_PRODUCTS else "")
+        return RasterError(path, f"holds no band files but {len(products)} product folder(s) ({shown}): give one of them")
+    return RasterError(path, "neither a Sentinel-2 product (a folder of band files B04.tif ..., a .SAFE folder or a SAFE .zip) "
+                             "nor a Sentinel-1 folder (VV and VH files)")  # fmt: skip
+
+
+def _is_product_folder(path: Path) -> bool:
+    return is_safe_product(path) or (path.is_dir() and (bool(band_files(path)) or has_s1_files(path)))
 
 
 @functools.lru_cache(maxsize=64)

@@ -51,3 +51,15 @@ def composite(predicted: np.ndarray, observed: np.ndarray, alpha: np.ndarray) ->
     """`alpha * predicted + (1 - alpha) * observed` per pixel, for `(C, H, W)` arrays and `(H, W)` alpha."""
     a = alpha[None].astype(np.float32)
     return a * predicted.astype(np.float32) + (1.0 - a) * observed.astype(np.float32)
+
+
+def keep_observed_without_s1(dn: np.ndarray, observed: np.ndarray, observed_valid: np.ndarray, valid: np.ndarray,
+                             alpha: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """A composite's `(C, H, W)` DN and the `(H, W)` pixels it writes: where S1 is missing (`valid`
+    False, `observed_valid` True: an S1 scene that stops short of the S2's edge) the model cannot
+    run, but a clear observed pixel (`alpha` 0) is still the answer: kept, not written as nodata.
+    A cloudy one there stays nodata."""
+    keep = observed_valid & ~valid & (alpha == 0)
+    if not keep.any():
+        return dn, valid
+    return np.where(keep[None], observed, dn), valid | keep

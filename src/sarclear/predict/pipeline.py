@@ -23,6 +23,7 @@ from sarclear.io.cog import gdal_env
 from sarclear.io.outputs import check_outputs, input_files
 from sarclear.models.spec import ModelSpec
 from sarclear.predict.composite import composite as blend_composite
+from sarclear.predict.composite import keep_observed_without_s1
 from sarclear.predict.defaults import DEFAULT_BATCH_SIZE, SHADOW_DILATION_PX, default_overlap
 from sarclear.predict.engine import Engine, load_engine
 from sarclear.predict.masking import MaskSource, check_threshold
@@ -170,15 +171,17 @@ def predict_with_engine(
             samples=passes, progress=progress,
         )))  # fmt: skip
         for block in rows:
-            dn, alpha = block.predicted, None
+            dn, alpha, written = block.predicted, None, block.valid
             if masks is not None:
                 mask_rows = masks.rows(block.r0, block.r1)
                 alpha = mask_rows.alpha
                 if composite:
                     dn = blend_composite(dn, block.observed, alpha)
+                    if block.observed_valid is not None:
+                        dn, written = keep_observed_without_s1(dn, block.observed, block.observed_valid, block.valid, alpha)
                 if writers.mask is not None:
                     writers.mask.write(mask_values(mask_rows.cloud, block.valid, mask_rows.shadow))
-            writers.out.write(output_dn(dn, block.valid))
+            writers.out.write(output_dn(dn, written))
             if writers.std is not None and block.std is not None:
                 writers.std.write(std_values(block.std, block.valid, alpha if composite else None))
         if masks is not None:

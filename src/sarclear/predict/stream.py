@@ -40,8 +40,10 @@ class RowBlock:
     r1: int
     predicted: np.ndarray  # (3, n, W) float32 DN, B4 B3 B2
     observed: np.ndarray  # (3, n, W) the cloudy input's B4 B3 B2 DN
-    valid: np.ndarray  # (n, W) bool
+    valid: np.ndarray  # (n, W) bool: S2 and S1 hold data (where the model can run)
     std: np.ndarray | None = None  # (3, n, W) float32 DN: spread of the stochastic passes (with samples > 1)
+    #: (n, W) bool where the S2 alone holds data: a composite keeps its clear pixels where S1 is missing.
+    observed_valid: np.ndarray | None = None
 
 
 def rgb_channels(out_channels: int) -> list[int]:
@@ -53,12 +55,14 @@ def rgb_channels(out_channels: int) -> list[int]:
     raise ValueError(f"a generator with {out_channels} output channels has no known RGB (expected 3 or 13)")
 
 
-def _read_strip(reader: SceneReader, top: int, bottom: int) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
-    """S2 model bands (DN), S1 (dB or None) and the validity of rows `top .. bottom`, full width."""
+def _read_strip(reader: SceneReader, top: int, bottom: int) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, np.ndarray]:
+    """S2 model bands (DN), S1 (dB or None), the validity of both, and of the S2 alone, of rows
+    `top .. bottom`, full width."""
     inputs = reader.inputs
     s2 = reader.s2(top, bottom, inputs.model_bands)
     s1 = reader.s1(top, bottom) if inputs.s1 is not None else None
-    return s2, s1, valid_pixels(s2, s1, s2_nodata=inputs.s2.nodata)
+    s2_valid = valid_pixels(s2, None, s2_nodata=inputs.s2.nodata)
+    return s2, s1, (s2_valid if s1 is None else valid_pixels(s2, s1, s2_nodata=inputs.s2.nodata)), s2_valid
 
 
 def _windows(strip: np.ndarray | None, cols: Sequence[int], tile: int) -> np.ndarray | None:
@@ -97,14 +101,14 @@ def predicted_rows(
         ThreadPoolExecutor(max_workers=1, thread_name_prefix="sarclear-read") as pool,
     ):
 
-        def read(index: int) -> Future[tuple[np.ndarray, np.ndarray | None, np.ndarray]]:
+        def read(index: int) -> Future[tuple[np.ndarray, np.ndarray | None, np.ndarray, np.ndarray]]:
             """Start reading window row `index`'s strip in the background."""
             return pool.submit(_read_strip, reader, starts[index], min(starts[index] + tile, grid.height))
 
         with stop_signals_blocked():  # the first read starts the thread: see `stop_signals_blocked`
             pending = read(0)
         for index, top in enumerate(starts):
-            s2, s1, valid = pending.result()
+            s2, s1, valid, s2_valid = pending.result()
             if index + 1 < len(starts):
                 pending = read(index + 1)
             cols = [c for c in grid.col_starts if valid[:, c : c + w].any()]
@@ -119,5 +123,5 @@ def predicted_rows(
                 pending.exception()  # wait for the read (its error, if any, is raised at the next strip)
             yield RowBlock(
                 top, end, s2_from_network(rows, s2_clip_max).astype(np.float32), s2[observed_pick, : end - top], valid[: end - top],
-                None if std is None else (std * dn_per_unit).astype(np.float32),
+                None if std is None else (std * dn_per_unit).astype(np.float32), s2_valid[: end - top],
             )  # fmt: skip
