@@ -270,6 +270,7 @@ def test_two_partial_reference_dates_fill_a_cloud_between_them(tmp_path: Path) -
 
 @pytest.mark.parametrize(("extra", "message"), [
     (("--reference", "{good}", "{good}"), "--reference {good}: given twice"),
+    (("--reference", "{scene}"), "--reference {scene}: is the scene itself (--s2); give another date of the same place"),
     (("--reference", "{good}", "{changed}", "--reference-mask", "{mask}"),
      "--reference-mask: give one mask per --reference, in the same order (1 masks for 2 references)"),
 ])  # fmt: skip
@@ -278,7 +279,7 @@ def test_several_references_refuse_a_repeat_or_a_mask_count_that_does_not_match(
 ) -> None:
     paths = _scene(tmp_path, _square_cloud())
     names = {"good": str(_reference(tmp_path / "good", _clear_truth(tmp_path))), "changed": str(_other_fields(tmp_path / "changed")),
-             "mask": str(paths["mask"])}  # fmt: skip
+             "mask": str(paths["mask"]), "scene": str(paths["s2"])}  # fmt: skip
     out = tmp_path / "out.tif"
     assert _adapt(paths, out, *(arg.format(**names) for arg in extra)) == 2
     assert capsys.readouterr().err.strip() == f"sarclear: error: {message.format(**names)}" and not out.exists()

@@ -132,15 +132,19 @@ def _as_list(paths: str | Path | Sequence[str | Path] | None) -> list[Path]:
     return [Path(paths)] if isinstance(paths, (str, Path)) else [Path(p) for p in paths]
 
 
-def check_references(references: Sequence[Path], masks: Sequence[Path]) -> None:
-    """Usage errors of several `--reference` dates, before anything is read: one mask per reference
-    (matched in the order given), and no file given twice."""
+def check_references(references: Sequence[Path], masks: Sequence[Path], scene: str | Path) -> None:
+    """Usage errors of `--reference` dates, before anything is read: one mask per reference
+    (matched in the order given), no file given twice, and not the scene itself (it would "fill"
+    the clouds with themselves: its clouds are masked on both sides, so nothing, at the cost of a
+    second read)."""
     if masks and len(masks) != len(references):
         raise ConfigError(f"--reference-mask: give one mask per --reference, in the same order ({len(masks)} masks for "
                           f"{len(references)} references)")  # fmt: skip
     seen: set[Path] = set()
     for path in references:
         key = path.resolve()
+        if key == Path(scene).resolve():
+            raise ConfigError(f"--reference {path}: is the scene itself (--s2); give another date of the same place")
         if key in seen:
             raise ConfigError(f"--reference {path}: given twice")
         seen.add(key)
@@ -207,7 +211,7 @@ def adapt_scene(
     if (force_reference or reference_masks) and not references:
         flag = "--force-reference" if force_reference else "--reference-mask"
         raise ConfigError(f"{flag}: give the image to use with --reference S2")
-    check_references(references, reference_masks)
+    check_references(references, reference_masks, s2)
     if quicklook is not None and quicklook.lower() not in QUICKLOOK_FORMATS:
         raise ConfigError(f"--format {quicklook}: expected png or jpeg")
     given_s1 = _as_list(s1)
