@@ -372,3 +372,19 @@ def test_a_read_after_the_scene_reader_closed_is_an_error_not_a_crash(tmp_path: 
         assert reader.s2(0, 8, inputs.rgb_bands).shape == (3, 8, 40)
     with pytest.raises(RuntimeError, match="read after the scene reader was closed"):
         reader.s2(0, 8, inputs.rgb_bands)
+
+
+def test_check_takes_a_genuine_pair_without_target_as_predict_reads_it(capsys) -> None:
+    """SSL4EO-S12's per-band L1C folder and its S1 folder on their own grid: `check S1 S2` says how
+    predict and adapt will read the pair (S1 reprojected, the 77-day gap warned) instead of the
+    triplet check's "grid mismatch"; a swapped pair is the same one-line refusal predict gives."""
+    s1 = SSL4EO / "s1/0000200/S1A_IW_GRDH_1SDV_20200607T010800_20200607T010825_032904_03CFBA_D457"
+    s2 = SSL4EO / "s2c/0000200/20200823T054639_20200823T055618_T43RCP"
+    assert main(["check", str(s1), str(s2)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[-1] == "ok: predict and adapt take this pair; the output will be on the S2 grid of 99 x 98 px (headers and sampled pixels checked, not every pixel)"
+    assert any(line.startswith("s1 ") and "reprojected onto the S2 grid (bilinear)" in line for line in out)
+    assert any(line.startswith("s2 ") and "level L1C, offset removed 0 DN" in line for line in out)
+    assert any("77 days from the optical image" in line for line in out)
+    assert main(["check", str(s2), str(s1)]) == 2
+    assert capsys.readouterr().err.strip().endswith("did you swap --s1 and --s2?")

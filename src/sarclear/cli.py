@@ -31,7 +31,7 @@ COMMANDS: dict[str, str] = {
     "prepare-s1": "a Sentinel-1 GRD product (.SAFE or .zip) to calibrated, denoised VV, VH dB on the S2 scene's grid",
     "predict": "remove clouds from a whole S2 scene with its S1 scene: georeferenced GeoTIFF out",
     "adapt": "fit a model to one scene's own clear pixels (SAR-guided) and inpaint its clouds: no pretrained model",
-    "check": "validate an S1 / cloudy S2 / clear S2 triplet (bands, dtype, grid, every pixel) and describe it",
+    "check": "validate an S1 / cloudy S2 / clear S2 triplet (bands, dtype, grid, every pixel), or an S1 + S2 pair as predict reads it",
     "export-onnx": "export a checkpoint's generator to ONNX",
     "demo": "the whole method on built-in synthetic data, end to end, in minutes on a CPU",
     "doctor": "check this installation: torch build and device, precision, GDAL drivers and PROJ, the cloud detector",

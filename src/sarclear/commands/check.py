@@ -3,6 +3,11 @@
 Headers first (`check_triplet`: band counts, dtypes, one shared grid), then every pixel
 (`read_triplet`: readable strips, finite values), in row windows so a whole scene fits in memory.
 Prints one line per file; any problem is the same one-line error (exit 2) training would give.
+
+`sarclear check S1 S2` (no clear target: the user's own scene) asks instead what `predict` and
+`adapt` ask of their inputs (`predict.scene.inspect_scene`: every form they take, S1 on its own
+grid, offsets, level, sampled units, dates), without the minutes of reading, masking and fitting,
+and says how the pair will be read.
 """
 
 from __future__ import annotations
@@ -24,7 +29,9 @@ _NAMES = ("s1", "s2_cloudy", "s2")
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("s1", type=Path, help="Sentinel-1 GeoTIFF: 2 bands (VV, VH) float32 dB")
     parser.add_argument("s2_cloudy", type=Path, help="cloudy Sentinel-2 GeoTIFF: 13 bands (L1C) or 3 (RGB)")
-    parser.add_argument("s2", type=Path, help="clear Sentinel-2 GeoTIFF on the same grid")
+    parser.add_argument("s2", type=Path, nargs="?",
+                        help="clear Sentinel-2 GeoTIFF on the same grid; leave it out to check an S1 + S2 pair as predict and adapt "
+                             "read it (any form they take: product folders, SAFE, S1 on its own grid)")  # fmt: skip
 
 
 def value_ranges(s1: Path, cloudy: Path, clear: Path, bands: str, shape: tuple[int, int]) -> list[tuple[float, float]]:
@@ -41,15 +48,36 @@ def value_ranges(s1: Path, cloudy: Path, clear: Path, bands: str, shape: tuple[i
 
 
 def describe(name: str, info: RasterInfo, low: float, high: float, what: str) -> str:
+    return describe_header(name, info) + f", {what} {low:g} .. {high:g}"
+
+
+def check_pair(s1: Path, s2: Path) -> list[str]:
+    """What predict and adapt will make of the pair, as lines; the same one-line errors (exit 2)."""
+    from sarclear.predict.scene import covered_share, inspect_scene
+
+    said: list[str] = []
+    inputs = inspect_scene(s2, s1, use_sar=True, bands="rgb", log=said.append)
+    assert inputs.s1 is not None
+    info, radar = inputs.s2, inputs.s1
+    lines = [f"  {line}" for line in said]
+    lines.append(describe_header("s2", info) + f", RGB = bands {inputs.rgb_bands}, level {inputs.radiometry.level or 'unknown'}, "
+                 f"offset removed {inputs.radiometry.offset:g} DN")  # fmt: skip
+    grid = f"reprojected onto the S2 grid (bilinear), covering {100 * covered_share(info, radar):.1f} % of it" if inputs.s1_warp else "on the S2 grid"
+    lines.append(describe_header("s1", radar) + f", VV, VH = bands {inputs.s1_bands}, {grid}")
+    lines.append(f"ok: predict and adapt take this pair; the output will be on the S2 grid of {info.width} x {info.height} px "
+                 "(headers and sampled pixels checked, not every pixel)")  # fmt: skip
+    return lines
+
+
+def describe_header(name: str, info: RasterInfo) -> str:
     crs = info.crs.to_string() if info.crs is not None else "no CRS"
-    pixel = pixel_size_text(info.crs, info.transform)
-    return (
-        f"{name:<9} {info.path}: {info.count} bands {info.dtype}, {info.width} x {info.height} px, "
-        f"{crs}, pixel {pixel}, {what} {low:g} .. {high:g}"
-    )
+    return f"{name:<9} {info.path}: {info.count} bands {info.dtype}, {info.width} x {info.height} px, {crs}, pixel {pixel_size_text(info.crs, info.transform)}"
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.s2 is None:
+        print("\n".join(check_pair(args.s1, args.s2_cloudy)))
+        return 0
     infos = check_triplet(args.s1, args.s2_cloudy, args.s2)
     bands = "all13" if infos[1].count == 13 and infos[2].count == 13 else "rgb"
     ranges = value_ranges(args.s1, args.s2_cloudy, args.s2, bands, infos[0].shape)
