@@ -362,6 +362,30 @@ def test_genuine_reference_dates_are_taken_nearest_first(tmp_path: Path, capsys:
     assert f"1 of 2 reference dates used, nearest first ({near.name})" in err
 
 
+def test_adapt_keeps_observed_clouds_out_where_the_s1_scene_stops_short(tmp_path: Path) -> None:
+    """The genuine cumulus scene with its S1 cut 24 px short of the east edge: where there is no
+    radar the model cannot run, and a cloudy pixel there is nodata (a clear one is the observed
+    pixel: `test_real_scenes`; this strip has none). (When the composite began keeping clear pixels beyond S1's edge, adapt's mask, limited to where
+    S1 exists, called that strip clear, and the observed cumulus came through.)"""
+    scene = SSL4EO / "s2c/0000200/20200823T054639_20200823T055618_T43RCP"
+    s1 = tmp_path / "s1"
+    s1.mkdir()
+    for name in ("VV.tif", "VH.tif"):
+        with rasterio.open(SSL4EO_S1 / name) as src:
+            data, profile = src.read(), src.profile
+        with rasterio.open(s1 / name, "w", **{**profile, "width": profile["width"] - 24}) as dst:
+            dst.write(data[:, :, :-24])
+    out, keep = tmp_path / "out.tif", tmp_path / "kept"
+    assert main(["adapt", "--s1", str(s1), "--s2", str(scene), "--out", str(out), "--keep-model", str(keep), "--steps", "2",
+                 "--ngf", "4", "--batch-size", "2", "--quiet"]) == 0  # fmt: skip
+    result = _read(out)[0]
+    cloud = _read(keep / "cloud_mask.tif")[0][0] > 0
+    no_s1 = np.zeros(cloud.shape, bool)
+    no_s1[:, -16:] = True  # well inside the strip the cut S1 leaves uncovered
+    assert (cloud & no_s1).sum() > 1000  # the cumulus and their dilated edges cover the strip
+    assert (result[:, cloud & no_s1] == 0).all()  # nodata, not the observed cloud
+
+
 def test_a_genuine_reference_in_another_crs_and_partly_overlapping_is_warped_onto_the_scene(tmp_path: Path) -> None:
     """The L2A of 2020-08-13 exported as one RGB GeoTIFF in UTM 43N (the scene's bands are in
     EPSG:4326, as SSL4EO-S12 ships them), its eastern part cut off: it is warped onto the scene's

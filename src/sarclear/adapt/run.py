@@ -108,7 +108,7 @@ def source_tags(scene: AdaptScene, shadow_dilation: int, reference: ReferencesUs
     of each reference date (its file, the share of the filled pixels it saw clear, its self-check)."""
     valid = max(1, int(scene.valid.sum()))
     tags = {**scene.inputs.radiometry.tags(), **scene.mask_tags, "SARCLEAR_ADAPT_DILATION_PX": str(shadow_dilation),
-            "SARCLEAR_ADAPT_FILLED_PCT": f"{100.0 * float(scene.cloud.sum()) / valid:.2f}"}  # fmt: skip
+            "SARCLEAR_ADAPT_FILLED_PCT": f"{100.0 * float((scene.cloud & scene.valid).sum()) / valid:.2f}"}  # fmt: skip
     return tags if reference is None else tags | reference.tags()
 
 
@@ -231,7 +231,7 @@ def adapt_scene(
     scene = load_scene(s2, s1, use_sar=use_sar, mask=mask, shadow_dilation=shadow_dilation, s2_offset=s2_offset, shadows=shadows,
                        s2_clip_max=spec.s2_clip_max if spec else S2_CLIP_MAX_DN, cloud_threshold=cloud_threshold, use_scl=use_scl,
                        log=log)  # fmt: skip
-    clear_share, cloud_share = scene.clear_share, float(scene.cloud.sum()) / max(1, int(scene.valid.sum()))
+    clear_share, cloud_share = scene.clear_share, float((scene.cloud & scene.valid).sum()) / max(1, int(scene.valid.sum()))
     log(f"{scene.inputs.s2.path.name}: {cloud_share:.1%} cloud (mask dilated by {shadow_dilation} px), {clear_share:.1%} clear to learn from")
     if not fill_only:
         check_clear_enough(scene, has_checkpoint=generator is not None, log=log)

@@ -57,7 +57,7 @@ class AdaptScene:
     optical: np.ndarray  # (3, H, W) float32, B4 B3 B2
     sar: np.ndarray | None  # (2, H, W) float32 VV, VH, or None for an optical-only fit
     valid: np.ndarray  # (H, W) bool
-    cloud: np.ndarray  # (H, W) bool
+    cloud: np.ndarray  # (H, W) bool, on every pixel the S2 observes (also where `valid` is False for want of S1)
     fill: np.ndarray  # (3,) float32, mean clear colour in network units (a fresh model's start)
     s2_clip_max: float
     #: The detected mask's GeoTIFF tags (cloud and shadow shares, how shadows were found), before dilation.
@@ -123,12 +123,15 @@ def load_scene(
         dn = reader.s2(0, height, inputs.rgb_bands)
         db = reader.s1(0, height) if use_sar else None
         valid = valid_pixels(dn, db, s2_nodata=inputs.s2.nodata)  # the rule predict's stream uses
+        observed = valid if db is None else valid_pixels(dn, None, s2_nodata=inputs.s2.nodata)
         sar = None if db is None else np.nan_to_num(s1_to_network(db), nan=0.0).astype(np.float32)
         source = (MaskSource(reader, log, threshold=cloud_threshold, use_scl=use_scl) if shadows
                   else MaskSource(reader, log, None, cloud_threshold, use_scl))  # fmt: skip
         cloud = np.concatenate([source.rows(r0, min(height, r0 + MASK_STRIP_ROWS)).mask for r0 in range(0, height, MASK_STRIP_ROWS)])
         mask_tags = source.tags()
-    cloud = dilate(cloud, shadow_dilation) & valid
+    # on every observed pixel, where S1 is missing too: the mask adapt hands predict's composite must
+    # say cloud there, or the composite keeps the cloud as a clear observed pixel beyond S1's edge
+    cloud = dilate(cloud, shadow_dilation) & observed
     optical = s2_to_network(dn.astype(np.float32), s2_clip_max).astype(np.float32)
     clear = valid & ~cloud
     fill = optical[:, clear].mean(axis=1) if clear.any() else np.zeros(3, dtype=np.float32)
