@@ -75,3 +75,30 @@ def test_adapt_refuses_a_picture_name_for_the_geotiff_and_writes_the_picture_wit
     assert _adapt(scene, tmp_path / "clear.tif", "--fill-only", "--format", "png") == 0
     with rasterio.open(tmp_path / "clear.png") as picture, rasterio.open(tmp_path / "clear.tif") as tif:
         assert picture.driver == "PNG" and picture.count == 3 and picture.dtypes[0] == "uint8" and picture.shape == tif.shape
+
+
+def test_outputs_never_replace_the_checkpoint_or_each_other_nor_land_in_the_input_folder(
+    scene: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The checkpoint is an input too (a kept model replaced by a GeoTIFF no longer loads), the
+    files `--keep-model` writes are outputs too, and a new file in a per-band folder would be read
+    as one of its bands next time: all refused in one line before any work, nothing changed."""
+    model = Path(shutil.copytree(MODEL.parent, tmp_path / "model"))
+    before = (model / MODEL.name).read_bytes()
+    common = ["--s1", str(S1), "--s2", str(scene), "--quiet"]
+    for command, out, extra in (
+        ("predict", model / MODEL.name, ["--checkpoint", str(model)]),
+        ("predict", tmp_path / "clear.tif", ["--checkpoint", str(model / MODEL.name), "--composite", "--write-mask", str(model / MODEL.name)]),
+        ("adapt", tmp_path / "clear.tif", ["--checkpoint", str(model), "--keep-model", str(model), "--steps", "2"]),
+    ):
+        assert main([command, *common, "--out", str(out), *extra]) == 2
+        assert _one_line(capsys) == f"sarclear: error: {model / MODEL.name}: output would overwrite an input file"
+    assert (model / MODEL.name).read_bytes() == before
+    kept = tmp_path / "kept"
+    assert _adapt(scene, kept / "generator.safetensors", "--keep-model", str(kept)) == 2  # was: the model lost under the GeoTIFF
+    assert _one_line(capsys) == f"sarclear: error: {kept / 'generator.safetensors'}: given for two different outputs"
+    band_files = sorted(p.name for p in scene.iterdir())
+    assert _adapt(scene, scene / "B8.TIF", "--fill-only") == 2
+    assert _one_line(capsys) == (f"sarclear: error: {scene / 'B8.TIF'}: would be written into the input product folder {scene.resolve()}, "
+                                 "which is never modified; write it elsewhere")  # fmt: skip
+    assert sorted(p.name for p in scene.iterdir()) == band_files and not kept.exists()

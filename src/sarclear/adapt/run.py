@@ -43,7 +43,7 @@ from sarclear.data.provenance import is_synthetic
 from sarclear.errors import ConfigError
 from sarclear.inference.norm import DEFAULT_NORM_MODE, resolve_norm_mode
 from sarclear.io.geotiff import write_raster
-from sarclear.io.outputs import check_outputs, input_files
+from sarclear.io.outputs import check_outputs, input_files, product_folders
 from sarclear.models.checkpoint import GENERATOR_FILE, load_generator, save_generator
 from sarclear.models.spec import ModelSpec
 from sarclear.predict.engine import TorchEngine
@@ -216,8 +216,10 @@ def adapt_scene(
         raise ConfigError(f"--format {quicklook}: expected png or jpeg")
     given_s1 = _as_list(s1)
     out = Path(out)
-    check_outputs([out, quicklook_path(out, quicklook) if quicklook else None],
-                  input_files([s2, *given_s1, mask, *references, *reference_masks]))  # fmt: skip
+    kept = [] if keep_model is None else [Path(keep_model) / name for name in (GENERATOR_FILE, FILLED_FILE, MASK_FILE, REPORT_FILE)]
+    check_outputs([out, quicklook_path(out, quicklook) if quicklook else None, *kept],
+                  input_files([s2, *given_s1, mask, *references, *reference_masks, checkpoint]),
+                  product_folders([s2, *given_s1, *references]))  # fmt: skip
     for path in references:
         check_reference_early(path, s2)
     if fill_only and (keep_model is not None or checkpoint is not None):

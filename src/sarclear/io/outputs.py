@@ -35,16 +35,27 @@ def input_files(inputs: Iterable[str | Path | None], vrt_sources: Iterable[str] 
     return files
 
 
-def check_outputs(outputs: Iterable[Path | None], sources: set[Path]) -> None:
+def product_folders(inputs: Iterable[str | Path | None]) -> set[Path]:
+    """The inputs that are folders (a per-band product, a SAFE, an S1 folder), resolved: source data
+    that no output is written into."""
+    return {Path(item).resolve() for item in inputs if item is not None and Path(item).is_dir()}
+
+
+def check_outputs(outputs: Iterable[Path | None], sources: set[Path], folders: Iterable[Path] = ()) -> None:
     """Exit 2 (one line) if an output is a folder, lies under a file, names an input in `sources`
-    (`input_files`), or is given for two outputs."""
+    (`input_files`), lies inside one of the input `folders` (`product_folders`: a new file in a
+    per-band folder is read as one of its bands next time), or is given for two outputs."""
     seen: set[Path] = set()
+    folders = set(folders)
     for path in outputs:
         if path is None:
             continue
         resolved = path.resolve()
         if resolved in sources:
             raise ConfigError(f"{path}: output would overwrite an input file")
+        inside = next((parent for parent in resolved.parents if parent in folders), None)
+        if inside is not None:
+            raise ConfigError(f"{path}: would be written into the input product folder {inside}, which is never modified; write it elsewhere")
         if resolved in seen:
             raise ConfigError(f"{path}: given for two different outputs")
         if path.is_dir():

@@ -20,7 +20,7 @@ from sarclear.inference.sampling import check_samples
 from sarclear.inference.settings import EngineSettings, engine_settings
 from sarclear.inference.tiling import WindowGrid
 from sarclear.io.cog import gdal_env
-from sarclear.io.outputs import check_outputs, input_files
+from sarclear.io.outputs import check_outputs, input_files, product_folders
 from sarclear.models.spec import ModelSpec
 from sarclear.predict.composite import composite as blend_composite
 from sarclear.predict.composite import keep_observed_without_s1
@@ -89,7 +89,7 @@ def predict_scene(
         engine, spec, s1, s2, out, composite=composite, mask=mask, write_mask=write_mask, uncertainty=uncertainty,
         samples=samples, quicklook=quicklook, tile=tile, overlap=overlap, batch_size=batch_size, s2_offset=s2_offset,
         shadows=shadows, shadow_dilation=shadow_dilation, cloud_threshold=cloud_threshold, use_scl=use_scl, progress=progress,
-        log=log, model_name=str(checkpoint), seed=seed,
+        log=log, model_name=str(checkpoint), seed=seed, protected=[checkpoint],
     )  # fmt: skip
 
 
@@ -119,6 +119,7 @@ def predict_with_engine(
     model_name: str = "checkpoint",
     seed: int = 0,
     source_tags: Mapping[str, str] | None = None,
+    protected: Sequence[str | Path | None] = (),
 ) -> Path:
     """`predict_scene` with an engine already built (any callable on window batches) and its spec.
 
@@ -126,7 +127,8 @@ def predict_with_engine(
     the tags (the engine was built with it). `source_tags`: for an `s2` made from another scene
     (adapt's filled copy), the tags that describe that scene (its source, level, offset, mask);
     they replace those this input would give, and the input and its mask, already described to the
-    user for the scene itself, are not described again.
+    user for the scene itself, are not described again. `protected`: other files the command
+    reads that no output may overwrite (the checkpoint: a run folder, a generator file).
     """
     tile = tile or spec.tile_size
     overlap = default_overlap(tile) if overlap is None else overlap
@@ -151,7 +153,8 @@ def predict_with_engine(
     mask_out = Path(write_mask) if write_mask is not None else None
     std_out = Path(uncertainty) if uncertainty is not None else None
     given_s1 = [] if s1 is None else ([s1] if isinstance(s1, (str, Path)) else list(s1))
-    _check_outputs(inputs, [out, mask_out, std_out, quicklook_path(out, quicklook) if quicklook else None], [s2, *given_s1, mask])
+    _check_outputs(inputs, [out, mask_out, std_out, quicklook_path(out, quicklook) if quicklook else None], [s2, *given_s1, mask],
+                   protected)  # fmt: skip
     grid = WindowGrid(inputs.s2.height, inputs.s2.width, tile, overlap)
     settings = engine_settings(engine, tile=tile, overlap=overlap, samples=passes, seed=seed)
     log(
@@ -234,7 +237,10 @@ def _check_model_matches(spec: ModelSpec, inputs: SceneInputs, model_name: str) 
         raise CheckpointError(f"{model_name}: {exc}") from exc
 
 
-def _check_outputs(inputs: SceneInputs, outputs: list[Path | None], given: Sequence[str | Path | None] = ()) -> None:
-    """No output may overwrite an input (a product's band files included) or another output."""
+def _check_outputs(inputs: SceneInputs, outputs: list[Path | None], given: Sequence[str | Path | None] = (),
+                   protected: Sequence[str | Path | None] = ()) -> None:  # fmt: skip
+    """No output may overwrite an input (a product's band files included, and the `protected`
+    files: the checkpoint) or another output, or be written into an input product folder."""
     infos = [info for info in (inputs.s2, inputs.s1, inputs.mask) if info is not None]
-    check_outputs(outputs, input_files([*(info.path for info in infos), *given], [info.source for info in infos]))
+    sources = input_files([*(info.path for info in infos), *given, *protected], [info.source for info in infos])
+    check_outputs(outputs, sources, product_folders([*(info.path for info in infos), *given]))
