@@ -167,6 +167,7 @@ def test_an_offset_the_name_implies_but_the_pixels_lack_is_refused_not_clipped_t
     assert main(["adapt", "--s2", str(MAJOR_TOM_N9999), "--fill-only", "--out", str(out), "--quiet"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith(f"sarclear: error: {MAJOR_TOM_N9999}: ") and not out.exists()
+    assert err[0].startswith(f"sarclear: error: {MAJOR_TOM_N9999}: 95% of its sampled pixels are at or below 1000 DN in B4, B3 or B2, ")
     assert "do not carry the 1000 DN offset that processing baseline N9999 in the product name implies" in err[0]
     assert err[0].endswith("give --s2-offset 0, or --s2-offset 1000 to remove it anyway")
     lines = predict_identity(None, MAJOR_TOM_N9999, out, spec=OPTICAL_SPEC, s2_offset=0.0)
@@ -175,6 +176,21 @@ def test_an_offset_the_name_implies_but_the_pixels_lack_is_refused_not_clipped_t
     assert any("--s2-offset 0 (the product says 1000)" in line for line in lines)
     predict_identity(None, MAJOR_TOM_N9999, tmp_path / "forced.tif", spec=OPTICAL_SPEC, s2_offset=1000.0)  # the user's word
     assert np.median(read_out(tmp_path / "forced.tif")[0]) <= 1
+
+
+def test_a_genuine_l1c_renamed_to_baseline_04_is_refused_and_with_the_offset_added_accepted(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The SSL4EO-S12 L1C under a name that says N0400: its blue and green are above 1000 DN
+    everywhere (the atmosphere), but its red is not, which the offset would clip to 1 (a review
+    run measured 37 % of B4); refused. The same pixels with 1000 DN added, as such a product holds
+    them, are accepted."""
+    named = tmp_path / "S2A_MSIL1C_20200823T054639_N0400_R048_T43RCP_20200823T080000"
+    shutil.copytree(SSL4EO_L1C, named)
+    assert main(["adapt", "--s2", str(named), "--fill-only", "--out", str(tmp_path / "x.tif"), "--quiet"]) == 2
+    assert "pixels are at or below 1000 DN in B4, B3 or B2" in capsys.readouterr().err
+    shifted = _plus_1000(SSL4EO_L1C, tmp_path / "shifted" / named.name)
+    assert main(["adapt", "--s2", str(shifted), "--fill-only", "--out", str(tmp_path / "y.tif"), "--quiet"]) == 0
 
 
 def _plus_1000(src_folder: Path, dst_folder: Path) -> Path:

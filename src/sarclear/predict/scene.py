@@ -43,6 +43,10 @@ SAMPLE_GRID, SAMPLE_SIZE = 3, 128
 #: this DN, with no offset removed, probably carries the +1000 DN offset of baseline 04.00: even clear
 #: water and shadow read below ~600 DN in RGB without it.
 OFFSET_SUSPECT_DN, OFFSET_SUSPECT_PERCENTILE = 1000.0, 0.5
+#: An offset a product's name or metadata implies is refused when more than this share of the sampled
+#: pixels is at or below it in one of B4, B3, B2: with the offset in the pixels that is a negative
+#: reflectance, which only some water or shadow pixels of an L2A reach (and no L1C pixel).
+OFFSET_ABSENT_SHARE: float = 0.25
 
 
 @dataclass(frozen=True)
@@ -184,22 +188,27 @@ def _check_offset(s2: RasterInfo, rgb_bands: tuple[int, ...], radiometry: S2Radi
 
 
 def _check_offset_present(s2: RasterInfo, rgb_bands: tuple[int, ...], radiometry: S2Radiometry) -> None:
-    """Exit 2 when most sampled pixels are at or below the offset in all of B4, B3 and B2.
+    """Exit 2 when more than `OFFSET_ABSENT_SHARE` of the sampled pixels sit at or below the offset
+    in one of B4, B3, B2.
 
     Why: a product named or described as baseline 04.00 or later carries +1000 DN, but exports
     that already removed it keep the name (genuine Major-TOM cell 199U_1099R, N9999: B2's median is
-    483 DN). Subtracting 1000 again clips most pixels to 0: a black output, exit 0. With the offset
-    in the pixels, a value at or below it in every visible band is a negative reflectance in all
-    three, which only a few water or shadow pixels reach, never the median pixel.
+    483 DN, 92 % of its sampled pixels are at or below 1000 DN in one visible band; an L1C folder
+    renamed `_N0400_`: 35 %). Subtracting 1000 again clips those pixels to 1: a black or half-black
+    output, exit 0. With the offset in the pixels the share is 0 on genuine data (the Major-TOM
+    N0400 cell, the made +1000 DN copies of genuine L1C and L2A).
     """
     raw = replace(s2, source=describe_s2(s2.path, offset=0.0)[0])
     values = sample_pixels(raw, rgb_bands, keep_shape=True)
-    brightest = values.max(axis=0) if values.size else values
-    brightest = brightest[brightest > 0]  # 0 is nodata in every product
-    if brightest.size == 0 or float(np.median(brightest)) > radiometry.offset:
+    if values.size == 0:
         return
-    share = float(np.mean(brightest <= radiometry.offset))
-    raise RasterError(s2.path, f"{share:.0%} of its sampled pixels are at or below {radiometry.offset:g} DN in all of B4, B3, B2, "
+    observed = values.max(axis=0) > 0  # 0 is nodata in every product
+    if not observed.any():
+        return
+    share = float(np.mean(values.min(axis=0)[observed] <= radiometry.offset))
+    if share <= OFFSET_ABSENT_SHARE:
+        return
+    raise RasterError(s2.path, f"{share:.0%} of its sampled pixels are at or below {radiometry.offset:g} DN in B4, B3 or B2, "
                                f"so they do not carry the {radiometry.offset:g} DN offset that {radiometry.offset_source} implies "
                                f"(an export that removed it already?); give --s2-offset 0, or --s2-offset {radiometry.offset:g} "
                                "to remove it anyway")  # fmt: skip
