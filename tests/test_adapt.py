@@ -272,7 +272,7 @@ def test_two_partial_reference_dates_fill_a_cloud_between_them(tmp_path: Path) -
     (("--reference", "{good}", "{good}"), "--reference {good}: given twice"),
     (("--reference", "{scene}"), "--reference {scene}: is the scene itself (--s2); give another date of the same place"),
     (("--reference", "{good}", "{changed}", "--reference-mask", "{mask}"),
-     "--reference-mask: give one mask per --reference, in the same order (1 masks for 2 references)"),
+     "--reference-mask: give one mask per --reference, in the same order (got 1 for 2 references)"),
 ])  # fmt: skip
 def test_several_references_refuse_a_repeat_or_a_mask_count_that_does_not_match(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: tuple[str, ...], message: str

@@ -185,3 +185,12 @@ def test_the_nearest_reference_date_comes_first_and_undated_names_keep_their_ord
     references = ["mine.tif", "20200604T054639_20200604T054831_T43RCP", "other.tif", "20200901T054639_20200901T054831_T43RCP",
                   "20200813T054639_20200813T054952_T43RCP"]  # fmt: skip
     assert nearest_first(scene, references) == [3, 4, 1, 0, 2]  # 9 days after, 10 before, 80 before, then as given
+
+
+def test_references_of_one_date_in_two_folders_get_names_that_tell_them_apart(tmp_path) -> None:
+    from sarclear.adapt.reference import distinct_names
+
+    date = "20200604T054639_20200604T054831_T43RCP"
+    paths = [tmp_path / "s2c/0000200" / date, tmp_path / "s2a/0000200" / date, tmp_path / "exports" / "rgb.tif"]
+    assert distinct_names(paths) == [f"s2c/0000200/{date}", f"s2a/0000200/{date}", "rgb.tif"]
+    assert distinct_names([paths[0]]) == [date]

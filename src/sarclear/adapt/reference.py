@@ -170,6 +170,8 @@ class ReferenceUse:
     #: The reference's acquisition date minus the scene's, in days, when both files' names say.
     days: int | None = None
     read: bool = True
+    #: The path as given (`name` is its last part, or as many as tell it from the other references).
+    path: str = ""
 
     def tags(self) -> dict[str, str]:
         dated = {} if self.days is None else {"SARCLEAR_ADAPT_REFERENCE_DAYS": str(self.days)}
@@ -184,7 +186,7 @@ class ReferenceUse:
         """For `adapt.json`."""
         check = ({"reference_error": round(self.check.reference_error, 5), "plain_error": round(self.check.plain_error, 5),
                   "holes": self.check.holes} if self.read else None)  # fmt: skip
-        return {"file": self.name, "days": self.days, "read": self.read, "share_seen_clear": round(self.share, 4) if self.read else None,
+        return {"file": self.name, "path": self.path, "days": self.days, "read": self.read, "share_seen_clear": round(self.share, 4) if self.read else None,
                 "used": self.used, "forced": self.forced, "check": check}  # fmt: skip
 
 
@@ -211,6 +213,22 @@ class ReferencesUse:
                 "references_share_seen_clear": round(self.share, 4)}  # fmt: skip
 
 
+def distinct_names(paths: Sequence[str | Path]) -> list[str]:
+    """Each path's last part, or as many of its last parts as tell it from the other paths: SSL4EO-S12's
+    L1C and L2A of one date are both `20200604T054639_20200604T054831_T43RCP` (under `s2c/0000200/`
+    and `s2a/0000200/`: named `s2c/0000200/2020...` and `s2a/0000200/2020...`)."""
+    parts = [Path(path).resolve().parts[1:] for path in paths]  # without the root
+    names = []
+    for i, mine in enumerate(parts):
+        name = "/".join(mine) or str(paths[i])
+        for count in range(1, len(mine) + 1):
+            name = "/".join(mine[-count:])
+            if all("/".join(other[-count:]) != name for j, other in enumerate(parts) if j != i):
+                break
+        names.append(name)
+    return names
+
+
 def nearest_first(scene: str | Path, paths: Sequence[str | Path]) -> list[int]:
     """Positions of `paths`, the nearest date to the scene's first (`days_apart`); dates neither
     name carries come last, in the order given, as do ties."""
@@ -226,21 +244,22 @@ def use_references(scene: AdaptScene, paths: Sequence[str | Path], *, seed: int,
     all, if `force`), first used first: a pixel is filled from the nearest date that sees it
     clear. A date that is not used is dropped (and its memory with it)."""
     order = nearest_first(scene.inputs.s2.path, paths)
+    names = distinct_names(paths)
     dates: list[OtherDate] = []
     uses: list[ReferenceUse] = []
     unseen = scene.valid & ~scene.clear  # what no used date sees clear yet
     for i in order:
         path = paths[i]
         if dates and not unseen.any():
-            name, days = Path(path).name, days_apart(scene.inputs.s2.path, path)
+            name, days = names[i], days_apart(scene.inputs.s2.path, path)
             log(f"{name}: not read: {NOT_NEEDED}")
-            uses.append(ReferenceUse(name, 0.0, ReferenceCheck(0.0, 0.0, 0), False, force, days, read=False))
+            uses.append(ReferenceUse(name, 0.0, ReferenceCheck(0.0, 0.0, 0), False, force, days, read=False, path=str(path)))
             continue
         date, share = read_reference(scene, path, shadow_dilation=shadow_dilation, cloud_threshold=cloud_threshold,
                                      use_scl=use_scl, mask=None if masks is None else masks[i], alone=len(paths) == 1, log=log)  # fmt: skip
         check = check_reference(replace(scene, references=(date,)), seed)
         used = force or check.helps
-        name, days = Path(path).name, days_apart(scene.inputs.s2.path, path)
+        name, days = names[i], days_apart(scene.inputs.s2.path, path)
         if days is not None:
             log(f"{name}: {abs(days)} days {'after' if days > 0 else 'before'} the scene" if days else f"{name}: the scene's own date")
         if check.helps:
@@ -253,7 +272,7 @@ def use_references(scene: AdaptScene, paths: Sequence[str | Path], *, seed: int,
         if used:
             dates.append(date)
             unseen &= ~date.clear
-        uses.append(ReferenceUse(name, share, check, used, force, days))
+        uses.append(ReferenceUse(name, share, check, used, force, days, path=str(path)))
     seen = np.logical_or.reduce([d.clear for d in dates]) if dates else np.zeros_like(scene.clear)
     combined = reference_share(scene.clear, seen, scene.valid)
     if len(paths) > 1:

@@ -138,7 +138,7 @@ def check_references(references: Sequence[Path], masks: Sequence[Path], scene: s
     the clouds with themselves: its clouds are masked on both sides, so nothing, at the cost of a
     second read)."""
     if masks and len(masks) != len(references):
-        raise ConfigError(f"--reference-mask: give one mask per --reference, in the same order ({len(masks)} masks for "
+        raise ConfigError(f"--reference-mask: give one mask per --reference, in the same order (got {len(masks)} for "
                           f"{len(references)} references)")  # fmt: skip
     seen: set[Path] = set()
     for path in references:

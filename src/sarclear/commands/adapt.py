@@ -87,5 +87,8 @@ def run(args: argparse.Namespace) -> int:
         cloud_threshold=args.cloud_threshold, use_scl=args.use_scl, progress=not args.quiet, log=say,
         **{k: v for k, v in optional.items() if v is not None},
     )  # fmt: skip
-    say(f"no model fitted (--fill-only); wrote {result.out}" if args.fill_only else f"{result.fit.steps} steps in {result.fit.seconds:.0f} s; wrote {result.out}")
+    from sarclear.predict.writer import quicklook_path
+
+    wrote = f"{result.out}" + (f" and {quicklook_path(result.out, args.quicklook)}" if args.quicklook else "")
+    say(f"no model fitted (--fill-only); wrote {wrote}" if args.fill_only else f"{result.fit.steps} steps in {result.fit.seconds:.0f} s; wrote {wrote}")
     return 0
