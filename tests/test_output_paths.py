@@ -99,6 +99,8 @@ def test_outputs_never_replace_the_checkpoint_or_each_other_nor_land_in_the_inpu
     assert _one_line(capsys) == f"sarclear: error: {kept / 'generator.safetensors'}: given for two different outputs"
     band_files = sorted(p.name for p in scene.iterdir())
     assert _adapt(scene, scene / "B8.TIF", "--fill-only") == 2
-    assert _one_line(capsys) == (f"sarclear: error: {scene / 'B8.TIF'}: would be written into the input product folder {scene.resolve()}, "
-                                 "which is never modified; write it elsewhere")  # fmt: skip
+    assert _one_line(capsys) == (f"sarclear: error: {scene / 'B8.TIF'}: would become part of the input product {scene.resolve()} "
+                                 "(read as one of its files next time), which is never modified; write it elsewhere or under another name")  # fmt: skip
     assert sorted(p.name for p in scene.iterdir()) == band_files and not kept.exists()
+    assert _adapt(scene, scene / "clear.tif", "--fill-only") == 0  # a name the folder's reader ignores: the user's choice
+    assert main(["check", str(S1), str(scene)]) == 0  # and the folder still reads as the same product

@@ -13,6 +13,10 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from sarclear.errors import ConfigError
+from sarclear.io.band_folder import BAND_SUFFIXES, L2A_ONLY_FILES
+from sarclear.io.product import canonical_band
+from sarclear.io.s1_pair import polarisation
+from sarclear.io.safe import is_safe_product
 
 #: The files a VRT stacks (`io.vrt`: a product's bands, an S1 pair given as two files).
 _VRT_SOURCE = re.compile(r"<SourceFilename[^>]*>([^<]+)</SourceFilename>")
@@ -37,14 +41,27 @@ def input_files(inputs: Iterable[str | Path | None], vrt_sources: Iterable[str] 
 
 def product_folders(inputs: Iterable[str | Path | None]) -> set[Path]:
     """The inputs that are folders (a per-band product, a SAFE, an S1 folder), resolved: source data
-    that no output is written into."""
+    that an output must not join as one of its files (`joins_product`)."""
     return {Path(item).resolve() for item in inputs if item is not None and Path(item).is_dir()}
+
+
+def joins_product(folder: Path, output: Path) -> bool:
+    """Whether `output`, written under the input product `folder`, would be read as part of it next
+    time: anything inside a SAFE, or a file named as a band (`B8.TIF`, `..._B04.tif`), a
+    polarisation (`VV.tif`) or an L2A layer (`SCL.tif`) directly in a per-band or S1 folder. Any
+    other name beside them (`out.tif` in the folder the user works in) is not read: allowed."""
+    if is_safe_product(folder):
+        return True
+    if output.parent != folder or output.suffix.lower() not in BAND_SUFFIXES:
+        return False
+    return canonical_band(output.stem) is not None or polarisation(output) is not None or output.stem.upper() in L2A_ONLY_FILES
 
 
 def check_outputs(outputs: Iterable[Path | None], sources: set[Path], folders: Iterable[Path] = ()) -> None:
     """Exit 2 (one line) if an output is a folder, lies under a file, names an input in `sources`
-    (`input_files`), lies inside one of the input `folders` (`product_folders`: a new file in a
-    per-band folder is read as one of its bands next time), or is given for two outputs."""
+    (`input_files`), would join one of the input `folders` (`product_folders`, `joins_product`: a
+    new `B8.TIF` in a per-band folder is read as one of its bands next time), or is given for two
+    outputs."""
     seen: set[Path] = set()
     folders = set(folders)
     for path in outputs:
@@ -53,9 +70,10 @@ def check_outputs(outputs: Iterable[Path | None], sources: set[Path], folders: I
         resolved = path.resolve()
         if resolved in sources:
             raise ConfigError(f"{path}: output would overwrite an input file")
-        inside = next((parent for parent in resolved.parents if parent in folders), None)
+        inside = next((parent for parent in resolved.parents if parent in folders and joins_product(parent, resolved)), None)
         if inside is not None:
-            raise ConfigError(f"{path}: would be written into the input product folder {inside}, which is never modified; write it elsewhere")
+            raise ConfigError(f"{path}: would become part of the input product {inside} (read as one of its files next time), "
+                              "which is never modified; write it elsewhere or under another name")  # fmt: skip
         if resolved in seen:
             raise ConfigError(f"{path}: given for two different outputs")
         if path.is_dir():
