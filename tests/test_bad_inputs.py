@@ -388,3 +388,5 @@ def test_check_takes_a_genuine_pair_without_target_as_predict_reads_it(capsys) -
     assert any("77 days from the optical image" in line for line in out)
     assert main(["check", str(s2), str(s1)]) == 2
     assert capsys.readouterr().err.strip().endswith("did you swap --s1 and --s2?")
+    assert main(["check", str(s1 / "VV.tif"), str(s1 / "VH.tif"), str(s2)]) == 0  # S1 as its two files
+    assert capsys.readouterr().out.splitlines()[-1].startswith("ok: predict and adapt take this pair")

@@ -104,3 +104,29 @@ def test_outputs_never_replace_the_checkpoint_or_each_other_nor_land_in_the_inpu
     assert sorted(p.name for p in scene.iterdir()) == band_files and not kept.exists()
     assert _adapt(scene, scene / "clear.tif", "--fill-only") == 0  # a name the folder's reader ignores: the user's choice
     assert main(["check", str(S1), str(scene)]) == 0  # and the folder still reads as the same product
+
+
+def test_an_output_beside_the_inputs_in_the_users_folder_can_be_written_again(scene: Path, tmp_path: Path) -> None:
+    """A user working in the folder that holds VV.tif and VH.tif writes clear.tif there and runs
+    the command again: the previous output is not an input (only the files a folder is read from
+    are), so it is replaced."""
+    work = Path(shutil.copytree(S1, tmp_path / "work"))
+    for _ in range(2):
+        assert main(["adapt", "--s1", str(work), "--s2", str(scene), "--out", str(work / "clear.tif"), "--steps", "2", "--ngf", "4",
+                     "--batch-size", "2", "--quiet"]) == 0  # fmt: skip
+    assert sorted(p.name for p in work.iterdir()) == ["VH.tif", "VV.tif", "clear.tif"]
+
+
+def test_a_prediction_into_the_run_folder_can_be_written_again_and_a_new_folder_is_not_a_file(
+    scene: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Only a model folder's model files are its inputs: `--out RUN/pred.tif` twice works (a
+    review run found the second refused). `--out new/` (a folder not made yet) was written as a
+    file named `new`."""
+    model = Path(shutil.copytree(MODEL.parent, tmp_path / "model"))
+    for _ in range(2):
+        assert main(["predict", "--checkpoint", str(model), "--s1", str(S1), "--s2", str(scene), "--out", str(model / "pred.tif"), "--quiet"]) == 0
+    new = f"{tmp_path / 'new'}/"
+    assert _adapt(scene, new, "--fill-only") == 2
+    assert _one_line(capsys) == f"sarclear: error: {new}: names a folder; give a file name, e.g. {tmp_path / 'new' / 'clear.tif'}"
+    assert not (tmp_path / "new").exists()

@@ -37,6 +37,7 @@ MAJOR_TOM = DATA / "major-tom-l2a/0U/0U_199R/S2A_MSIL2A_20220706T085611_N0400_R0
 MAJOR_TOM_N9999 = DATA / "major-tom-l2a/199U/199U_1099R/S2B_MSIL2A_20200223T032739_N9999_R018_T48QUE_20230924T183543"
 BEN_S1 = DATA / "bigearthnet-v1/BigEarthNet-S1-Example/S1A_IW_GRDH_1SDV_20170613T165043_33UUP_87_48"
 BEN_S2 = DATA / "bigearthnet-v1/BigEarthNet-S2-Example/S2A_MSIL2A_20170613T101031_87_48"
+BEN_SNOW = DATA / "bigearthnet-v1/BigEarthNet-S2-Example/S2B_MSIL2A_20180204T94161_57_38"  # snow: bright, no offset
 L2A_SAFE = DATA / "safe" / "S2A_MSIL2A_20220706T085611_N0400_R007_T33NZA_20220706T153419.SAFE"
 SPEC = ModelSpec(ngf=4, n_down=5, tile_size=32)
 OPTICAL_SPEC = ModelSpec(in_channels=3, ngf=4, n_down=5, tile_size=32, use_sar=False)
@@ -123,7 +124,7 @@ def test_a_composite_keeps_clear_observed_pixels_where_the_s1_scene_stops_short(
     with rasterio.open(mask, "w", driver="GTiff", width=info.width, height=info.height, count=1, dtype="uint8", crs=info.crs,
                        transform=info.transform) as dst:  # fmt: skip
         dst.write(cloud)
-    predict_identity(s1, SSL4EO_L1C, tmp_path / "composite.tif", composite=True, mask=mask)
+    predict_identity(s1, SSL4EO_L1C, tmp_path / "composite.tif", composite=True, mask=mask, write_mask=tmp_path / "used.tif")
     predict_identity(s1, SSL4EO_L1C, tmp_path / "plain.tif")
     rgb, plain = read_out(tmp_path / "composite.tif")[0], read_out(tmp_path / "plain.tif")[0]
     no_s1 = (plain == 0).all(axis=0)  # the model's output: nodata where S1 is missing
@@ -132,6 +133,9 @@ def test_a_composite_keeps_clear_observed_pixels_where_the_s1_scene_stops_short(
     kept = no_s1 & far_from_cloud
     assert kept.sum() > 300 and np.array_equal(rgb[0][kept], band(SSL4EO_L1C, "B4")[0][kept])
     assert (rgb[:, no_s1 & (cloud[0] > 0)] == 0).all()  # under the cloud without S1: nodata, as before
+    with rasterio.open(tmp_path / "used.tif") as src:
+        used = src.read(1)
+    assert np.array_equal(used[no_s1], cloud[0][no_s1])  # the mask describes the S2 there too, not 255 (no data)
 
 
 def test_bigearthnet_pair_in_its_archive_layout_and_s1_as_two_files_in_any_order(tmp_path: Path) -> None:
@@ -191,6 +195,17 @@ def test_a_genuine_l1c_renamed_to_baseline_04_is_refused_and_with_the_offset_add
     assert "pixels are at or below 1000 DN in B4, B3 or B2" in capsys.readouterr().err
     shifted = _plus_1000(SSL4EO_L1C, tmp_path / "shifted" / named.name)
     assert main(["adapt", "--s2", str(shifted), "--fill-only", "--out", str(tmp_path / "y.tif"), "--quiet"]) == 0
+
+
+def test_a_bright_scene_without_the_offset_its_name_implies_is_warned(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """BigEarthNet's genuine snow patch under a baseline-04.00 name: bright, so only 5 % of its
+    pixels are at or below 1000 DN, too few to refuse (water in an L2A that carries the offset can
+    do that) but not silently: a warning names --s2-offset 0."""
+    named = Path(shutil.copytree(BEN_SNOW, tmp_path / "S2B_MSIL2A_20180204T094161_N0400_R036_T33UVP_20180204T120000"))
+    assert main(["adapt", "--s2", str(named), "--fill-only", "--out", str(tmp_path / "x.tif")]) == 0
+    warning = [line for line in capsys.readouterr().err.splitlines() if "at or below 1000 DN" in line]
+    assert len(warning) == 1 and warning[0].startswith(f"sarclear adapt: WARNING: {named.name}: 5% of its sampled pixels")
+    assert warning[0].endswith("pass --s2-offset 0")
 
 
 def _plus_1000(src_folder: Path, dst_folder: Path) -> Path:

@@ -133,25 +133,28 @@ def check_reference_early(path: str | Path, s2: str | Path) -> None:
 
 
 def read_reference(scene: AdaptScene, path: str | Path, *, shadow_dilation: int, cloud_threshold: float, use_scl: bool,
-                   mask: str | Path | None = None, alone: bool = True, log: Log = lambda _: None) -> tuple[OtherDate, float]:  # fmt: skip
+                   mask: str | Path | None = None, alone: bool = True, label: str | None = None,
+                   log: Log = lambda _: None) -> tuple[OtherDate, float]:  # fmt: skip
     """The reference image at `path` on `scene`'s grid (clouds detected as for the scene itself, the
     mask widened by `shadow_dilation`, or the given `mask` on the reference's grid, as given), and
     the share of the pixels to fill that it sees clear; refuses (exit 2) a reference that does not
-    cover the scene. `alone`: the only reference date (its log says the rest is graded in)."""
+    cover the scene. `alone`: the only reference date (its log says the rest is graded in);
+    `label`: its name in the log (`distinct_names`), else its file name."""
     reference = load_scene(path, None, use_sar=False, mask=mask, s2_clip_max=scene.s2_clip_max,
                            shadow_dilation=shadow_dilation if mask is None else 0, cloud_threshold=cloud_threshold,
                            use_scl=use_scl, log=log)  # fmt: skip
     optical, clear = _on_scene_grid(reference, scene)
     ref_name, name = reference.inputs.s2.path, scene.inputs.s2.path.name
+    label = label or ref_name.name
     overlap = float((_footprint(reference, scene) & scene.valid).mean())
     if overlap < MIN_OVERLAP:
         raise _refuse(ref_name, overlap, name)
     clear = clear & scene.valid
     share = reference_share(scene.clear, clear, scene.valid)
-    log(f"{ref_name.name}: {reference.clear_share:.1%} clear; sees {share:.1%} of what {name} needs filled"
+    log(f"{label}: {reference.clear_share:.1%} clear; sees {share:.1%} of what {name} needs filled"
         + (" (the rest is graded in from around)" if alone else ""))  # fmt: skip
     if reference.inputs.radiometry.level != scene.inputs.radiometry.level:
-        log(f"{ref_name.name}: level {reference.inputs.radiometry.level or 'unknown'} against the scene's "
+        log(f"{label}: level {reference.inputs.radiometry.level or 'unknown'} against the scene's "
             f"{scene.inputs.radiometry.level or 'unknown'}; the local colour matching absorbs the difference")  # fmt: skip
     return OtherDate(optical.astype(np.float32, copy=False), clear), share
 
@@ -256,7 +259,8 @@ def use_references(scene: AdaptScene, paths: Sequence[str | Path], *, seed: int,
             uses.append(ReferenceUse(name, 0.0, ReferenceCheck(0.0, 0.0, 0), False, force, days, read=False, path=str(path)))
             continue
         date, share = read_reference(scene, path, shadow_dilation=shadow_dilation, cloud_threshold=cloud_threshold,
-                                     use_scl=use_scl, mask=None if masks is None else masks[i], alone=len(paths) == 1, log=log)  # fmt: skip
+                                     use_scl=use_scl, mask=None if masks is None else masks[i], alone=len(paths) == 1,
+                                     label=names[i], log=log)  # fmt: skip
         check = check_reference(replace(scene, references=(date,)), seed)
         used = force or check.helps
         name, days = names[i], days_apart(scene.inputs.s2.path, path)

@@ -218,7 +218,7 @@ def adapt_scene(
     out = Path(out)
     kept = [] if keep_model is None else [Path(keep_model) / name for name in (GENERATOR_FILE, FILLED_FILE, MASK_FILE, REPORT_FILE)]
     check_outputs([out, quicklook_path(out, quicklook) if quicklook else None, *kept],
-                  input_files([s2, *given_s1, mask, *references, *reference_masks, checkpoint]),
+                  input_files([s2, *given_s1, mask, *references, *reference_masks], checkpoints=[checkpoint]),
                   product_folders([s2, *given_s1, *references]))  # fmt: skip
     for path in references:
         check_reference_early(path, s2)

@@ -19,7 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="cloudy Sentinel-2 scene (DN): a 13-band or RGB GeoTIFF, a folder of per-band files, or a SAFE product (.SAFE or .zip)")
     parser.add_argument("--s2-offset", type=float, metavar="DN",
                         help="radiometric offset to remove (1000 for baseline 04.00 and later); default: from the SAFE metadata or product name")
-    parser.add_argument("--out", required=True, type=Path, help="output Cloud-Optimized GeoTIFF (RGB uint16 DN, B4 B3 B2), on the S2 grid")
+    parser.add_argument("--out", required=True, help="output Cloud-Optimized GeoTIFF (RGB uint16 DN, B4 B3 B2), on the S2 grid")
     parser.add_argument("--checkpoint", type=Path, help="start from this trained model (fine-tune) instead of a fresh small one")
     budget = parser.add_mutually_exclusive_group()
     budget.add_argument("--minutes", type=float, help=f"wall-clock fitting budget (default {DEFAULT_MINUTES:g})")
@@ -62,11 +62,13 @@ def run(args: argparse.Namespace) -> int:
     from sarclear.adapt import adapt_scene
     from sarclear.commands.predict import check_out_name
     from sarclear.errors import ConfigError
+    from sarclear.io.outputs import output_file
 
     def say(message: str) -> None:
         if not args.quiet:
             tqdm.write(f"sarclear adapt: {message}", file=sys.stderr)
 
+    args.out = output_file(args.out)
     check_out_name(args.out)
     if args.no_sar and args.s1 is not None:
         say("--no-sar: ignoring --s1")

@@ -27,7 +27,8 @@ _NAMES = ("s1", "s2_cloudy", "s2")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("s1", type=Path, help="Sentinel-1 GeoTIFF: 2 bands (VV, VH) float32 dB")
+    parser.add_argument("s1", type=Path, help="Sentinel-1 GeoTIFF: 2 bands (VV, VH) float32 dB (for a pair: also a VV/VH folder, "
+                        "or VV.tif VH.tif as the first two arguments)")  # fmt: skip
     parser.add_argument("s2_cloudy", type=Path, help="cloudy Sentinel-2 GeoTIFF: 13 bands (L1C) or 3 (RGB)")
     parser.add_argument("s2", type=Path, nargs="?",
                         help="clear Sentinel-2 GeoTIFF on the same grid; leave it out to check an S1 + S2 pair as predict and adapt "
@@ -51,7 +52,7 @@ def describe(name: str, info: RasterInfo, low: float, high: float, what: str) ->
     return describe_header(name, info) + f", {what} {low:g} .. {high:g}"
 
 
-def check_pair(s1: Path, s2: Path) -> list[str]:
+def check_pair(s1: Path | list[Path], s2: Path) -> list[str]:
     """What predict and adapt will make of the pair, as lines; the same one-line errors (exit 2)."""
     from sarclear.predict.scene import covered_share, inspect_scene
 
@@ -75,8 +76,13 @@ def describe_header(name: str, info: RasterInfo) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from sarclear.io.s1_pair import polarisation
+
     if args.s2 is None:
         print("\n".join(check_pair(args.s1, args.s2_cloudy)))
+        return 0
+    if {polarisation(args.s1), polarisation(args.s2_cloudy)} == {"VV", "VH"}:  # S1 as its two files, then the S2
+        print("\n".join(check_pair([args.s1, args.s2_cloudy], args.s2)))
         return 0
     infos = check_triplet(args.s1, args.s2_cloudy, args.s2)
     bands = "all13" if infos[1].count == 13 and infos[2].count == 13 else "rgb"

@@ -27,7 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="radiometric offset to remove (1000 for products of processing baseline 04.00 and later, since 25 Jan 2022); "
         "default: read from the SAFE metadata or the product name",
     )  # fmt: skip
-    parser.add_argument("--out", required=True, type=Path, help="output Cloud-Optimized GeoTIFF (RGB uint16 DN, B4 B3 B2)")
+    parser.add_argument("--out", required=True, help="output Cloud-Optimized GeoTIFF (RGB uint16 DN, B4 B3 B2)")
     parser.add_argument("--composite", action="store_true", help="keep observed pixels under clear sky, the model only under cloud")
     parser.add_argument("--mask", type=Path, help="cloud mask on the S2 grid (nonzero = cloud) instead of detecting clouds")
     parser.add_argument("--write-mask", type=Path, metavar="MASK.tif", help="also write the mask used (1 cloud, 2 cloud shadow, 0 clear, 255 nodata)")
@@ -92,12 +92,14 @@ def check_out_name(out: Path) -> None:
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from sarclear.io.outputs import output_file
     from sarclear.predict import predict_scene
 
     def say(message: str) -> None:
         if not args.quiet:  # tqdm.write keeps a message from landing inside the progress bar's line
             tqdm.write(f"sarclear predict: {message}", file=sys.stderr)
 
+    args.out = output_file(args.out)
     check_out_name(args.out)
     predict_scene(
         args.checkpoint, args.s1, args.s2, args.out,

@@ -20,7 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("product", type=Path, nargs="+",
                         help="Sentinel-1 Level-1 GRD product: the .SAFE folder or its .zip (IW, VV+VH); "
                              "consecutive slices of one pass when the S2 scene straddles them")
-    parser.add_argument("--out", required=True, type=Path, help="output GeoTIFF (COG): VV, VH sigma0 in dB, float32, NaN = no data")
+    parser.add_argument("--out", required=True, help="output GeoTIFF (COG): VV, VH sigma0 in dB, float32, NaN = no data")
     parser.add_argument("--like", type=Path, default=None,
                         help="the S2 scene the radar is for (any S2 input sarclear reads: GeoTIFF, band folder, SAFE); "
                              "the output takes its grid. Default: the product's whole footprint in its UTM zone")
@@ -42,10 +42,12 @@ def run(args: argparse.Namespace) -> int:
     from sarclear.errors import ConfigError
     from sarclear.io.acquisition import date_from_names, gap_report, iso_date
     from sarclear.io.dem import Dem
+    from sarclear.io.outputs import output_file
     from sarclear.io.s1_geocode import geocode_s1, grid_of, one_acquisition, utm_grid
     from sarclear.io.s1_grd import read_s1_product
     from sarclear.progress import progress_bar
 
+    args.out = output_file(args.out)
     if args.out.suffix.lower() not in (".tif", ".tiff"):
         raise ConfigError(f"--out {args.out}: the output is a GeoTIFF; give a name ending in .tif")
     if args.resolution <= 0:

@@ -15,28 +15,65 @@ from pathlib import Path
 from sarclear.errors import ConfigError
 from sarclear.io.band_folder import BAND_SUFFIXES, L2A_ONLY_FILES
 from sarclear.io.product import canonical_band
-from sarclear.io.s1_pair import polarisation
+from sarclear.io.s1_pair import has_s1_files, polarisation
 from sarclear.io.safe import is_safe_product
 
 #: The files a VRT stacks (`io.vrt`: a product's bands, an S1 pair given as two files).
 _VRT_SOURCE = re.compile(r"<SourceFilename[^>]*>([^<]+)</SourceFilename>")
 
 
-def input_files(inputs: Iterable[str | Path | None], vrt_sources: Iterable[str] = ()) -> set[Path]:
-    """Every file the inputs stand for, resolved: a file itself, every file inside a folder (a
-    per-band folder, a SAFE), and the files the given VRT texts name."""
+#: What a model folder (a run, a checkpoint, `adapt --keep-model`'s) is read from; its rasters and
+#: pictures (samples, a previous prediction) are not.
+MODEL_SUFFIXES: tuple[str, ...] = (".safetensors", ".onnx", ".json", ".yaml", ".yml", ".pt", ".pth")
+
+
+def output_file(text: str | Path) -> Path:
+    """`--out` as given on the command line, as a file path: `Path("new/")` drops the slash, so a
+    folder that does not exist yet would silently become a file of that name; refused instead
+    (an existing folder is refused by `check_outputs`)."""
+    if isinstance(text, str) and text.endswith(("/", "\\")) and not Path(text).is_dir():
+        raise ConfigError(f"{text}: names a folder; give a file name, e.g. {Path(text) / 'clear.tif'}")
+    return Path(text)
+
+
+def input_files(inputs: Iterable[str | Path | None], vrt_sources: Iterable[str] = (),
+                checkpoints: Iterable[str | Path | None] = ()) -> set[Path]:  # fmt: skip
+    """Every file the inputs stand for, resolved: a file itself, every file inside a SAFE, the
+    files a per-band or S1 folder is read from (its bands, SCL, VV and VH: not the user's other
+    files beside them, such as the output of a previous run), the files the given VRT texts name,
+    and the model files of the `checkpoints` (a file, or a folder's `MODEL_SUFFIXES` files: a
+    prediction written into a run folder may be written there again)."""
     files: set[Path] = set()
+    for item in checkpoints:
+        if item is None:
+            continue
+        path = Path(item).resolve()
+        if path.is_dir():
+            files.update(p.resolve() for p in path.rglob("*") if p.is_file() and p.suffix.lower() in MODEL_SUFFIXES)
+        else:
+            files.add(path)
     for item in inputs:
         if item is None:
             continue
         path = Path(item).resolve()
         if path.is_dir():
-            files.update(p.resolve() for p in path.rglob("*") if p.is_file())
+            files.update(_files_read(path))
         else:
             files.add(path)
     for text in vrt_sources:
         files.update(Path(name).resolve() for name in _VRT_SOURCE.findall(text or "") if not name.startswith("/vsi"))
     return files
+
+
+def _files_read(folder: Path) -> set[Path]:
+    if not is_safe_product(folder) and (has_s1_files(folder) or _has_bands(folder)):
+        named = [p for p in folder.iterdir() if p.is_file() and joins_product(folder, p)]
+        return {p.resolve() for p in named}
+    return {p.resolve() for p in folder.rglob("*") if p.is_file()}  # a SAFE
+
+
+def _has_bands(folder: Path) -> bool:
+    return any(p.suffix.lower() in BAND_SUFFIXES and canonical_band(p.stem) is not None for p in folder.iterdir())
 
 
 def product_folders(inputs: Iterable[str | Path | None]) -> set[Path]:

@@ -182,8 +182,9 @@ def predict_with_engine(
                     dn = blend_composite(dn, block.observed, alpha)
                     if block.observed_valid is not None:
                         dn, written = keep_observed_without_s1(dn, block.observed, block.observed_valid, block.valid, alpha)
-                if writers.mask is not None:
-                    writers.mask.write(mask_values(mask_rows.cloud, block.valid, mask_rows.shadow))
+                if writers.mask is not None:  # the mask describes the S2: also where S1 is missing
+                    observed = block.valid if block.observed_valid is None else block.observed_valid
+                    writers.mask.write(mask_values(mask_rows.cloud, observed, mask_rows.shadow))
             writers.out.write(output_dn(dn, written))
             if writers.std is not None and block.std is not None:
                 writers.std.write(std_values(block.std, block.valid, alpha if composite else None))
@@ -242,5 +243,5 @@ def _check_outputs(inputs: SceneInputs, outputs: list[Path | None], given: Seque
     """No output may overwrite an input (a product's band files included, and the `protected`
     files: the checkpoint) or another output, or be written into an input product folder."""
     infos = [info for info in (inputs.s2, inputs.s1, inputs.mask) if info is not None]
-    sources = input_files([*(info.path for info in infos), *given, *protected], [info.source for info in infos])
+    sources = input_files([*(info.path for info in infos), *given], [info.source for info in infos], checkpoints=protected)
     check_outputs(outputs, sources, product_folders([*(info.path for info in infos), *given]))

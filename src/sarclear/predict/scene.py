@@ -47,6 +47,10 @@ OFFSET_SUSPECT_DN, OFFSET_SUSPECT_PERCENTILE = 1000.0, 0.5
 #: pixels is at or below it in one of B4, B3, B2: with the offset in the pixels that is a negative
 #: reflectance, which only some water or shadow pixels of an L2A reach (and no L1C pixel).
 OFFSET_ABSENT_SHARE: float = 0.25
+#: Above this share (and up to `OFFSET_ABSENT_SHARE`) a warning: a bright or cloudy scene without the
+#: offset has few dark pixels (a genuine BigEarthNet snow patch: 5 %), a genuine one carrying it none
+#: in L1C and few in L2A (negative reflectance over some water).
+OFFSET_DOUBT_SHARE: float = 0.01
 
 
 @dataclass(frozen=True)
@@ -172,7 +176,7 @@ def _check_offset(s2: RasterInfo, rgb_bands: tuple[int, ...], radiometry: S2Radi
     """Warn when no offset was removed but the scene's darkest pixels all sit above 1000 DN; refuse
     an offset the product's name or metadata implies that its pixels do not carry."""
     if radiometry.offset and not radiometry.offset_source.startswith("--s2-offset"):
-        _check_offset_present(s2, rgb_bands, radiometry)
+        _check_offset_present(s2, rgb_bands, radiometry, log)
     if radiometry.offset or np.issubdtype(np.dtype(s2.dtype), np.floating):
         return
     values = sample_pixels(s2, rgb_bands, keep_shape=True)
@@ -187,9 +191,10 @@ def _check_offset(s2: RasterInfo, rgb_bands: tuple[int, ...], radiometry: S2Radi
         )
 
 
-def _check_offset_present(s2: RasterInfo, rgb_bands: tuple[int, ...], radiometry: S2Radiometry) -> None:
+def _check_offset_present(s2: RasterInfo, rgb_bands: tuple[int, ...], radiometry: S2Radiometry, log: Log) -> None:
     """Exit 2 when more than `OFFSET_ABSENT_SHARE` of the sampled pixels sit at or below the offset
-    in one of B4, B3, B2.
+    in one of B4, B3, B2; a warning above `OFFSET_DOUBT_SHARE` (a bright scene without the offset,
+    snow or cloud, has few dark pixels: this cannot tell it from water in an L2A that carries it).
 
     Why: a product named or described as baseline 04.00 or later carries +1000 DN, but exports
     that already removed it keep the name (genuine Major-TOM cell 199U_1099R, N9999: B2's median is
@@ -206,7 +211,12 @@ def _check_offset_present(s2: RasterInfo, rgb_bands: tuple[int, ...], radiometry
     if not observed.any():
         return
     share = float(np.mean(values.min(axis=0)[observed] <= radiometry.offset))
+    if share <= OFFSET_DOUBT_SHARE:
+        return
     if share <= OFFSET_ABSENT_SHARE:
+        log(f"WARNING: {s2.path.name}: {share:.0%} of its sampled pixels are at or below {radiometry.offset:g} DN in B4, B3 or B2, "
+            f"which the {radiometry.offset:g} DN offset removed ({radiometry.offset_source}) clips to 1: water in an L2A can do "
+            "that, but if these pixels do not carry the offset (an export that removed it), pass --s2-offset 0")  # fmt: skip
         return
     raise RasterError(s2.path, f"{share:.0%} of its sampled pixels are at or below {radiometry.offset:g} DN in B4, B3 or B2, "
                                f"so they do not carry the {radiometry.offset:g} DN offset that {radiometry.offset_source} implies "

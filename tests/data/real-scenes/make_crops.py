@@ -43,6 +43,7 @@ CROPS: list[tuple[str, str, tuple[int, int, int]]] = [
 WHOLE: list[str] = [
     "bigearthnet-v1/BigEarthNet-S1-Example/S1A_IW_GRDH_1SDV_20170613T165043_33UUP_87_48",
     "bigearthnet-v1/BigEarthNet-S2-Example/S2A_MSIL2A_20170613T101031_87_48",
+    "bigearthnet-v1/BigEarthNet-S2-Example/S2B_MSIL2A_20180204T94161_57_38",
 ]
 
 
