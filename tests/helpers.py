@@ -57,3 +57,17 @@ def s1_grd_builder() -> ModuleType:
     sys.modules["make_s1_grd"] = module  # its dataclasses look their module up while being defined
     spec.loader.exec_module(module)
     return module
+
+
+def s1_cut_short(folder: Path, out: Path, columns: int) -> Path:
+    """A copy of the S1 folder `folder` (VV.tif, VH.tif) without its last `columns` columns: an S1
+    scene that stops short of the S2's eastern edge."""
+    import rasterio
+
+    out.mkdir(parents=True)
+    for name in ("VV.tif", "VH.tif"):
+        with rasterio.open(folder / name) as src:
+            data, profile = src.read(), src.profile
+        with rasterio.open(out / name, "w", **{**profile, "width": profile["width"] - columns}) as dst:
+            dst.write(data[:, :, :-columns])
+    return out

@@ -12,7 +12,7 @@ from sarclear.cli import main
 from sarclear.data.clouds import dilate
 from sarclear.io.geotiff import write_raster
 from sarclear.predict.composite import FEATHER_PX
-from tests.helpers import CRS, transform_for
+from tests.helpers import CRS, s1_cut_short, transform_for
 
 SIZE = 64
 #: A tiny, fast fit: 32 px crops, 4 filters, a few steps.
@@ -368,13 +368,7 @@ def test_adapt_keeps_observed_clouds_out_where_the_s1_scene_stops_short(tmp_path
     pixel: `test_real_scenes`; this strip has none). (When the composite began keeping clear pixels beyond S1's edge, adapt's mask, limited to where
     S1 exists, called that strip clear, and the observed cumulus came through.)"""
     scene = SSL4EO / "s2c/0000200/20200823T054639_20200823T055618_T43RCP"
-    s1 = tmp_path / "s1"
-    s1.mkdir()
-    for name in ("VV.tif", "VH.tif"):
-        with rasterio.open(SSL4EO_S1 / name) as src:
-            data, profile = src.read(), src.profile
-        with rasterio.open(s1 / name, "w", **{**profile, "width": profile["width"] - 24}) as dst:
-            dst.write(data[:, :, :-24])
+    s1 = s1_cut_short(SSL4EO_S1, tmp_path / "s1", 24)
     out, keep = tmp_path / "out.tif", tmp_path / "kept"
     assert main(["adapt", "--s1", str(s1), "--s2", str(scene), "--out", str(out), "--keep-model", str(keep), "--steps", "2",
                  "--ngf", "4", "--batch-size", "2", "--quiet"]) == 0  # fmt: skip

@@ -27,6 +27,7 @@ from sarclear.models.spec import ModelSpec
 from sarclear.predict import predict_with_engine
 from sarclear.predict.composite import FEATHER_PX
 from sarclear.predict.engine import TorchEngine
+from tests.helpers import s1_cut_short
 
 DATA = Path(__file__).parent / "data" / "real-scenes"
 SSL4EO_L1C = DATA / "ssl4eo-s12/s2c/0000200/20200823T054639_20200823T055618_T43RCP"
@@ -110,13 +111,7 @@ def test_a_composite_keeps_clear_observed_pixels_where_the_s1_scene_stops_short(
     """The genuine SSL4EO-S12 S1 cut 12 px short of the S2's eastern edge (whole-scene S1 often
     covers ~98 % of an S2 cell): there the model cannot run, yet a clear observed pixel is still the
     answer; it was written as nodata. A cloudy pixel there stays nodata."""
-    s1 = tmp_path / "s1"
-    s1.mkdir()
-    for name in ("VV.tif", "VH.tif"):
-        with rasterio.open(SSL4EO_S1 / name) as src:
-            data, profile = src.read(), src.profile
-        with rasterio.open(s1 / name, "w", **{**profile, "width": profile["width"] - 12}) as dst:
-            dst.write(data[:, :, :-12])
+    s1 = s1_cut_short(SSL4EO_S1, tmp_path / "s1", 12)
     info = raster_info(SSL4EO_L1C)
     cloud = np.zeros((1, *info.shape), np.uint8)
     cloud[:, 30:60, -20:] = 1  # a cloud reaching into the strip without S1
