@@ -130,3 +130,22 @@ def test_a_prediction_into_the_run_folder_can_be_written_again_and_a_new_folder_
     assert _adapt(scene, new, "--fill-only") == 2
     assert _one_line(capsys) == f"sarclear: error: {new}: names a folder; give a file name, e.g. {tmp_path / 'new' / 'clear.tif'}"
     assert not (tmp_path / "new").exists()
+
+
+def test_an_s1_pairs_folder_is_not_joined_and_every_output_option_is_a_file(
+    scene: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An S1 given as its two files: a third `*_VV.tif` beside them breaks every later read of that
+    folder ("a second VV file"), so it is refused; another name is fine. `--write-mask new/` and
+    `--uncertainty new/` are refused like `--out new/` (a review run found them written as files)."""
+    work = Path(shutil.copytree(S1, tmp_path / "work"))
+    pair = [str(work / "VV.tif"), str(work / "VH.tif")]
+    base = ["predict", "--checkpoint", str(MODEL), "--s1", *pair, "--s2", str(scene), "--quiet"]
+    assert main([*base, "--out", str(work / "out_vv.tif")]) == 2
+    assert "would become part of the input product" in _one_line(capsys)
+    assert main([*base, "--out", str(work / "clear.tif")]) == 0
+    for option in ("--write-mask", "--uncertainty"):
+        new = f"{tmp_path / 'new'}/"
+        assert main([*base, "--out", str(tmp_path / "x.tif"), "--composite", option, new]) == 2
+        assert _one_line(capsys).endswith(f"{new}: names a folder; give a file name, e.g. {tmp_path / 'new' / 'clear.tif'}")
+    assert not (tmp_path / "new").exists()

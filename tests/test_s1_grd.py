@@ -282,3 +282,16 @@ def test_a_scene_across_two_slices_of_one_pass(tmp_path: Path, capsys: pytest.Ca
     assert main(["prepare-s1", str(first), str(other), "--like", str(GENUINE_S1 / "VV.tif"), "--out", str(tmp_path / "x.tif")]) == 2
     assert "is another acquisition than S1A_FIRST.SAFE" in capsys.readouterr().err
     assert not (tmp_path / "x.tif").exists()
+
+
+def test_prepare_s1_never_writes_into_its_product(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`--out` onto the product's own VV measurement replaced it with the geocoded output, exit 0
+    (found by a review run): now refused before any work, as anything inside the SAFE is."""
+    product = Path(shutil.copytree(PRODUCT, tmp_path / PRODUCT.name))
+    vv = product / "measurement" / f"{STEM.format(pol='vv')}.tiff"
+    before = vv.read_bytes()
+    for out in (vv, product / "s1.tif"):
+        assert main(["prepare-s1", str(product), "--like", str(L1C), "--out", str(out), "--quiet"]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith(f"sarclear: error: {out}: ") and ("overwrite an input file" in err or "part of the input product" in err)
+    assert vv.read_bytes() == before and not (product / "s1.tif").exists()

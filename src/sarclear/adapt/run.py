@@ -219,7 +219,7 @@ def adapt_scene(
     kept = [] if keep_model is None else [Path(keep_model) / name for name in (GENERATOR_FILE, FILLED_FILE, MASK_FILE, REPORT_FILE)]
     check_outputs([out, quicklook_path(out, quicklook) if quicklook else None, *kept],
                   input_files([s2, *given_s1, mask, *references, *reference_masks], checkpoints=[checkpoint]),
-                  product_folders([s2, *given_s1, *references]))  # fmt: skip
+                  product_folders([s2, *given_s1, *references], s1_pair=given_s1 if len(given_s1) == 2 else ()))  # fmt: skip
     for path in references:
         check_reference_early(path, s2)
     if fill_only and (keep_model is not None or checkpoint is not None):

@@ -30,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="output Cloud-Optimized GeoTIFF (RGB uint16 DN, B4 B3 B2)")
     parser.add_argument("--composite", action="store_true", help="keep observed pixels under clear sky, the model only under cloud")
     parser.add_argument("--mask", type=Path, help="cloud mask on the S2 grid (nonzero = cloud) instead of detecting clouds")
-    parser.add_argument("--write-mask", type=Path, metavar="MASK.tif", help="also write the mask used (1 cloud, 2 cloud shadow, 0 clear, 255 nodata)")
+    parser.add_argument("--write-mask", metavar="MASK.tif", help="also write the mask used (1 cloud, 2 cloud shadow, 0 clear, 255 nodata)")
     parser.add_argument(
         "--no-shadows", dest="shadows", action="store_false",
         help="do not add cloud shadows (dark pixels near clouds) to a detected mask (a --mask file never gets them)",
@@ -40,7 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"dilation of the cloud-shadow mask in px (default {SHADOW_DILATION_PX}, 50 m)",
     )  # fmt: skip
     parser.add_argument(
-        "--uncertainty", type=Path, metavar="STD.tif",
+        "--uncertainty", metavar="STD.tif",
         help="also write the per-pixel standard deviation (DN, float32, B4 B3 B2) of --samples stochastic passes "
         "(dropout on); the prediction is then their mean. Zero where --composite keeps the observed pixel",
     )  # fmt: skip
@@ -100,6 +100,8 @@ def run(args: argparse.Namespace) -> int:
             tqdm.write(f"sarclear predict: {message}", file=sys.stderr)
 
     args.out = output_file(args.out)
+    args.write_mask = None if args.write_mask is None else output_file(args.write_mask)
+    args.uncertainty = None if args.uncertainty is None else output_file(args.uncertainty)
     check_out_name(args.out)
     predict_scene(
         args.checkpoint, args.s1, args.s2, args.out,

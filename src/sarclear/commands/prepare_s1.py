@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     from sarclear.errors import ConfigError
     from sarclear.io.acquisition import date_from_names, gap_report, iso_date
     from sarclear.io.dem import Dem
-    from sarclear.io.outputs import output_file
+    from sarclear.io.outputs import check_outputs, input_files, output_file, product_folders
     from sarclear.io.s1_geocode import geocode_s1, grid_of, one_acquisition, utm_grid
     from sarclear.io.s1_grd import read_s1_product
     from sarclear.progress import progress_bar
@@ -52,6 +52,8 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--out {args.out}: the output is a GeoTIFF; give a name ending in .tif")
     if args.resolution <= 0:
         raise ConfigError(f"--resolution {args.resolution:g}: must be a positive number of metres")
+    inputs = [*args.product, args.like, args.dem]
+    check_outputs([args.out], input_files(inputs), product_folders(inputs))
     start = time.perf_counter()
     products = one_acquisition([read_s1_product(path) for path in args.product])
     if args.like is None and len(products) > 1:

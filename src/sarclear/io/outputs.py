@@ -76,10 +76,12 @@ def _has_bands(folder: Path) -> bool:
     return any(p.suffix.lower() in BAND_SUFFIXES and canonical_band(p.stem) is not None for p in folder.iterdir())
 
 
-def product_folders(inputs: Iterable[str | Path | None]) -> set[Path]:
-    """The inputs that are folders (a per-band product, a SAFE, an S1 folder), resolved: source data
-    that an output must not join as one of its files (`joins_product`)."""
-    return {Path(item).resolve() for item in inputs if item is not None and Path(item).is_dir()}
+def product_folders(inputs: Iterable[str | Path | None], s1_pair: Iterable[str | Path] = ()) -> set[Path]:
+    """The inputs that are folders (a per-band product, a SAFE, an S1 folder), and the folder of an
+    S1 given as its two files (read as an S1 folder another time), resolved: source data that an
+    output must not join as one of its files (`joins_product`)."""
+    folders = {Path(item).resolve() for item in inputs if item is not None and Path(item).is_dir()}
+    return folders | {Path(item).resolve().parent for item in s1_pair}
 
 
 def joins_product(folder: Path, output: Path) -> bool:
@@ -91,7 +93,8 @@ def joins_product(folder: Path, output: Path) -> bool:
         return True
     if output.parent != folder or output.suffix.lower() not in BAND_SUFFIXES:
         return False
-    return canonical_band(output.stem) is not None or polarisation(output) is not None or output.stem.upper() in L2A_ONLY_FILES
+    as_band = canonical_band(output.stem) is not None or output.stem.upper() in L2A_ONLY_FILES
+    return (as_band and _has_bands(folder)) or (polarisation(output) is not None and has_s1_files(folder))
 
 
 def check_outputs(outputs: Iterable[Path | None], sources: set[Path], folders: Iterable[Path] = ()) -> None:

@@ -57,9 +57,10 @@ def keep_observed_without_s1(dn: np.ndarray, observed: np.ndarray, observed_vali
                              alpha: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """A composite's `(C, H, W)` DN and the `(H, W)` pixels it writes: where S1 is missing (`valid`
     False, `observed_valid` True: an S1 scene that stops short of the S2's edge) the model cannot
-    run, but a clear observed pixel (`alpha` 0) is still the answer: kept, not written as nodata.
-    A cloudy one there stays nodata."""
-    keep = observed_valid & ~valid & (alpha == 0)
+    run, but a clear observed pixel (`alpha` below 1: not masked, also in the transition around a
+    cloud, where there is no model to blend with) is still the answer: kept, not written as
+    nodata, so the output agrees with `--write-mask` there. A masked one stays nodata."""
+    keep = observed_valid & ~valid & (alpha < 1)
     if not keep.any():
         return dn, valid
     return np.where(keep[None], observed, dn), valid | keep

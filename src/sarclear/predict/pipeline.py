@@ -21,6 +21,7 @@ from sarclear.inference.settings import EngineSettings, engine_settings
 from sarclear.inference.tiling import WindowGrid
 from sarclear.io.cog import gdal_env
 from sarclear.io.outputs import check_outputs, input_files, product_folders
+from sarclear.io.s1_pair import polarisation
 from sarclear.models.spec import ModelSpec
 from sarclear.predict.composite import composite as blend_composite
 from sarclear.predict.composite import keep_observed_without_s1
@@ -244,4 +245,5 @@ def _check_outputs(inputs: SceneInputs, outputs: list[Path | None], given: Seque
     files: the checkpoint) or another output, or be written into an input product folder."""
     infos = [info for info in (inputs.s2, inputs.s1, inputs.mask) if info is not None]
     sources = input_files([*(info.path for info in infos), *given], [info.source for info in infos], checkpoints=protected)
-    check_outputs(outputs, sources, product_folders([*(info.path for info in infos), *given]))
+    pair = [p for p in given if p is not None and Path(p).is_file() and polarisation(Path(p)) is not None]
+    check_outputs(outputs, sources, product_folders([*(info.path for info in infos), *given], s1_pair=pair if len(pair) == 2 else ()))
