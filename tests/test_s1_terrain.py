@@ -118,7 +118,7 @@ def test_hilly_ground_comes_back_on_its_grid_only_with_the_dem(hilly, tmp_path: 
     product, hill, folder = hilly
     dem = write_dem(folder / "dem_ellipsoid.tif", hill)
     flat = scores(prepare(product, tmp_path / "no_dem.tif"))
-    corrected_image = prepare(product, tmp_path / "dem.tif", "--dem", str(dem), "--dem-heights", "ellipsoid")
+    corrected_image = prepare(product, tmp_path / "corrected.tif", "--dem", str(dem), "--dem-heights", "ellipsoid")
     out = capsys.readouterr().out
     assert "terrain corrected with dem_ellipsoid.tif (heights above the WGS 84 ellipsoid)" in out
     corrected = scores(corrected_image)
@@ -131,7 +131,7 @@ def test_hilly_ground_comes_back_on_its_grid_only_with_the_dem(hilly, tmp_path: 
     by_shift = {(dy, dx): np.corrcoef(corrected_image[0][inner].ravel(), np.roll(reference, (dy, dx), (0, 1))[inner].ravel())[0, 1]
                 for dy in (-1, 0, 1) for dx in (-1, 0, 1)}
     assert max(by_shift, key=by_shift.get) == (0, 0), by_shift
-    with rasterio.open(tmp_path / "dem.tif") as src:
+    with rasterio.open(tmp_path / "corrected.tif") as src:
         tag = src.tags()["SARCLEAR_S1_TERRAIN_CORRECTION"]
     assert tag.startswith("geometric, DEM dem_ellipsoid.tif") and "no radiometric flattening" in tag
 
@@ -355,7 +355,7 @@ def test_an_ascending_pass_over_the_hill(tmp_path: Path) -> None:
     assert read_s1_product(product).pass_direction == "Ascending"
     dem = write_dem(tmp_path / "dem.tif", hill)
     flat = scores(prepare(product, tmp_path / "no_dem.tif"))
-    corrected_image = prepare(product, tmp_path / "dem.tif", "--dem", str(dem), "--dem-heights", "ellipsoid")
+    corrected_image = prepare(product, tmp_path / "corrected.tif", "--dem", str(dem), "--dem-heights", "ellipsoid")
     corrected = scores(corrected_image)
     assert flat["VV"][0] < 0.5 and corrected["VV"][0] > 0.95 and corrected["VH"][0] > 0.95, (flat, corrected)
     reference, inner = truth()[0], (slice(6, -6), slice(6, -6))
@@ -446,7 +446,7 @@ def test_tie_points_that_know_the_terrain_are_flattened_first(tmp_path: Path) ->
     heights = np.array([g.z for g in read_s1_product(product).gcps])
     assert heights.max() - heights.min() > 90  # the grid knows the hill (its points sample it: 250-350 m)
     dem = write_dem(tmp_path / "dem.tif", hill)
-    corrected = scores(prepare(product, tmp_path / "dem.tif", "--dem", str(dem), "--dem-heights", "ellipsoid"))
+    corrected = scores(prepare(product, tmp_path / "corrected.tif", "--dem", str(dem), "--dem-heights", "ellipsoid"))
     assert corrected["VV"][0] > 0.96 and corrected["VH"][0] > 0.96, corrected
     # flattening moves each point to where its pixel would see ground at the points' mean height
     parsed = read_s1_product(product)
