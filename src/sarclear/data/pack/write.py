@@ -16,6 +16,7 @@ import json
 import multiprocessing as mp
 import sys
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,9 @@ Arrays = dict[str, np.ndarray]
 
 #: Per-process state of a packing worker: the output arrays (memory-mapped) and the dataset.
 _WORKER: dict[str, Any] = {}
+#: Tiles per task sent to a worker (the pool's former chunksize): few enough that a bad tile or
+#: Ctrl-C waits for little, enough that task overhead stays small.
+CHUNK: int = 4
 
 
 def write_pack(
@@ -131,13 +135,20 @@ def _packed(dataset: TripletDataset, arrays: Arrays, folder: Path, workers: int)
         return
     for array in arrays.values():
         array.flush()  # the workers map the same files
-    pool = _context().Pool(min(workers, len(dataset)), initializer=_start_worker, initargs=(str(folder), dataset))
-    try:
-        yield from pool.imap_unordered(_pack_in_worker, range(len(dataset)), chunksize=4)
-        pool.close()
-    finally:
-        pool.terminate()
-        pool.join()
+    # Not multiprocessing.Pool: its terminate() on the first bad tile could hang the command for
+    # good (a worker it started to replace one being terminated blocked on the task queue's lock,
+    # which terminate holds, and join waited on it: seen once in CI). On a bad tile or Ctrl-C the
+    # executor's queued chunks are cancelled and the running ones (a few tiles each) finish.
+    count = len(dataset)
+    with ProcessPoolExecutor(min(workers, count), mp_context=_context(), initializer=_start_worker,
+                             initargs=(str(folder), dataset)) as pool:  # fmt: skip
+        futures = [pool.submit(_pack_in_worker, range(i, min(i + CHUNK, count))) for i in range(0, count, CHUNK)]
+        try:
+            for future in as_completed(futures):
+                yield from future.result()
+        finally:
+            for future in futures:
+                future.cancel()
 
 
 def _context() -> Any:
@@ -153,8 +164,8 @@ def _start_worker(folder: str, dataset: TripletDataset) -> None:
     _WORKER["dataset"] = dataset
 
 
-def _pack_in_worker(position: int) -> tuple[int, dict[str, Any] | str]:
-    return _pack_one(_WORKER["dataset"], _WORKER["arrays"], position)
+def _pack_in_worker(positions: range) -> list[tuple[int, dict[str, Any] | str]]:
+    return [_pack_one(_WORKER["dataset"], _WORKER["arrays"], position) for position in positions]
 
 
 def _pack_one(dataset: TripletDataset, arrays: Arrays, position: int) -> tuple[int, dict[str, Any] | str]:
