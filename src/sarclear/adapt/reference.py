@@ -250,11 +250,11 @@ def use_references(scene: AdaptScene, paths: Sequence[str | Path], *, seed: int,
     names = distinct_names(paths)
     dates: list[OtherDate] = []
     uses: list[ReferenceUse] = []
-    unseen = scene.valid & ~scene.clear  # what no used date sees clear yet
+    to_fill = scene.valid & ~scene.clear
+    seen = np.zeros_like(scene.clear)  # what the used dates see clear between them
     for i in order:
-        path = paths[i]
-        if dates and not unseen.any():
-            name, days = names[i], days_apart(scene.inputs.s2.path, path)
+        path, name, days = paths[i], names[i], days_apart(scene.inputs.s2.path, paths[i])
+        if dates and not (to_fill & ~seen).any():
             log(f"{name}: not read: {NOT_NEEDED}")
             uses.append(ReferenceUse(name, 0.0, ReferenceCheck(0.0, 0.0, 0), False, force, days, read=False, path=str(path)))
             continue
@@ -263,7 +263,6 @@ def use_references(scene: AdaptScene, paths: Sequence[str | Path], *, seed: int,
                                      label=names[i], log=log)  # fmt: skip
         check = check_reference(replace(scene, references=(date,)), seed)
         used = force or check.helps
-        name, days = names[i], days_apart(scene.inputs.s2.path, path)
         if days is not None:
             log(f"{name}: {abs(days)} days {'after' if days > 0 else 'before'} the scene" if days else f"{name}: the scene's own date")
         if check.helps:
@@ -275,9 +274,8 @@ def use_references(scene: AdaptScene, paths: Sequence[str | Path], *, seed: int,
                 "a nearer date may help, or --force-reference to use it anyway")  # fmt: skip
         if used:
             dates.append(date)
-            unseen &= ~date.clear
+            seen |= date.clear
         uses.append(ReferenceUse(name, share, check, used, force, days, path=str(path)))
-    seen = np.logical_or.reduce([d.clear for d in dates]) if dates else np.zeros_like(scene.clear)
     combined = reference_share(scene.clear, seen, scene.valid)
     if len(paths) > 1:
         used_names = [use.name for use in uses if use.used]

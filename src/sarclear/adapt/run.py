@@ -44,6 +44,7 @@ from sarclear.errors import ConfigError
 from sarclear.inference.norm import DEFAULT_NORM_MODE, resolve_norm_mode
 from sarclear.io.geotiff import write_raster
 from sarclear.io.outputs import check_outputs, input_files, product_folders
+from sarclear.io.sources import as_paths
 from sarclear.models.checkpoint import GENERATOR_FILE, load_generator, save_generator
 from sarclear.models.spec import ModelSpec
 from sarclear.predict.engine import TorchEngine
@@ -125,13 +126,6 @@ def _write_model_inputs(scene: AdaptScene, folder: Path) -> tuple[Path, Path]:
     return filled_path, mask_path
 
 
-def _as_list(paths: str | Path | Sequence[str | Path] | None) -> list[Path]:
-    """`--reference` and `--reference-mask` as lists: one path, several, or none."""
-    if paths is None:
-        return []
-    return [Path(paths)] if isinstance(paths, (str, Path)) else [Path(p) for p in paths]
-
-
 def check_references(references: Sequence[Path], masks: Sequence[Path], scene: str | Path) -> None:
     """Usage errors of `--reference` dates, before anything is read: one mask per reference
     (matched in the order given), no file given twice, and not the scene itself (it would "fill"
@@ -207,19 +201,19 @@ def adapt_scene(
     if (steps is None) == (minutes is None):
         raise ConfigError("give one of --steps or --minutes")
     check_threshold(cloud_threshold)
-    references, reference_masks = _as_list(reference), _as_list(reference_mask)
+    references, reference_masks = as_paths(reference), as_paths(reference_mask)
     if (force_reference or reference_masks) and not references:
         flag = "--force-reference" if force_reference else "--reference-mask"
         raise ConfigError(f"{flag}: give the image to use with --reference S2")
     check_references(references, reference_masks, s2)
     if quicklook is not None and quicklook.lower() not in QUICKLOOK_FORMATS:
         raise ConfigError(f"--format {quicklook}: expected png or jpeg")
-    given_s1 = _as_list(s1)
+    given_s1 = as_paths(s1)
     out = Path(out)
     kept = [] if keep_model is None else [Path(keep_model) / name for name in (GENERATOR_FILE, FILLED_FILE, MASK_FILE, REPORT_FILE)]
     check_outputs([out, quicklook_path(out, quicklook) if quicklook else None, *kept],
                   input_files([s2, *given_s1, mask, *references, *reference_masks], checkpoints=[checkpoint]),
-                  product_folders([s2, *given_s1, *references], s1_pair=given_s1 if len(given_s1) == 2 else ()))  # fmt: skip
+                  product_folders([s2, *given_s1, *references], s1=given_s1))  # fmt: skip
     for path in references:
         check_reference_early(path, s2)
     if fill_only and (keep_model is not None or checkpoint is not None):

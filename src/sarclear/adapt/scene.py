@@ -122,8 +122,8 @@ def load_scene(
     with gdal_env(), SceneReader(inputs) as reader:
         dn = reader.s2(0, height, inputs.rgb_bands)
         db = reader.s1(0, height) if use_sar else None
-        valid = valid_pixels(dn, db, s2_nodata=inputs.s2.nodata)  # the rule predict's stream uses
-        observed = valid if db is None else valid_pixels(dn, None, s2_nodata=inputs.s2.nodata)
+        observed = valid_pixels(dn, None, s2_nodata=inputs.s2.nodata)  # the rule predict's stream uses
+        valid = observed if db is None else observed & valid_pixels(None, db)
         sar = None if db is None else np.nan_to_num(s1_to_network(db), nan=0.0).astype(np.float32)
         source = (MaskSource(reader, log, threshold=cloud_threshold, use_scl=use_scl) if shadows
                   else MaskSource(reader, log, None, cloud_threshold, use_scl))  # fmt: skip

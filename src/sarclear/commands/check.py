@@ -79,12 +79,13 @@ def run(args: argparse.Namespace) -> int:
     from sarclear.errors import ConfigError
     from sarclear.io.s1_pair import polarisation
 
+    s1_as_two_files = {polarisation(args.s1), polarisation(args.s2_cloudy)} == {"VV", "VH"}
     if args.s2 is None:
-        if {polarisation(args.s1), polarisation(args.s2_cloudy)} == {"VV", "VH"}:
+        if s1_as_two_files:
             raise ConfigError(f"check {args.s1.name} {args.s2_cloudy.name}: give the Sentinel-2 scene after the two S1 files")
         print("\n".join(check_pair(args.s1, args.s2_cloudy)))
         return 0
-    if {polarisation(args.s1), polarisation(args.s2_cloudy)} == {"VV", "VH"}:  # S1 as its two files, then the S2
+    if s1_as_two_files:  # then the S2
         print("\n".join(check_pair([args.s1, args.s2_cloudy], args.s2)))
         return 0
     infos = check_triplet(args.s1, args.s2_cloudy, args.s2)

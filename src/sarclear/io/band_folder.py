@@ -42,6 +42,12 @@ SSL4EO_LEVEL_DIRS: dict[str, str] = {"s2c": "L1C", "s2a": "L2A"}
 L2A_ONLY_FILES: tuple[str, ...] = ("SCL", "AOT", "WVP")
 
 
+def has_band_files(folder: Path) -> bool:
+    """Whether `folder` holds a file named as a band (`B04.tif`, `..._B8A.jp2`), by name alone:
+    what `band_files` would read, without opening any."""
+    return any(p.suffix.lower() in BAND_SUFFIXES and canonical_band(p.stem) is not None for p in folder.iterdir())
+
+
 def band_files(folder: Path) -> dict[str, Path]:
     """Canonical band name -> file in `folder`; the finest-resolution file wins when a band appears twice."""
     found: dict[str, tuple[float, Path]] = {}

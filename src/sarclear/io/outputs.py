@@ -9,11 +9,11 @@ a band file of a per-band folder given as `--s2` is an input too, as are the fil
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from sarclear.errors import ConfigError
-from sarclear.io.band_folder import BAND_SUFFIXES, L2A_ONLY_FILES
+from sarclear.io.band_folder import BAND_SUFFIXES, L2A_ONLY_FILES, has_band_files
 from sarclear.io.product import canonical_band
 from sarclear.io.s1_pair import has_s1_files, polarisation
 from sarclear.io.safe import is_safe_product
@@ -66,35 +66,45 @@ def input_files(inputs: Iterable[str | Path | None], vrt_sources: Iterable[str] 
 
 
 def _files_read(folder: Path) -> set[Path]:
-    if not is_safe_product(folder) and (has_s1_files(folder) or _has_bands(folder)):
-        named = [p for p in folder.iterdir() if p.is_file() and joins_product(folder, p)]
-        return {p.resolve() for p in named}
-    return {p.resolve() for p in folder.rglob("*") if p.is_file()}  # a SAFE
+    """What a folder given as an input is read from: a SAFE's files; a per-band or S1 folder's
+    files named as its parts (`_named_as_part`), not the user's other files beside them; all files
+    of any other folder."""
+    kinds = (False, False) if is_safe_product(folder) else _kinds(folder)
+    if not any(kinds):
+        return {p.resolve() for p in folder.rglob("*") if p.is_file()}
+    return {p.resolve() for p in folder.iterdir() if p.is_file() and _named_as_part(p, *kinds)}
 
 
-def _has_bands(folder: Path) -> bool:
-    return any(p.suffix.lower() in BAND_SUFFIXES and canonical_band(p.stem) is not None for p in folder.iterdir())
+def _kinds(folder: Path) -> tuple[bool, bool]:
+    """Whether the folder is read as a per-band product (band files) and as an S1 folder (VV, VH files)."""
+    return has_band_files(folder), has_s1_files(folder)
 
 
-def product_folders(inputs: Iterable[str | Path | None], s1_pair: Iterable[str | Path] = ()) -> set[Path]:
+def _named_as_part(path: Path, bands: bool, s1: bool) -> bool:
+    """Whether a raster of this name is read by the reader of a folder of those kinds."""
+    if path.suffix.lower() not in BAND_SUFFIXES:
+        return False
+    as_band = canonical_band(path.stem) is not None or path.stem.upper() in L2A_ONLY_FILES
+    return (as_band and bands) or (polarisation(path) is not None and s1)
+
+
+def product_folders(inputs: Iterable[str | Path | None], s1: Sequence[str | Path] = ()) -> set[Path]:
     """The inputs that are folders (a per-band product, a SAFE, an S1 folder), and the folder of an
-    S1 given as its two files (read as an S1 folder another time), resolved: source data that an
+    `s1` given as its two files (read as an S1 folder another time), resolved: source data that an
     output must not join as one of its files (`joins_product`)."""
     folders = {Path(item).resolve() for item in inputs if item is not None and Path(item).is_dir()}
-    return folders | {Path(item).resolve().parent for item in s1_pair}
+    return folders | ({Path(item).resolve().parent for item in s1} if len(s1) == 2 else set())
 
 
 def joins_product(folder: Path, output: Path) -> bool:
     """Whether `output`, written under the input product `folder`, would be read as part of it next
-    time: anything inside a SAFE, or a file named as a band (`B8.TIF`, `..._B04.tif`), a
-    polarisation (`VV.tif`) or an L2A layer (`SCL.tif`) directly in a per-band or S1 folder. Any
-    other name beside them (`out.tif` in the folder the user works in) is not read: allowed."""
+    time: anything inside a SAFE, or a file named as a band (`B8.TIF`, `..._B04.tif`) or an L2A
+    layer (`SCL.tif`) directly in a per-band folder, or as a polarisation (`VV.tif`) in an S1
+    folder. Any other name beside them (`out.tif` in the folder the user works in) is not read:
+    allowed."""
     if is_safe_product(folder):
         return True
-    if output.parent != folder or output.suffix.lower() not in BAND_SUFFIXES:
-        return False
-    as_band = canonical_band(output.stem) is not None or output.stem.upper() in L2A_ONLY_FILES
-    return (as_band and _has_bands(folder)) or (polarisation(output) is not None and has_s1_files(folder))
+    return output.parent == folder and _named_as_part(output, *_kinds(folder))
 
 
 def check_outputs(outputs: Iterable[Path | None], sources: set[Path], folders: Iterable[Path] = ()) -> None:

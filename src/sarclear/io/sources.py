@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sarclear.errors import RasterError
-from sarclear.io.band_folder import band_files, read_band_folder
+from sarclear.io.band_folder import band_files, has_band_files, read_band_folder
 from sarclear.io.product import S2_BAND_ORDER, ProductBands, canonical_band, level_from_name
 from sarclear.io.s1_grd import is_s1_product, prepare_first
 from sarclear.io.s1_pair import has_s1_files, s1_files
@@ -50,6 +50,13 @@ class S2Radiometry:
             "SARCLEAR_S2_OFFSET_REMOVED_DN": f"{self.offset:g}",
             "SARCLEAR_S2_OFFSET_SOURCE": self.offset_source,
         }
+
+
+def as_paths(paths: str | Path | Sequence[str | Path] | None) -> list[Path]:
+    """An input given as one path, several (`--s1 VV.tif VH.tif`, `--reference A B`) or none, as a list."""
+    if paths is None:
+        return []
+    return [Path(paths)] if isinstance(paths, (str, Path)) else [Path(p) for p in paths]
 
 
 def is_product(path: Path) -> bool:
@@ -145,7 +152,7 @@ def not_a_product(path: Path) -> RasterError:
 
 
 def _is_product_folder(path: Path) -> bool:
-    return is_safe_product(path) or (path.is_dir() and (bool(band_files(path)) or has_s1_files(path)))
+    return is_safe_product(path) or (path.is_dir() and (has_band_files(path) or has_s1_files(path)))
 
 
 @functools.lru_cache(maxsize=64)

@@ -21,7 +21,7 @@ from sarclear.inference.settings import EngineSettings, engine_settings
 from sarclear.inference.tiling import WindowGrid
 from sarclear.io.cog import gdal_env
 from sarclear.io.outputs import check_outputs, input_files, product_folders
-from sarclear.io.s1_pair import polarisation
+from sarclear.io.sources import as_paths
 from sarclear.models.spec import ModelSpec
 from sarclear.predict.composite import composite as blend_composite
 from sarclear.predict.composite import keep_observed_without_s1
@@ -153,8 +153,7 @@ def predict_with_engine(
     out = Path(out)
     mask_out = Path(write_mask) if write_mask is not None else None
     std_out = Path(uncertainty) if uncertainty is not None else None
-    given_s1 = [] if s1 is None else ([s1] if isinstance(s1, (str, Path)) else list(s1))
-    _check_outputs(inputs, [out, mask_out, std_out, quicklook_path(out, quicklook) if quicklook else None], [s2, *given_s1, mask],
+    _check_outputs(inputs, [out, mask_out, std_out, quicklook_path(out, quicklook) if quicklook else None], s2, as_paths(s1), mask,
                    protected)  # fmt: skip
     grid = WindowGrid(inputs.s2.height, inputs.s2.width, tile, overlap)
     settings = engine_settings(engine, tile=tile, overlap=overlap, samples=passes, seed=seed)
@@ -181,11 +180,9 @@ def predict_with_engine(
                 alpha = mask_rows.alpha
                 if composite:
                     dn = blend_composite(dn, block.observed, alpha)
-                    if block.observed_valid is not None:
-                        dn, written = keep_observed_without_s1(dn, block.observed, block.observed_valid, block.valid, alpha)
+                    dn, written = keep_observed_without_s1(dn, block.observed, block.observed_valid, block.valid, alpha)
                 if writers.mask is not None:  # the mask describes the S2: also where S1 is missing
-                    observed = block.valid if block.observed_valid is None else block.observed_valid
-                    writers.mask.write(mask_values(mask_rows.cloud, observed, mask_rows.shadow))
+                    writers.mask.write(mask_values(mask_rows.cloud, block.observed_valid, mask_rows.shadow))
             writers.out.write(output_dn(dn, written))
             if writers.std is not None and block.std is not None:
                 writers.std.write(std_values(block.std, block.valid, alpha if composite else None))
@@ -239,11 +236,11 @@ def _check_model_matches(spec: ModelSpec, inputs: SceneInputs, model_name: str) 
         raise CheckpointError(f"{model_name}: {exc}") from exc
 
 
-def _check_outputs(inputs: SceneInputs, outputs: list[Path | None], given: Sequence[str | Path | None] = (),
+def _check_outputs(inputs: SceneInputs, outputs: list[Path | None], s2: str | Path, s1: list[Path], mask: str | Path | None,
                    protected: Sequence[str | Path | None] = ()) -> None:  # fmt: skip
     """No output may overwrite an input (a product's band files included, and the `protected`
-    files: the checkpoint) or another output, or be written into an input product folder."""
+    files: the checkpoint) or another output, or join an input product folder."""
     infos = [info for info in (inputs.s2, inputs.s1, inputs.mask) if info is not None]
-    sources = input_files([*(info.path for info in infos), *given], [info.source for info in infos], checkpoints=protected)
-    pair = [p for p in given if p is not None and Path(p).is_file() and polarisation(Path(p)) is not None]
-    check_outputs(outputs, sources, product_folders([*(info.path for info in infos), *given], s1_pair=pair if len(pair) == 2 else ()))
+    given = [*(info.path for info in infos), s2, *s1, mask]
+    sources = input_files(given, [info.source for info in infos], checkpoints=protected)
+    check_outputs(outputs, sources, product_folders(given, s1=s1))

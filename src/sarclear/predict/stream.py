@@ -41,9 +41,9 @@ class RowBlock:
     predicted: np.ndarray  # (3, n, W) float32 DN, B4 B3 B2
     observed: np.ndarray  # (3, n, W) the cloudy input's B4 B3 B2 DN
     valid: np.ndarray  # (n, W) bool: S2 and S1 hold data (where the model can run)
-    std: np.ndarray | None = None  # (3, n, W) float32 DN: spread of the stochastic passes (with samples > 1)
     #: (n, W) bool where the S2 alone holds data: a composite keeps its clear pixels where S1 is missing.
-    observed_valid: np.ndarray | None = None
+    observed_valid: np.ndarray
+    std: np.ndarray | None = None  # (3, n, W) float32 DN: spread of the stochastic passes (with samples > 1)
 
 
 def rgb_channels(out_channels: int) -> list[int]:
@@ -62,7 +62,7 @@ def _read_strip(reader: SceneReader, top: int, bottom: int) -> tuple[np.ndarray,
     s2 = reader.s2(top, bottom, inputs.model_bands)
     s1 = reader.s1(top, bottom) if inputs.s1 is not None else None
     s2_valid = valid_pixels(s2, None, s2_nodata=inputs.s2.nodata)
-    return s2, s1, (s2_valid if s1 is None else valid_pixels(s2, s1, s2_nodata=inputs.s2.nodata)), s2_valid
+    return s2, s1, (s2_valid if s1 is None else s2_valid & valid_pixels(None, s1)), s2_valid
 
 
 def _windows(strip: np.ndarray | None, cols: Sequence[int], tile: int) -> np.ndarray | None:
@@ -123,5 +123,5 @@ def predicted_rows(
                 pending.exception()  # wait for the read (its error, if any, is raised at the next strip)
             yield RowBlock(
                 top, end, s2_from_network(rows, s2_clip_max).astype(np.float32), s2[observed_pick, : end - top], valid[: end - top],
-                None if std is None else (std * dn_per_unit).astype(np.float32), s2_valid[: end - top],
+                s2_valid[: end - top], None if std is None else (std * dn_per_unit).astype(np.float32),
             )  # fmt: skip

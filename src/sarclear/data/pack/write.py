@@ -135,10 +135,11 @@ def _packed(dataset: TripletDataset, arrays: Arrays, folder: Path, workers: int)
         return
     for array in arrays.values():
         array.flush()  # the workers map the same files
-    # Not multiprocessing.Pool: its terminate() on the first bad tile could hang the command for
-    # good (a worker it started to replace one being terminated blocked on the task queue's lock,
-    # which terminate holds, and join waited on it: seen once in CI). On a bad tile or Ctrl-C the
-    # executor's queued chunks are cancelled and the running ones (a few tiles each) finish.
+    # Not multiprocessing.Pool: its terminate() on the first bad tile hung a CI run for good (seen
+    # once: the parent waiting on a worker started after the first ones, that worker blocked on a
+    # semaphore; most likely the pool replacing a worker while terminate held the task queue's
+    # lock). On a bad tile or Ctrl-C the executor's queued chunks are cancelled and the running
+    # ones (a few tiles each) finish.
     count = len(dataset)
     with ProcessPoolExecutor(min(workers, count), mp_context=_context(), initializer=_start_worker,
                              initargs=(str(folder), dataset)) as pool:  # fmt: skip
