@@ -409,8 +409,8 @@ def test_a_genuine_reference_in_another_crs_and_partly_overlapping_is_warped_ont
 
 
 def test_an_l2a_references_own_scene_classification_masks_its_clouds(tmp_path: Path) -> None:
-    """An L2A reference with an SCL file is masked by it, as a scene would be (`--no-scl`: by its
-    brightness): an SCL that calls the reference's western half cloud leaves adapt about half of
+    """An L2A reference with an SCL file is masked by it, as a scene would be (`--no-scl`: by the
+    spectral test): an SCL that calls the reference's western half cloud leaves adapt about half of
     what it could take from it."""
     import shutil
 

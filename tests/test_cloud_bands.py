@@ -45,12 +45,18 @@ def test_described_13_bands_are_reordered_to_sen12mscr_order(tmp_path: Path) -> 
 
 
 @pytest.mark.parametrize("named", [True, False])
-def test_l2a_without_b10_gets_the_brightness_test_loudly(tmp_path: Path, named: bool) -> None:
+def test_l2a_without_b10_gets_the_spectral_test_loudly(tmp_path: Path, named: bool) -> None:
     info = raster_info(_write(tmp_path / "l2a.tif", _stack(12), L2A if named else None))
     choice = detector_bands(info)
-    assert choice.method == "brightness" and choice.loud
-    assert choice.indexes == (4, 3, 2)  # B4, B3, B2 of B1 ... B9, B11, B12
-    assert "B10" in choice.how and "--mask" in choice.how
+    assert choice.method == "spectral" and choice.loud
+    assert choice.indexes == (4, 3, 2, 8, 11, 12)  # B4, B3, B2, B8, B11, B12 of B1 ... B9, B11, B12
+    assert "B10" in choice.how and "--mask" in choice.how and "SCL" in choice.how
+
+
+def test_an_export_with_the_swir_bands_gets_the_spectral_test_quietly(tmp_path: Path) -> None:
+    names = ["B02", "B03", "B04", "B08", "B11", "B12"]
+    choice = detector_bands(raster_info(_write(tmp_path / "six.tif", _stack(6), names)))
+    assert choice.method == "spectral" and choice.indexes == (3, 2, 1, 4, 5, 6) and not choice.loud
 
 
 def test_rgb_export_gets_the_brightness_test_quietly(tmp_path: Path) -> None:
@@ -89,18 +95,51 @@ def test_zero_cloud_on_a_bright_scene_is_a_warning() -> None:
     assert clouds.bright_scene_warning(half, clear) is None
 
 
-def test_evaluate_masks_an_l2a_file_with_the_brightness_test_and_says_so(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+#: Surface reflectance x 10000 of B1 ... B9, B11, B12 (L2A order) for three surfaces (typical
+#: spectra: cloud is bright and flat into the SWIR, snow as bright in the visible but dark at 1.6 um,
+#: vegetation dark in the visible and bright in the NIR).
+VEGETATION = (300, 400, 700, 500, 1200, 2500, 2900, 3000, 3100, 3000, 1800, 900)
+CLOUD = (5000, 5200, 5100, 5000, 5000, 5000, 5000, 5000, 5000, 4000, 4200, 3000)
+SNOW = (7500, 7600, 7500, 7300, 7000, 6500, 6200, 6000, 5900, 5000, 600, 500)
+
+
+def _l2a(size: int = 32) -> np.ndarray:
+    """A vegetated L2A stack with a square of cloud (rows 4-15) and one of snow (rows 18-29)."""
+    stack = np.empty((12, size, size), np.uint16)
+    stack[:] = np.array(VEGETATION, np.uint16)[:, None, None]
+    stack[:, 4:16, 4:16] = np.array(CLOUD, np.uint16)[:, None, None]
+    stack[:, 18:30, 4:16] = np.array(SNOW, np.uint16)[:, None, None]
+    return stack
+
+
+def test_evaluate_masks_an_l2a_file_with_the_spectral_test_cloud_not_snow(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Snow is as bright and white as cloud in the visible (the brightness test flags both); SWIR
+    tells them apart, so an L2A product's snowfield is not masked and its cloud is."""
     from sarclear.evaluate import samples
 
-    stack = _stack(12, value=600, size=32)
-    stack[[3, 2, 1], 8:24, 8:24] = 6000  # a white, bright square of cloud in B4, B3, B2
-    path = _write(tmp_path / "l2a.tif", stack, L2A)
+    path = _write(tmp_path / "l2a.tif", _l2a(), L2A)
     samples._WARNED.clear()
     with caplog.at_level(logging.WARNING):
         mask, method = samples.cloudy_input_mask(path)
-    assert method == "brightness"
-    assert mask[16, 16] and not mask[0, 0]
+    assert method == "spectral"
+    assert mask[10, 10] and not mask[24, 10] and not mask[10, 28]  # cloud; snow and vegetation clear
     assert any("B10" in r.getMessage() and "l2a.tif" in r.getMessage() for r in caplog.records)
+    rgb = _l2a()[[3, 2, 1]].astype(np.float32)
+    brightness = clouds.mask_from_probability(clouds.brightness_probability(rgb))
+    assert brightness[10, 10] and brightness[24, 10]  # what the RGB test alone would have masked
+
+
+def test_grey_overcast_is_cloud_for_the_spectral_test_not_for_brightness() -> None:
+    """Overcast that is only 0.18 bright in the visible is below the brightness test's ramp; its flat
+    spectrum and bright SWIR are cloud to Fmask's tests. The spectrum is the genuine Major-TOM N0400
+    scene's median (offset removed), which is covered by cloud."""
+    grey = np.array([1606, 1818, 1908, 2618, 1837, 1257], np.float32)[:, None, None] * np.ones((6, 8, 8), np.float32)  # B4 B3 B2 B8 B11 B12
+    assert clouds.spectral_probability(grey).min() == 1.0
+    assert clouds.brightness_probability(grey[:3]).max() < clouds.DEFAULT_THRESHOLD
+    water = np.array([300, 500, 600, 200, 100, 80], np.float32)[:, None, None] * np.ones((6, 8, 8), np.float32)
+    assert clouds.spectral_probability(water).max() == 0.0
+    probability, used = clouds.cloud_probabilities(grey[None], method="auto")
+    assert used == "spectral" and probability.min() == 1.0  # six bands: the spectral test by default
 
 
 def test_evaluate_warns_when_an_overcast_scene_gets_no_cloud(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:

@@ -207,3 +207,30 @@ def test_manifest_cells_follow_the_columns_missing_ones_empty_extra_keys_left_ou
     ]
     path = write_manifest(tmp_path / "manifest.csv", rows, ("a", "b", "c"))
     assert path.read_text().splitlines() == ["a,b,c", "true,0.123457,x;y", "false,,"]
+
+
+def test_an_l2a_dataset_gets_the_spectral_test_and_says_why_per_row(tmp_path: Path) -> None:
+    """SEN12MS-CR's layout with L2A stacks (12 bands, no B10) as a user's own export: curation runs
+    the spectral test, not s2cloudless and not RGB brightness, and the manifest says so per row."""
+    import rasterio
+
+    from sarclear.data.bands import S2_BANDS
+    from sarclear.data.cloud_bands import L2A_BANDS
+    from sarclear.data.synthetic import generate_dataset
+
+    root = tmp_path / "data"
+    generate_dataset(root, scenes=1, patches=2, size=32, seasons=("summer",), seed=0, bad_fraction=0.0, progress=False)
+    keep = [S2_BANDS.index(b) + 1 for b in L2A_BANDS]
+    optical = sorted(set(root.rglob("*_s2_*.tif")))
+    assert len(optical) == 4  # two patches, clear and cloudy
+    for path in optical:
+        with rasterio.open(path) as src:
+            data, profile = src.read(keep), src.profile | {"count": len(keep)}
+        with rasterio.open(path, "w", **profile) as dst:
+            dst.write(data)
+    out = tmp_path / "out"
+    assert main(["curate", str(root), "--out", str(out), "--workers", "1", "--quiet"]) == 0
+    with (out / "manifest.csv").open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 2 and all(row["cloud_method"] == "spectral" for row in rows)
+    assert all("no B10" in row["cloud_warning"] for row in rows)

@@ -156,6 +156,18 @@ def test_major_tom_n0400_offset_is_removed_and_stated(tmp_path: Path) -> None:
     assert any("offset 1000 DN removed" in line and "N0400" in line for line in lines)
 
 
+@pytest.mark.parametrize(("folder", "low", "high"), [(MAJOR_TOM, 90.0, 100.0), (BEN_SNOW, 0.0, 1.0)])
+def test_l2a_cloud_masks_find_genuine_grey_overcast_and_leave_genuine_snow(tmp_path: Path, folder: Path, low: float, high: float) -> None:
+    """Two genuine L2A scenes the RGB brightness test got wrong (it found 10.5 % cloud on the whole
+    Major-TOM scene, which is overcast, and 63.5 % on BigEarthNet's snowfield, which is clear): the
+    spectral test that an L2A product's bands allow gets both right in a composite's mask."""
+    out = tmp_path / "clear.tif"
+    lines = predict_identity(None, folder, out, spec=OPTICAL_SPEC, composite=True, shadows=False)
+    tags = read_out(out)[3]
+    assert tags["SARCLEAR_CLOUD_MASK"] == "spectral" and low <= float(tags["SARCLEAR_CLOUD_PCT"]) <= high
+    assert any(line.startswith("WARNING: cloud mask: 12 bands named, no B10") for line in lines)
+
+
 def test_an_offset_the_name_implies_but_the_pixels_lack_is_refused_not_clipped_to_black(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -318,8 +330,8 @@ def test_an_l2a_products_own_scene_classification_is_the_composite_mask(tmp_path
     assert tags["SARCLEAR_CLOUD_MASK"] == "the product's scene classification (SCL)" and "SARCLEAR_CLOUD_THRESHOLD" not in tags
     assert tags["SARCLEAR_SHADOWS"].startswith("the product's scene classification, class 3")
     lines = predict_identity(SSL4EO_S1, folder, tmp_path / "detected.tif", composite=True, use_scl=False)
-    assert any("RGB brightness test" in line for line in lines) and not any("cloud mask: the product's" in line for line in lines)
-    assert read_out(tmp_path / "detected.tif")[3]["SARCLEAR_CLOUD_MASK"] == "brightness"
+    assert any("Fmask's spectral tests" in line for line in lines) and not any("cloud mask: the product's" in line for line in lines)
+    assert read_out(tmp_path / "detected.tif")[3]["SARCLEAR_CLOUD_MASK"] == "spectral"
 
 
 def _l2a_safe_with_scl(folder: Path, value: int) -> tuple[Path, Path]:

@@ -186,6 +186,6 @@ def check_clear_enough(scene: AdaptScene, has_checkpoint: bool, log: Log = lambd
         raise TooCloudyError(
             f"{name}: only {share:.1%} of the scene is clear (at least {MIN_CLEAR_SHARE:.0%} needed to learn from the scene "
             "itself); give --fill-only for the fill alone (from a clearer date with --reference), --checkpoint with a trained "
-            "model to fine-tune, --mask if the detected mask is wrong (snow is taken for cloud without B10), or a less cloudy scene"
+            "model to fine-tune, --mask if the detected mask is wrong, or a less cloudy scene"
         )
     log(f"{name.name}: only {share:.1%} clear; relying mostly on the --checkpoint model")

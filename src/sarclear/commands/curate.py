@@ -42,8 +42,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         choices=CLOUD_METHODS,
         default="s2cloudless",
         help="cloud detector: s2cloudless (its model compiled, same probabilities; s2cloudless itself when the "
-        "compiled path is not installed), s2cloudless-reference (s2cloudless itself), brightness, or none "
-        "(no cloud cover, no cloudy_target rule). Files without the 13 L1C bands get the brightness test",
+        "compiled path is not installed), s2cloudless-reference (s2cloudless itself), spectral (Fmask's tests "
+        "without the thermal band), brightness (RGB alone), or none (no cloud cover, no cloudy_target rule). "
+        "Files without the 13 L1C bands get the spectral test (L2A) or the brightness test (RGB)",
     )
     parser.add_argument(
         "--display-max-dn",
@@ -75,7 +76,7 @@ def _settings(args: argparse.Namespace) -> MeasureSettings:
     if not args.display_max_dn > 0:
         raise ConfigError(f"--display-max-dn must be positive, got {args.display_max_dn}")
     if args.cloud_method == "s2cloudless" and s2cloudless_fast.unavailable_reason() is not None and not s2cloudless_available():
-        raise ConfigError("--cloud-method s2cloudless: the s2cloudless package cannot be imported; install it or use brightness")
+        raise ConfigError("--cloud-method s2cloudless: the s2cloudless package cannot be imported; install it or use spectral")
     return MeasureSettings(display_max_dn=args.display_max_dn, cloud_method=args.cloud_method)
 
 

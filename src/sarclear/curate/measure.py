@@ -20,7 +20,7 @@ from sarclear.curate import stats
 from sarclear.curate.rules import format_problem
 from sarclear.data import clouds
 from sarclear.data.bands import s2_band_indexes
-from sarclear.data.cloud_bands import RGB_POSITIONS, detector_bands, usable_method
+from sarclear.data.cloud_bands import SPECTRAL_POSITIONS, detector_bands, rgb_planes, usable_method
 from sarclear.data.normalize import DISPLAY_MAX_DN
 from sarclear.errors import ConfigError, GridMismatchError, RasterError
 from sarclear.io.geotiff import RasterInfo, check_same_grid, read_raster
@@ -31,11 +31,13 @@ from sarclear.io.geotiff import RasterInfo, check_same_grid, read_raster
 GDAL_CACHEMAX_MB = 64
 #: Bump when a statistic's definition changes: cached statistics of older versions are ignored.
 #: 2: statistics over valid pixels only (`data.valid`); 3: the detector's bands chosen by `cloud_bands`
-#: (no s2cloudless on a padded or missing B10), `cloud_warning`.
-STATS_VERSION = 3
+#: (no s2cloudless on a padded or missing B10), `cloud_warning`; 4: the spectral test, not brightness,
+#: for L2A and padded-B10 files.
+STATS_VERSION = 4
 #: 's2cloudless' (compiled) and 's2cloudless-reference' run on files with the 13 L1C bands; other
-#: files (RGB, L2A without B10, a padded band) get the brightness test, said in `cloud_warning`.
-CLOUD_METHODS = ("none", "s2cloudless", "s2cloudless-reference", "brightness")
+#: files get the spectral test (L2A without B10, a padded band) or the brightness test (RGB), said in
+#: `cloud_warning`. 'spectral' and 'brightness' force that test on every file.
+CLOUD_METHODS = ("none", "s2cloudless", "s2cloudless-reference", "spectral", "brightness")
 
 
 @dataclass(frozen=True)
@@ -43,7 +45,7 @@ class MeasureSettings:
     """Everything a measurement depends on besides the files (part of the cache key).
 
     `cloud_method` is 'none' (skip), 's2cloudless' (compiled), 's2cloudless-reference' (on files with
-    the 13 L1C bands; the brightness test on others) or 'brightness'. `num_threads` only limits the
+    the 13 L1C bands; the spectral or brightness test on others), 'spectral' or 'brightness'. `num_threads` only limits the
     model's threads; results do not change.
     """
 
@@ -86,10 +88,12 @@ def _cloud_job(modality: str, dn: np.ndarray, info: RasterInfo, valid: np.ndarra
     """The detector's bands of one S2 image and the method for them (`cloud_bands` decides)."""
     choice = detector_bands(info)
     method, stack, warning = usable_method(choice, dn[[i - 1 for i in choice.indexes]])
-    if method == "s2cloudless":
-        method = "s2cloudless" if settings.cloud_method == "s2cloudless" else settings.cloud_method
-    if method == "brightness" and stack.shape[0] == 13:
-        stack = stack[list(RGB_POSITIONS)]
+    if method == "s2cloudless" or settings.cloud_method == "brightness":
+        method = settings.cloud_method  # what the settings ask for, where the bands allow it
+    if method == "brightness" and stack.shape[0] != 3:
+        stack = rgb_planes(stack)
+    elif method == "spectral" and stack.shape[0] == 13:
+        stack = stack[list(SPECTRAL_POSITIONS)]
     column = "cloud_cover_pct" if modality == "s2_cloudy" else "target_cloud_cover_pct"
     return _CloudJob(column, stack, valid, method, warning)
 
@@ -109,7 +113,7 @@ def _cloud_covers(jobs: list[_CloudJob], settings: MeasureSettings) -> dict[str,
             cover = clouds.cloud_cover_pct(mask, job.valid)
             out[job.column] = None if math.isnan(cover) else cover
             used_by[job.column] = used
-            rgb = job.stack if job.stack.shape[0] == 3 else job.stack[list(RGB_POSITIONS)]
+            rgb = rgb_planes(job.stack)
             late = clouds.bright_scene_warning(rgb, mask, job.valid)
             name = "s2_cloudy" if job.column == "cloud_cover_pct" else "s2"
             warnings += [f"{name}: {text}" for text in (job.warning, late) if text]

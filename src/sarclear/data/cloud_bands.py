@@ -7,15 +7,18 @@ report 0 % cloud on a fully overcast scene, issue 12), it answers confidently an
 
 1. **Band descriptions first.** Canonical names (`B1` ... `B12`, `B8A`; `B04`, `..._B04` and
    `red`/`green`/`blue` are understood). All 13 named -> s2cloudless, bands reordered to SEN12MS-CR
-   order. The 12 bands of an L2A product (all but B10) -> the RGB brightness test, and the choice is
-   *loud* (the caller logs it as a warning: use `--mask FILE` for a better mask). B4, B3, B2 named
-   but not the rest -> the brightness test.
+   order. B4, B3, B2, B8, B11 and B12 named but not all 13 -> the spectral test
+   (`clouds.spectral_probability`, Fmask's tests without the thermal band); for the 12 bands of an
+   L2A product (all but B10) the choice is *loud* (the caller logs it as a warning: keep the SCL
+   beside the bands or use `--mask FILE` for a better mask). B4, B3, B2 named but not the SWIR
+   bands -> the RGB brightness test.
 2. **Band count second**, when the descriptions name no band: 13 -> the SEN12MS-CR stack;
-   12 -> an L2A stack in SEN12MS-CR order without B10 (loud); 3 -> R, G, B.
+   12 -> an L2A stack in SEN12MS-CR order without B10 (spectral test, loud); 3 -> R, G, B.
 
 `constant_model_band` is the pixel-level half of the rule: a 13-band stack whose B10 (or any band
 s2cloudless reads) is one value everywhere while the scene is not is a padded band, and must not
-reach s2cloudless either.
+reach s2cloudless either (the brightness test runs instead: see `usable_method` for why not the
+spectral one).
 """
 
 from __future__ import annotations
@@ -36,9 +39,15 @@ MODEL_BAND_POSITIONS: tuple[int, ...] = (0, 1, 3, 4, 7, 8, 9, 10, 11, 12)
 #: RGB (B4, B3, B2) as 0-based positions of the 13-band stack.
 RGB_POSITIONS: tuple[int, int, int] = S2_RGB_POSITIONS
 L2A_BANDS: tuple[str, ...] = tuple(b for b in S2_BANDS if b != "B10")
+#: The spectral test's name and bands (`clouds.spectral_probability`), RGB first so that `stack[:3]`
+#: is B4, B3, B2 as in an RGB stack; and their 0-based positions in the 13-band stack.
+SPECTRAL = "spectral"
+SPECTRAL_BANDS: tuple[str, ...] = ("B4", "B3", "B2", "B8", "B11", "B12")
+SPECTRAL_POSITIONS: tuple[int, ...] = tuple(S2_BANDS.index(b) for b in SPECTRAL_BANDS)
 NO_B10_ADVICE = (
-    "s2cloudless needs all 13 L1C bands and this file has no B10 (an L2A product?), so the cloud mask "
-    "comes from the RGB brightness test, which misses thin haze and flags snow; pass --mask FILE for a better one"
+    "s2cloudless needs all 13 L1C bands and this file has no B10 (an L2A product?), so the cloud mask comes from "
+    "Fmask's spectral tests without B10, which miss thin cirrus and can flag bright roofs and roads; "
+    "keep the product's SCL beside the bands or pass --mask FILE for a better one"
 )
 
 
@@ -46,8 +55,8 @@ NO_B10_ADVICE = (
 class DetectorBands:
     """What to read for cloud detection: 1-based raster `indexes` in detector order, and the `method`.
 
-    `method` is 's2cloudless' (indexes = the 13 bands in SEN12MS-CR order) or 'brightness'
-    (indexes = B4, B3, B2). `how` says how the choice was made, for the log; `loud` is True when
+    `method` is 's2cloudless' (indexes = the 13 bands in SEN12MS-CR order), 'spectral' (indexes =
+    `clouds.SPECTRAL_BANDS`: B4, B3, B2, B8, B11, B12) or 'brightness' (indexes = B4, B3, B2). `how` says how the choice was made, for the log; `loud` is True when
     s2cloudless was wanted but the bands are not there (the caller should warn, not just inform).
     """
 
@@ -68,9 +77,12 @@ def detector_bands(info: RasterInfo) -> DetectorBands:
     if all(b in position for b in S2_BANDS):
         indexes = tuple(position[b] for b in S2_BANDS)
         return DetectorBands(indexes, "s2cloudless", "the 13 L1C bands found by band description")
+    if all(b in position for b in SPECTRAL_BANDS):
+        spectral = tuple(position[b] for b in SPECTRAL_BANDS)
+        if all(b in position for b in L2A_BANDS):
+            return DetectorBands(spectral, SPECTRAL, f"12 bands named, no B10: {NO_B10_ADVICE}", loud=True)
+        return DetectorBands(spectral, SPECTRAL, f"{', '.join(SPECTRAL_BANDS)} found by band description at bands {spectral}")
     rgb = tuple(position[b] for b in RGB_NAMES) if all(b in position for b in RGB_NAMES) else None
-    if rgb is not None and all(b in position for b in L2A_BANDS):
-        return DetectorBands(rgb, "brightness", f"12 bands named, no B10: {NO_B10_ADVICE}", loud=True)
     if rgb is not None:
         return DetectorBands(rgb, "brightness", f"RGB found by band description at bands {rgb}")
     if any(position):
@@ -80,8 +92,9 @@ def detector_bands(info: RasterInfo) -> DetectorBands:
     if info.count == 13:
         return DetectorBands(tuple(range(1, 14)), "s2cloudless", "13 bands without descriptions, taken in SEN12MS-CR order")
     if info.count == 12:
+        spectral = tuple(L2A_BANDS.index(b) + 1 for b in SPECTRAL_BANDS)
         return DetectorBands(
-            (4, 3, 2), "brightness", f"12 bands without descriptions, taken as L2A (B1 ... B12 less B10): {NO_B10_ADVICE}", loud=True
+            spectral, SPECTRAL, f"12 bands without descriptions, taken as L2A (B1 ... B12 less B10): {NO_B10_ADVICE}", loud=True
         )
     if info.count == 3:
         return DetectorBands((1, 2, 3), "brightness", "3 bands without descriptions, taken as R, G, B")
@@ -122,8 +135,12 @@ def usable_method(choice: DetectorBands, stack: np.ndarray) -> tuple[str, np.nda
     """`(method, stack, warning)` for detection on `stack` (read with `choice.indexes`, `(C, H, W)`).
 
     A 13-band stack with a padded band (see `constant_model_band`) is demoted to the brightness test
-    on its B4, B3, B2 with a warning; anything else passes through, with `choice.how` as the
-    warning when the choice itself was loud.
+    on its B4, B3, B2 with a warning. Not to the spectral test: such a stack may be an L2A product
+    padded by a script (surface reflectance, where that test works) or top-of-atmosphere L1C with a
+    broken band, where its haze test flags clear land (40-87 % of the synthetic clear summer tiles,
+    whose constant B10 made them look padded). Anything else passes through, with `choice.how` as
+    the warning when the choice itself was loud. The returned stack holds the method's bands only
+    (see `rgb_planes`).
     """
     if choice.method == "s2cloudless":
         band = constant_model_band(stack)
@@ -132,3 +149,9 @@ def usable_method(choice: DetectorBands, stack: np.ndarray) -> tuple[str, np.nda
                        "cloud, so the cloud mask comes from the RGB brightness test; pass --mask FILE for a better one")
             return "brightness", stack[list(RGB_POSITIONS)], warning
     return choice.method, stack, (choice.how if choice.loud else None)
+
+
+def rgb_planes(stack: np.ndarray) -> np.ndarray:
+    """B4, B3, B2 of a detector stack as `usable_method` returns it: the 13-band SEN12MS-CR stack,
+    the spectral test's six bands (RGB first) or RGB itself."""
+    return stack[list(RGB_POSITIONS)] if stack.shape[0] == 13 else stack[:3]

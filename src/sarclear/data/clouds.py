@@ -12,14 +12,16 @@ Detectors, one post-processing:
   tiles per call. Same probabilities (tested on genuine tiles), several times faster: LightGBM's
   per-pixel prediction is almost all of the cost of curation. When the compiled path is not
   installed, 's2cloudless' runs the reference instead (said once in the log).
-* ``brightness``, for input without the 13 L1C bands (RGB exports; L2A products, which have no
-  B10: see `cloud_bands`). See `brightness_probability` for the test and its sources.
+* ``spectral``, for input without the 13 L1C bands that still has B2, B3, B4, B8, B11 and B12
+  (L2A products, which have no B10: see `cloud_bands`): Fmask's potential-cloud-pixel tests
+  without the thermal band. See `spectral_probability` for the tests and what was measured.
+* ``brightness``, for input with only B4, B3, B2 (RGB exports). See `brightness_probability`.
 
 Every probability map goes through s2cloudless's post-processing (`cloud_postprocess`).
 
 Input everywhere: DN (reflectance x 10000), channel-first ``(C, H, W)`` (or a stack ``(N, C, H, W)``
-for `cloud_probabilities`), either the 13-band stack in SEN12MS-CR order (B1 ... B12) or RGB
-(B4, B3, B2).
+for `cloud_probabilities`): the 13-band stack in SEN12MS-CR order (B1 ... B12), the six bands of
+the spectral test in `SPECTRAL_BANDS` order (B4, B3, B2, B8, B11, B12), or RGB (B4, B3, B2).
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ import numpy as np
 
 from sarclear.data import s2cloudless_fast
 from sarclear.data.bands import RGB_NAMES, S2_BANDS, S2_RGB_POSITIONS, _normalise_name
-from sarclear.data.cloud_bands import MODEL_BAND_POSITIONS
+from sarclear.data.cloud_bands import MODEL_BAND_POSITIONS, SPECTRAL, SPECTRAL_BANDS, SPECTRAL_POSITIONS
 from sarclear.data.cloud_postprocess import dilate, disk, smooth_probability
 from sarclear.data.normalize import toa_reflectance
 from sarclear.errors import ConfigError
@@ -43,7 +45,7 @@ __all__ = ["dilate", "disk", "smooth_probability"]  # re-exported: callers know 
 
 LOG = logging.getLogger(__name__)
 REFERENCE = "s2cloudless-reference"
-METHODS: tuple[str, ...] = ("auto", "s2cloudless", REFERENCE, "brightness")
+METHODS: tuple[str, ...] = ("auto", "s2cloudless", REFERENCE, SPECTRAL, "brightness")
 #: Defaults of the SEN12MS-CR literature (UnCRtainTS `data/dataLoader.py`, see module docstring).
 DEFAULT_THRESHOLD = 0.4
 DEFAULT_AVERAGE_OVER = 4
@@ -57,6 +59,15 @@ BRIGHT_HIGH = 0.30
 #: Fmask's whiteness test (Zhu & Woodcock 2012, eq. 2): sum_i |b_i - mean| / mean over the visible
 #: bands is below 0.7 for clouds, which are spectrally flat; coloured bright surfaces are not.
 WHITENESS_MAX = 0.7
+#: Fmask's potential-cloud-pixel and snow thresholds (Zhu & Woodcock 2012, eqs. 1-5), reflectance;
+#: see `spectral_probability`.
+FMASK_SWIR2_MIN = 0.03
+FMASK_INDEX_MAX = 0.8
+FMASK_HOT_OFFSET = 0.08
+FMASK_NIR_SWIR_MIN = 0.75
+FMASK_SNOW_NDSI = 0.15
+FMASK_SNOW_NIR = 0.11
+FMASK_SNOW_GREEN = 0.1
 #: `bright_scene_warning`: share of valid pixels above BRIGHT_HIGH that makes "0 % cloud" suspicious.
 BRIGHT_SCENE_SHARE = 0.95
 
@@ -81,26 +92,74 @@ def _detector() -> Any:
 
 
 def order_bands(dn: np.ndarray, band_names: Sequence[str] | None) -> np.ndarray:
-    """Return a 13-band stack in SEN12MS-CR order or a 3-band stack in B4, B3, B2 order."""
+    """Return a 13-band stack in SEN12MS-CR order, a 6-band one in `SPECTRAL_BANDS` order or a 3-band
+    stack in B4, B3, B2 order (the most bands `band_names` allow)."""
     if dn.ndim != 3:
         raise ValueError(f"expected a (bands, H, W) array, got shape {dn.shape}")
     if band_names is None:
-        if dn.shape[0] not in (3, 13):
-            raise ValueError(f"expected 13 (L1C stack) or 3 (RGB) bands, got {dn.shape[0]}; pass band_names")
+        if dn.shape[0] not in (3, len(SPECTRAL_BANDS), 13):
+            raise ValueError(f"expected 13 (L1C stack), 6 (B4, B3, B2, B8, B11, B12) or 3 (RGB) bands, got {dn.shape[0]}; pass band_names")
         return dn
     names = [_normalise_name(n) for n in band_names]
     if len(names) != dn.shape[0]:
         raise ValueError(f"{len(names)} band names for {dn.shape[0]} bands")
     if all(b in names for b in S2_BANDS):
         return dn[[names.index(b) for b in S2_BANDS]]
+    if all(b in names for b in SPECTRAL_BANDS):
+        return dn[[names.index(b) for b in SPECTRAL_BANDS]]
     if all(b in names for b in RGB_NAMES):
         return dn[[names.index(b) for b in RGB_NAMES]]
     raise ValueError(f"band names {list(band_names)} hold neither the 13 L1C bands nor B4, B3, B2")
 
 
 def _rgb(dn: np.ndarray) -> np.ndarray:
-    """B4, B3, B2 of an ordered 13- or 3-band stack (band axis -3)."""
-    return dn[..., list(S2_RGB_POSITIONS), :, :] if dn.shape[-3] == 13 else dn
+    """B4, B3, B2 of an ordered 13-, 6- (`SPECTRAL_BANDS`) or 3-band stack (band axis -3)."""
+    return dn[..., list(S2_RGB_POSITIONS), :, :] if dn.shape[-3] == 13 else dn[..., :3, :, :]
+
+
+def _spectral(dn: np.ndarray) -> np.ndarray:
+    """The `SPECTRAL_BANDS` of an ordered 13- or 6-band stack (band axis -3)."""
+    return dn[..., list(SPECTRAL_POSITIONS), :, :] if dn.shape[-3] == 13 else dn
+
+
+def spectral_probability(dn: np.ndarray) -> np.ndarray:
+    """Cloud (1.0) or not (0.0) per pixel from B4, B3, B2, B8, B11, B12 (`(..., 6, H, W)` DN): Fmask's
+    potential-cloud-pixel tests (Zhu & Woodcock 2012, Remote Sensing of Environment 118, eqs. 1-4)
+    with their published thresholds, less the brightness-temperature test (Sentinel-2 has no thermal
+    band), and less Fmask's snow pixels (eq. 5, also without its temperature test).
+
+    Why: an L2A product has no B10, so s2cloudless cannot run (fed a padded B10 it reports 0 % on a
+    fully overcast scene, issue 12), and visible brightness alone both misses grey overcast (10.5 %
+    of the genuine Major-TOM N0400 scene, which is covered) and flags snow (63.5 % of the BigEarthNet
+    snow patch). SWIR separates the two: snow is dark at 1.6 um (high NDSI), cloud is not.
+
+    * basic test: B12 > 0.03, NDSI < 0.8, NDVI < 0.8;
+    * whiteness (as in `brightness_probability`) < 0.7;
+    * haze-optimised transform: B2 - 0.5 B4 - 0.08 > 0;
+    * B8 / B11 > 0.75 (bright rock and soil are brighter at 1.6 um than in the NIR);
+    * and not snow: NDSI > 0.15, B8 > 0.11, B3 > 0.1.
+
+    The answer is 0 or 1; s2cloudless's post-processing (`mask_from_probability`) then makes it a
+    mask like the others. Measured (docs/curate.md): thresholds were not tuned on the genuine scenes
+    they were checked on. Known limits: bright urban surfaces and roads pass the tests (12.7 % of a
+    clear SEN12MS-CR autumn tile, read as top-of-atmosphere L1C), thin cirrus that only the absent
+    B10 sees is missed, and haze over dark land is flagged where s2cloudless leaves it. The haze
+    test assumes little path radiance in the blue: on top-of-atmosphere data with a lot of it (the
+    synthetic L1C tiles) it flags clear land, 40-87 % of the synthetic clear summer tiles. So it
+    runs where B10 is missing (L2A, surface reflectance), never in place of s2cloudless on L1C.
+    """
+    refl = toa_reflectance(_spectral(dn)).astype(np.float32)
+    red, green, blue, nir, swir1, swir2 = (refl[..., i, :, :] for i in range(6))
+    mean = (red + green + blue) / 3
+    whiteness = (np.abs(red - mean) + np.abs(green - mean) + np.abs(blue - mean)) / np.maximum(mean, 1e-6)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ndsi = (green - swir1) / (green + swir1)
+        ndvi = (nir - red) / (nir + red)
+        nir_swir = nir / swir1
+    basic = (swir2 > FMASK_SWIR2_MIN) & (ndsi < FMASK_INDEX_MAX) & (ndvi < FMASK_INDEX_MAX)
+    cloud = basic & (whiteness < WHITENESS_MAX) & (blue - 0.5 * red - FMASK_HOT_OFFSET > 0) & (nir_swir > FMASK_NIR_SWIR_MIN)
+    snow = (ndsi > FMASK_SNOW_NDSI) & (nir > FMASK_SNOW_NIR) & (green > FMASK_SNOW_GREEN)
+    return (cloud & ~snow).astype(np.float32)
 
 
 def brightness_probability(rgb_dn: np.ndarray) -> np.ndarray:
@@ -180,10 +239,14 @@ def resolve_method(method: str, band_count: int) -> str:
         raise ConfigError(f"unknown cloud method {method!r}; expected one of {', '.join(METHODS)}")
     if method == "brightness":
         return "brightness"
+    if method == SPECTRAL or (method == "auto" and band_count == len(SPECTRAL_BANDS)):
+        if band_count not in (13, len(SPECTRAL_BANDS)):
+            raise ConfigError(f"cloud method spectral needs B4, B3, B2, B8, B11, B12 (or the 13 L1C bands), got {band_count} bands")
+        return SPECTRAL
     if method in ("auto", "s2cloudless") and band_count == 13 and s2cloudless_fast.prepare(_say_building):
         return "s2cloudless"  # the compiled booster needs neither s2cloudless's import nor LightGBM's
     if method == "auto" and (band_count != 13 or not s2cloudless_available()):
-        return "brightness"
+        return "brightness"  # not the spectral test on 13 bands: top-of-atmosphere haze fails it (`spectral_probability`)
     if band_count != 13:
         raise ConfigError(f"cloud method {method} needs the 13 L1C bands, got {band_count}; use brightness or auto")
     if not s2cloudless_available():
@@ -197,7 +260,7 @@ def resolve_method(method: str, band_count: int) -> str:
 def cloud_probabilities(
     dn: np.ndarray, *, method: str = "auto", num_threads: int | None = None
 ) -> tuple[np.ndarray, str]:
-    """`(N, H, W)` float32 cloud probabilities of a `(N, 13 or 3, H, W)` DN stack (ordered as
+    """`(N, H, W)` float32 cloud probabilities of a `(N, 13, 6 or 3, H, W)` DN stack (ordered as
     `order_bands` returns), and the method used. One model call for all N tiles."""
     dn = np.asarray(dn)
     if dn.ndim != 4:
@@ -205,6 +268,8 @@ def cloud_probabilities(
     used = resolve_method(method, dn.shape[1])
     if used == "brightness":
         return brightness_probability(_rgb(dn)), used
+    if used == SPECTRAL:
+        return spectral_probability(dn), used
     return _s2cloudless_probabilities(dn, used, num_threads), used
 
 
@@ -217,9 +282,10 @@ def cloud_probability(
 ) -> tuple[np.ndarray, str]:
     """`(H, W)` float32 cloud probability in [0, 1] of a DN stack, and the method used.
 
-    `dn` is `(13, H, W)` in SEN12MS-CR order or `(3, H, W)` B4, B3, B2, unless `band_names` says
-    otherwise. `method` is 'auto' (s2cloudless when 13 bands and importable, else brightness),
-    's2cloudless', 's2cloudless-reference' or 'brightness'. `num_threads` caps the model's threads
+    `dn` is `(13, H, W)` in SEN12MS-CR order, `(6, H, W)` in `SPECTRAL_BANDS` order or `(3, H, W)`
+    B4, B3, B2, unless `band_names` says otherwise. `method` is 'auto' (s2cloudless on 13 bands when
+    importable, the spectral test on 6, brightness on 3), 's2cloudless', 's2cloudless-reference',
+    'spectral' or 'brightness'. `num_threads` caps the model's threads
     (1 inside a process pool).
     """
     ordered = order_bands(np.asarray(dn), band_names)

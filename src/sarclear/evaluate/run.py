@@ -152,7 +152,8 @@ def _protocol(bands: str, state: _Pass) -> dict[str, Any]:
         "bands": "RGB (B4, B3, B2)" if bands == "rgb" else "all 13 L1C bands",
         "cloud_mask": {
             "source": "cloudy input, every band of its file (13 L1C bands with a usable B10 -> s2cloudless, "
-            "otherwise (RGB, L2A without B10, a constant B10) -> brightness test; sarclear.data.cloud_bands)",
+            "otherwise B4, B3, B2, B8, B11, B12 (L2A without B10, a constant B10) -> Fmask's spectral tests, "
+            "RGB alone -> brightness test; sarclear.data.cloud_bands)",
             "methods": dict(state.mask_methods),
             "threshold": clouds.DEFAULT_THRESHOLD,
             "average_over": clouds.DEFAULT_AVERAGE_OVER,

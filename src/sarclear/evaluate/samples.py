@@ -1,8 +1,8 @@
 """Evaluation samples: a `TripletDataset` item plus the cloud mask and cloud cover of its cloudy input.
 
 The cloud mask is computed from the cloudy file itself, on the bands `sarclear.data.cloud_bands`
-chooses (the 13 L1C bands for SEN12MS-CR, so the literature's s2cloudless detector applies; files
-without them, such as RGB exports or L2A products without B10, get the brightness test of
+chooses (the 13 L1C bands for SEN12MS-CR, so the literature's s2cloudless detector applies; L2A
+products without B10 get Fmask's spectral tests and RGB exports the brightness test of
 `sarclear.data.clouds`, with a warning when that is a loss). Cloud cover comes from the manifest's `cloud_cover_pct` column when the
 row has a value (the number curation binned on), else from this mask over the valid pixels.
 Reading and masking run in DataLoader workers, so they overlap with the model on the main process.
@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, default_collate, get_worker_info
 
-from sarclear.data.cloud_bands import RGB_POSITIONS, detector_bands, usable_method
+from sarclear.data.cloud_bands import detector_bands, rgb_planes, usable_method
 from sarclear.data.clouds import bright_scene_warning, cloud_cover_pct, cloud_mask
 from sarclear.data.dataset import TripletDataset
 from sarclear.data.manifest import Sample
@@ -44,8 +44,8 @@ def cloudy_input_mask(path, num_threads: int | None = None) -> tuple[np.ndarray,
     choice = detector_bands(info)
     dn, _ = read_raster(path, bands=choice.indexes)
     method, stack, warning = usable_method(choice, dn)
-    mask, used = cloud_mask(stack.astype(np.float32), method=method if method == "brightness" else "auto", num_threads=num_threads)
-    rgb = stack if stack.shape[0] == 3 else stack[list(RGB_POSITIONS)]
+    mask, used = cloud_mask(stack.astype(np.float32), method="auto" if method == "s2cloudless" else method, num_threads=num_threads)
+    rgb = rgb_planes(stack)
     if warning:
         _warn_once(warning, path)
     late = bright_scene_warning(rgb, mask, rgb.max(axis=0) > 0)

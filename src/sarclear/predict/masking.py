@@ -1,7 +1,7 @@
 """The cloud mask a composite uses, strip by strip: from a `--mask` file or detected from S2.
 
-Detection (`sarclear.data.clouds`: s2cloudless on the 13 L1C bands, a brightness test on input
-without them, the bands chosen by `sarclear.data.cloud_bands.detector_bands`, loudly when an L2A
+Detection (`sarclear.data.clouds`: s2cloudless on the 13 L1C bands, Fmask's spectral tests on an
+L2A product's bands, a brightness test on RGB alone, the bands chosen by `sarclear.data.cloud_bands.detector_bands`, loudly when an L2A
 product without B10 or a padded band rules s2cloudless out) smooths and dilates the probability over a few pixels, and the composite's
 feathering reaches further still, so each strip is read with `MARGIN` extra rows above and below
 and cropped afterwards: a strip's mask then equals the mask of the whole scene on those rows.
@@ -31,7 +31,16 @@ import numpy as np
 
 from sarclear.data import shadows
 from sarclear.data.bands import S2_BANDS
-from sarclear.data.cloud_bands import RGB_POSITIONS, DetectorBands, detector_bands, shadow_band_indexes, usable_method
+from sarclear.data.cloud_bands import (
+    SPECTRAL,
+    SPECTRAL_BANDS,
+    SPECTRAL_POSITIONS,
+    DetectorBands,
+    detector_bands,
+    rgb_planes,
+    shadow_band_indexes,
+    usable_method,
+)
 from sarclear.data.clouds import BRIGHT_HIGH, BRIGHT_SCENE_SHARE, DEFAULT_DILATION_SIZE, DEFAULT_THRESHOLD, dilate
 from sarclear.data.normalize import REFLECTANCE_SCALE
 from sarclear.errors import ConfigError
@@ -145,9 +154,8 @@ class MaskSource:
             self._method, _, warning = usable_method(self._choice, dn)
             if warning:
                 self.log(f"WARNING: cloud mask: {warning}")
-        if self._method == "brightness" and dn.shape[0] == 13:
-            dn = dn[list(RGB_POSITIONS)]
-        mask, method = detect_clouds(dn, DETECT_SCALE, "brightness" if self._method == "brightness" else "auto", self.threshold)
+        dn = self._detector_stack(dn)
+        mask, method = detect_clouds(dn, DETECT_SCALE, self._detect_method(), self.threshold)
         if self.method is None:
             self.method = method
             self.log(f"cloud mask: detected with {method} on {dn.shape[0]} bands at {DETECT_SCALE}x the pixel size ({self._choice.how}), "
@@ -155,8 +163,7 @@ class MaskSource:
             if self.shadow_dilation is not None:
                 self._prepare_shadows()
         self._tally(dn, mask)
-        rgb = dn if dn.shape[0] == 3 else dn[list(RGB_POSITIONS)]
-        valid = rgb.max(axis=0) > 0
+        valid = rgb_planes(dn).max(axis=0) > 0
         if self.shadow_dilation is None or self._reference is None:
             return mask, np.zeros_like(mask), valid
         planes = self._shadow_planes(dn, lambda bands: self.reader.s2(m0, m1, bands, cols))
@@ -192,8 +199,7 @@ class MaskSource:
         assert self._choice is not None and self._method is not None
         stack = self.reader.s2_decimated(self._choice.indexes, REFERENCE_PX)
         planes = self._shadow_planes(stack, lambda bands: self.reader.s2_decimated(bands, REFERENCE_PX))
-        detector = stack[list(RGB_POSITIONS)] if self._method == "brightness" and stack.shape[0] == 13 else stack
-        cloud, _ = detect_clouds(detector, DETECT_SCALE, "brightness" if self._method == "brightness" else "auto", self.threshold)
+        cloud, _ = detect_clouds(self._detector_stack(stack), DETECT_SCALE, self._detect_method(), self.threshold)
         valid = np.min(list(planes.values()), axis=0) > 0
         self._reference = shadows.reference_levels(planes, valid & ~cloud)
         if self._reference is None:
@@ -209,17 +215,32 @@ class MaskSource:
                             f"{where}, dilated {self.shadow_dilation} px")  # fmt: skip
         self.log(f"cloud shadows: {self._shadow_how}")
 
+    def _detector_stack(self, dn: np.ndarray) -> np.ndarray:
+        """The bands of `dn` (read with the choice's indexes) that the usable method reads."""
+        if self._method == "brightness" and dn.shape[0] != 3:
+            return rgb_planes(dn)
+        if self._method == SPECTRAL and dn.shape[0] == 13:
+            return dn[list(SPECTRAL_POSITIONS)]
+        return dn
+
+    def _detect_method(self) -> str:
+        """What `detect_clouds` is asked for: the usable method, 'auto' for s2cloudless (its fallbacks)."""
+        return "auto" if self._method == "s2cloudless" or self._method is None else self._method
+
     def _shadow_planes(self, dn: np.ndarray, read: Callable[[tuple[int, ...]], np.ndarray]) -> dict[str, np.ndarray]:
         """The shadow test's bands for the pixels of the detector's stack `dn`: taken from it when it is
-        the 13-band stack (SEN12MS-CR order, which holds them), else read with `read(indexes)`."""
+        the 13-band stack (SEN12MS-CR order) or the spectral test's six bands, which hold them, else
+        read with `read(indexes)`."""
         if dn.shape[0] == 13:
             return {name: dn[S2_BANDS.index(name)] for name in shadows.SHADOW_BANDS}
+        if dn.shape[0] == len(SPECTRAL_BANDS) and self._method == SPECTRAL:  # the spectral test's bands hold them too
+            return {name: dn[SPECTRAL_BANDS.index(name)] for name in shadows.SHADOW_BANDS}
         return dict(zip(self._shadow_bands, read(tuple(self._shadow_bands.values()))))
 
     def _tally(self, dn: np.ndarray, mask: np.ndarray) -> None:
         """Count toward `bright_scene_warning` over the whole scene (margins are counted twice: harmless
         for a share), and say it once the last strip is done."""
-        rgb = dn if dn.shape[0] == 3 else dn[list(RGB_POSITIONS)]
+        rgb = rgb_planes(dn)
         valid = rgb.max(axis=0) > 0
         mean = rgb.astype(np.float32).mean(axis=0) / np.float32(REFLECTANCE_SCALE)
         self._cloudy |= bool(mask.any())
