@@ -386,6 +386,10 @@ def test_check_takes_a_genuine_pair_without_target_as_predict_reads_it(capsys) -
     assert any(line.startswith("s1 ") and "reprojected onto the S2 grid (bilinear)" in line for line in out)
     assert any(line.startswith("s2 ") and "level L1C, offset removed 0 DN" in line for line in out)
     assert any("77 days from the optical image" in line for line in out)
+    assert "cloud mask (predict --composite, adapt): detected with s2cloudless (the 13 L1C bands" in "\n".join(out)
+    assert main(["check", str(s1), str(SSL4EO / "s2a/0000200/20200813T054639_20200813T054952_T43RCP")]) == 0
+    mask_line = [line for line in capsys.readouterr().out.splitlines() if line.startswith("cloud mask")]
+    assert len(mask_line) == 1 and "Fmask's spectral tests (12 bands named, no B10" in mask_line[0]  # the L2A of 08-13
     assert main(["check", str(s2), str(s1)]) == 2
     assert capsys.readouterr().err.strip().endswith("did you swap --s1 and --s2?")
     assert main(["check", str(s1 / "VV.tif"), str(s1 / "VH.tif"), str(s2)]) == 0  # S1 as its two files

@@ -65,9 +65,23 @@ def check_pair(s1: Path | list[Path], s2: Path) -> list[str]:
                  f"offset removed {inputs.radiometry.offset:g} DN")  # fmt: skip
     grid = f"reprojected onto the S2 grid (bilinear), covering {100 * covered_share(info, radar):.1f} % of it" if inputs.s1_warp else "on the S2 grid"
     lines.append(describe_header("s1", radar) + f", VV, VH = bands {inputs.s1_bands}, {grid}")
+    lines.append(f"cloud mask (predict --composite, adapt): {cloud_mask_source(inputs.s2, inputs.scl)}")
     lines.append(f"ok: predict and adapt take this pair; the output will be on the S2 grid of {info.width} x {info.height} px "
                  "(headers and sampled pixels checked, not every pixel)")  # fmt: skip
     return lines
+
+
+def cloud_mask_source(info: RasterInfo, scl: str | None) -> str:
+    """Where the composite's and adapt's cloud mask will come from, unless `--mask FILE` is given:
+    the product's SCL, or the detector `cloud_bands` picks for these bands (a padded band, found
+    only in the pixels, can still demote s2cloudless to the brightness test at run time)."""
+    from sarclear.data.cloud_bands import detector_bands
+
+    if scl is not None:
+        return f"the product's scene classification {Path(scl).name} (--no-scl: detected instead; --mask FILE: yours)"
+    choice = detector_bands(info)
+    test = {"s2cloudless": "s2cloudless", "spectral": "Fmask's spectral tests", "brightness": "the RGB brightness test"}[choice.method]
+    return f"detected with {test} ({choice.how}); --mask FILE: yours"
 
 
 def describe_header(name: str, info: RasterInfo) -> str:
