@@ -14,7 +14,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "sarclear"
 
 #: Top-level module or sub-package -> its layer. A module may import its own package and lower layers.
 LAYERS: dict[str, int] = {
-    "errors": 0, "signals": 0, "native_bf16": 0, "cores": 0, "progress": 0, "__init__": 0,
+    "errors": 0, "storage_errors": 0, "signals": 0, "native_bf16": 0, "cores": 0, "progress": 0, "__init__": 0,
     "io": 1,
     "data": 2,
     "models": 3, "report": 3,

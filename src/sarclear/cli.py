@@ -1,10 +1,13 @@
-"""The `sarclear` command: parse, dispatch to one function per subcommand, print one-line errors.
+"""sarclear: remove clouds from Sentinel-2 images with Sentinel-1 radar. `sarclear COMMAND --help` for each command.
+
+The `sarclear` command: parse, dispatch to one function per subcommand, print one-line errors.
 
 Each subcommand lives in `sarclear/commands/<name>.py` with two functions, `add_arguments(parser)`
 and `run(args) -> int`; they are imported only when chosen, so `sarclear --help` does not pay for
 importing torch. This is the only module that decides exit codes: 0 success, 2 bad input or usage
-(one line on stderr naming the file), 1 a bug (traceback), 130 Ctrl-C, 143 SIGTERM (both clean up
-their temporary files first: `sarclear.signals`).
+(one line on stderr naming the file), also a write the file system refused (read-only, full, no
+permission, a file in the way: `sarclear.storage_errors`), 1 a bug (traceback), 130 Ctrl-C, 143
+SIGTERM (all clean up their temporary files first: `sarclear.signals`).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from collections.abc import Sequence
 from sarclear import __version__
 from sarclear.errors import SarclearInputError
 from sarclear.signals import EXIT_TERMINATED, Terminated, terminate_on_sigterm
+from sarclear.storage_errors import storage_problem
 
 #: subcommand -> one-line help. The module is `sarclear.commands.<name with - as _>`.
 COMMANDS: dict[str, str] = {
@@ -103,6 +107,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # a bug, or a broken library: the traceback, then where to look first
         if (stop := _interruption_behind(exc)) is not None:
             return _stopped(stop)  # a library's error while unwinding from the signal is still the signal
+        if (problem := storage_problem(exc)) is not None:  # read-only, full, no permission: the user's to fix
+            print(f"sarclear: error: {problem}", file=sys.stderr)
+            return 2
         traceback.print_exc()
         print("sarclear: unexpected error (a bug, or a broken installation: `sarclear doctor` checks torch, GDAL, PROJ "
               "and the cloud detector)", file=sys.stderr)  # fmt: skip

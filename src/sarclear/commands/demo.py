@@ -14,6 +14,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from sarclear.demo.run import run_demo
+    from sarclear.errors import ConfigError
+
+    if args.out.is_dir() and any(args.out.iterdir()):
+        # its steps refuse to write into their own earlier outputs (a dataset, training runs), so say it once, first
+        raise ConfigError(f"{args.out}: already holds files (an earlier demo?); delete it, or give --out NEW_FOLDER")
 
     report = run_demo(args.out, quick=args.quick, seed=args.seed)
     print(report)

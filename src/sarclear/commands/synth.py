@@ -36,10 +36,24 @@ def _seasons(text: str) -> list[str]:
     return seasons
 
 
+def _refuse_existing(out: Path, names: tuple[str, ...] | None = None) -> None:
+    """Refuse to write into a folder that already holds data: synth into an existing dataset would
+    replace some of its tiles and its truth file and leave the rest, so no manifest made of it
+    matches its files any more. `names`: only these files count (a scene's three)."""
+    if not out.is_dir():
+        return
+    held = sorted(p.name for p in out.iterdir() if names is None or p.name in names)
+    if held:
+        shown = ", ".join(held[:3]) + (", ..." if len(held) > 3 else "")
+        raise ConfigError(f"{out}: already holds {shown}; synth writes a new dataset: give a new or empty folder "
+                          "(or delete this one first)")  # fmt: skip
+
+
 def run(args: argparse.Namespace) -> int:
     from sarclear.data.synthetic import TRUTH_FILE, generate_dataset, write_scene
 
     seasons = _seasons(args.seasons)
+    _refuse_existing(args.out, ("s1.tif", "s2_cloudy.tif", "s2.tif") if args.scene_size is not None else None)
     start = time.perf_counter()
     if args.scene_size is not None:
         cover = None if args.cloud_cover is None else args.cloud_cover / 100.0
