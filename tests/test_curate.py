@@ -234,3 +234,25 @@ def test_an_l2a_dataset_gets_the_spectral_test_and_says_why_per_row(tmp_path: Pa
         rows = list(csv.DictReader(handle))
     assert len(rows) == 2 and all(row["cloud_method"] == "spectral" for row in rows)
     assert all("no B10" in row["cloud_warning"] for row in rows)
+
+
+def test_wrong_roots_outputs_inside_the_root_and_misspelt_seasons_are_refused(curated: dict, tmp_path: Path,
+                                                                               capsys: pytest.CaptureFixture) -> None:  # fmt: skip
+    """Each was exit 0 with a useless result: a modality folder as ROOT rejected every triplet as
+    missing_file; an --out inside ROOT wrote into the dataset; `sumer=20` was stored and ignored."""
+    root = curated["root"]
+    assert main(["curate", str(root / "ROIs1868_summer_s1"), "--out", str(tmp_path / "a"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "is one modality's folder" in err and f"give the folder above it ({root.resolve()})" in err
+    assert main(["curate", str(root), "--out", str(root / "curated"), "--quiet"]) == 2
+    assert "inside the dataset root" in capsys.readouterr().err and not (root / "curated").exists()
+    assert main(["curate", str(root), "--out", str(tmp_path / "b"), "--season-sigma", "sumer=20", "--quiet"]) == 2
+    assert "--season-sigma sumer: no triplet of this dataset has that season" in capsys.readouterr().err
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+    assert _snapshot(root) == curated["before"]
+
+
+def test_a_missing_file_is_named_in_the_errors_column(curated: dict) -> None:
+    rows = {row["sample_id"]: row for row in csv.DictReader((curated["out"] / "manifest.csv").open(newline=""))}
+    missing = [row for row in rows.values() if "missing_file" in row["reasons"]]
+    assert missing and all(f"{row['sample_id']}: no " in row["errors"] and " file found" in row["errors"] for row in missing)

@@ -25,13 +25,13 @@ from sarclear.curate import figures
 from sarclear.curate.cache import CACHE_FILENAME, StatsCache, triplet_key
 from sarclear.curate.measure import MeasureSettings, measure_job, measure_triplet
 from sarclear.curate.report import Tally, summary_markdown, write_summary
-from sarclear.curate.rules import REASON_DESCRIPTIONS, Thresholds, decide
+from sarclear.curate.rules import DEFAULT_SEASON_SIGMA, REASON_DESCRIPTIONS, Thresholds, decide
 from sarclear.curate.shard import RECORDS_FILENAME, Shard, write_records
 from sarclear.curate.stats import STAT_COLUMNS
 from sarclear.data import clouds, s2cloudless_fast
 from sarclear.data.layout import Triplet, find_triplets
 from sarclear.data.manifest import CORE_COLUMNS, write_manifest
-from sarclear.errors import LayoutError
+from sarclear.errors import ConfigError, LayoutError
 from sarclear.progress import progress_bar
 
 BATCH = 1024
@@ -58,7 +58,8 @@ class CurateResult:
 
 
 def check_output_dir(root: Path, out: Path, triplets: Sequence[Triplet]) -> None:
-    """Refuse an output folder that is ROOT itself or inside one of ROOT's triplet folders."""
+    """Refuse an output folder that is ROOT itself or anywhere inside it: the dataset is only ever
+    read (a curation folder inside it would also be walked by every later scan of ROOT)."""
     root_r, out_r = root.resolve(), out.resolve()
     if out_r == root_r:
         raise LayoutError(f"{out}: the output folder is the dataset root; choose another one (ROOT is never written to)")
@@ -74,6 +75,30 @@ def check_output_dir(root: Path, out: Path, triplets: Sequence[Triplet]) -> None
             raise LayoutError(
                 f"{out}: the output folder is inside the triplet folder {folder}; choose a folder outside it"
             )
+    if root_r in out_r.parents:
+        raise LayoutError(f"{out}: the output folder is inside the dataset root {root}; choose one outside it (ROOT is only ever read)")
+
+
+def check_root_is_the_dataset(root: Path, triplets: Sequence[Triplet]) -> None:
+    """Refuse a ROOT that is one modality's folder of the official layout (`ROIs1868_summer_s1/`):
+    every triplet then lacks two files, and curation would reject all of them as `missing_file`
+    (exit 0, nothing kept) instead of saying that the dataset is the folder above."""
+    if not triplets or any(t.s1_path and t.s2_cloudy_path and t.s2_path for t in triplets):
+        return
+    name = root.resolve().name
+    if name.endswith(("_s1", "_s2", "_s2_cloudy")) and name.startswith("ROIs"):
+        raise LayoutError(f"{root}: is one modality's folder of a SEN12MS-CR dataset, so no triplet is complete; "
+                          f"give the folder above it ({root.resolve().parent}), which holds the _s1, _s2 and _s2_cloudy folders")
+
+
+def check_seasons(thresholds: Thresholds, triplets: Sequence[Triplet]) -> None:
+    """Refuse a `--season-sigma` season no triplet has (`sumer=20` was stored and ignored: summer
+    kept its threshold); the defaults' own seasons are always allowed."""
+    present = {t.season for t in triplets}
+    unknown = sorted(set(thresholds.season_sigma) - present - set(DEFAULT_SEASON_SIGMA))
+    if unknown:
+        raise ConfigError(f"--season-sigma {', '.join(unknown)}: no triplet of this dataset has that season "
+                          f"(seasons here: {', '.join(sorted(present))}); check the spelling")
 
 
 def _paths(t: Triplet) -> dict[str, Path | None]:
@@ -112,7 +137,9 @@ def build_row(t: Triplet, record: dict[str, Any], thresholds: Thresholds) -> dic
     }
     for column in STAT_COLUMNS:
         row[column] = _clean(record.get(column))
-    row["errors"] = " | ".join(record.get("errors") or [])
+    # a missing file is a problem message too (the column promises every one, naming the file)
+    missing = [f"{t.sample_id}: no {modality} file found (SEN12MS-CR names it like the triplet's others)" for modality in t.missing]
+    row["errors"] = " | ".join([*missing, *(record.get("errors") or [])])
     return row
 
 
@@ -280,6 +307,8 @@ def curate(
     root, out = Path(root), Path(out)
     triplets = find_triplets(root)
     check_output_dir(root, out, triplets)
+    check_root_is_the_dataset(root, triplets)
+    check_seasons(thresholds, triplets)
     if shard is not None:
         triplets = [t for t in triplets if shard.holds(t.sample_id)]
     out.mkdir(parents=True, exist_ok=True)
