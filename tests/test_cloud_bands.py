@@ -59,6 +59,16 @@ def test_an_export_with_the_swir_bands_gets_the_spectral_test_quietly(tmp_path: 
     assert choice.method == "spectral" and choice.indexes == (3, 2, 1, 4, 5, 6) and not choice.loud
 
 
+def test_an_l1c_product_with_a_band_file_missing_gets_the_brightness_test_loudly_naming_it(tmp_path: Path) -> None:
+    """B10 present means top-of-atmosphere L1C, where the spectral test flags haze as cloud (94 % on
+    the genuine SSL4EO-S12 scene of 66 % once its B8A file was removed): the brightness test runs
+    and the warning names the band file to copy again."""
+    names = [b for b in S2_BANDS if b != "B8A"]
+    choice = detector_bands(raster_info(_write(tmp_path / "l1c.tif", _stack(12), names)))
+    assert choice.method == "brightness" and choice.loud and choice.indexes == (4, 3, 2)
+    assert "no B8A among its bands" in choice.how and "copy the missing band file" in choice.how
+
+
 def test_rgb_export_gets_the_brightness_test_quietly(tmp_path: Path) -> None:
     choice = detector_bands(raster_info(_write(tmp_path / "rgb.tif", _stack(3), ["B02", "B03", "B04"])))
     assert choice.method == "brightness" and choice.indexes == (3, 2, 1) and not choice.loud

@@ -7,11 +7,13 @@ report 0 % cloud on a fully overcast scene, issue 12), it answers confidently an
 
 1. **Band descriptions first.** Canonical names (`B1` ... `B12`, `B8A`; `B04`, `..._B04` and
    `red`/`green`/`blue` are understood). All 13 named -> s2cloudless, bands reordered to SEN12MS-CR
-   order. B4, B3, B2, B8, B11 and B12 named but not all 13 -> the spectral test
+   order. No B10 but B4, B3, B2, B8, B11 and B12 named -> the spectral test
    (`clouds.spectral_probability`, Fmask's tests without the thermal band); for the 12 bands of an
    L2A product (all but B10) the choice is *loud* (the caller logs it as a warning: keep the SCL
-   beside the bands or use `--mask FILE` for a better mask). B4, B3, B2 named but not the SWIR
-   bands -> the RGB brightness test.
+   beside the bands or use `--mask FILE` for a better mask). B4, B3, B2 named with some other
+   bands but not all 13 (an L1C product with a band file missing: B10 there means top-of-atmosphere
+   data, which the spectral test misjudges) -> the RGB brightness test, loudly, naming the missing
+   bands. B4, B3, B2 alone -> the brightness test, quietly.
 2. **Band count second**, when the descriptions name no band: 13 -> the SEN12MS-CR stack;
    12 -> an L2A stack in SEN12MS-CR order without B10 (spectral test, loud); 3 -> R, G, B.
 
@@ -77,12 +79,20 @@ def detector_bands(info: RasterInfo) -> DetectorBands:
     if all(b in position for b in S2_BANDS):
         indexes = tuple(position[b] for b in S2_BANDS)
         return DetectorBands(indexes, "s2cloudless", "the 13 L1C bands found by band description")
-    if all(b in position for b in SPECTRAL_BANDS):
+    missing = [b for b in S2_BANDS if b not in position]
+    if "B10" not in position and all(b in position for b in SPECTRAL_BANDS):
         spectral = tuple(position[b] for b in SPECTRAL_BANDS)
         if all(b in position for b in L2A_BANDS):
             return DetectorBands(spectral, SPECTRAL, f"12 bands named, no B10: {NO_B10_ADVICE}", loud=True)
         return DetectorBands(spectral, SPECTRAL, f"{', '.join(SPECTRAL_BANDS)} found by band description at bands {spectral}")
     rgb = tuple(position[b] for b in RGB_NAMES) if all(b in position for b in RGB_NAMES) else None
+    if rgb is not None and len(position) > len(RGB_NAMES):
+        # More than RGB but not all 13: an L1C product with a band file missing (B10 is there, so
+        # this is top-of-atmosphere data, where the spectral test's haze test fails: 94 % cloud on a
+        # genuine 66 % scene without its B8A). Loud, naming what is missing, so it can be copied again.
+        return DetectorBands(rgb, "brightness", f"no {', '.join(missing)} among its bands, so s2cloudless (which needs all 13 "
+                             "L1C bands) cannot run and the cloud mask comes from the RGB brightness test, which misses thin "
+                             f"cloud; copy the missing band file(s) again, or pass --mask FILE", loud=True)  # fmt: skip
     if rgb is not None:
         return DetectorBands(rgb, "brightness", f"RGB found by band description at bands {rgb}")
     if any(position):
