@@ -149,3 +149,36 @@ def test_an_s1_pairs_folder_is_not_joined_and_every_output_option_is_a_file(
         assert main([*base, "--out", str(tmp_path / "x.tif"), "--composite", option, new]) == 2
         assert _one_line(capsys).endswith(f"{new}: names a folder; give a file name, e.g. {tmp_path / 'new' / 'clear.tif'}")
     assert not (tmp_path / "new").exists()
+
+
+def test_a_named_pipe_as_output_is_refused_and_left_a_pipe(scene: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The write goes to a temporary file renamed onto `--out`: onto a FIFO or a device it replaced
+    the node with a plain file (`--out /dev/null` as root broke the machine's /dev/null)."""
+    import os
+    import stat
+
+    from sarclear.errors import ConfigError
+    from sarclear.io.atomic import atomic_output
+
+    pipe = tmp_path / "pipe.tif"
+    os.mkfifo(pipe)
+    for command in ("adapt", "predict"):
+        if command == "adapt":
+            code = _adapt(scene, pipe, "--fill-only")
+        else:
+            code = main(["predict", "--checkpoint", str(MODEL), "--s1", str(S1), "--s2", str(scene), "--out", str(pipe), "--quiet"])
+        assert code == 2
+        assert "exists and is not a regular file (a device, a pipe or a socket)" in _one_line(capsys)
+        assert stat.S_ISFIFO(pipe.stat().st_mode)
+    with pytest.raises(ConfigError, match="not a regular file"), atomic_output(pipe):  # every writer, not only --out
+        pass
+    assert stat.S_ISFIFO(pipe.stat().st_mode)
+
+
+@pytest.mark.parametrize("name", ["clear.jp2", "clear.vrt", "clear"])
+def test_an_output_named_as_another_format_is_refused(scene: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str) -> None:
+    out = tmp_path / name
+    code = main(["predict", "--checkpoint", str(MODEL), "--s1", str(S1), "--s2", str(scene), "--out", str(out), "--quiet"])
+    assert code == 2
+    assert "--out is written as a GeoTIFF; give a name ending in .tif" in _one_line(capsys)
+    assert not out.exists()

@@ -43,7 +43,7 @@ from sarclear.data.provenance import is_synthetic
 from sarclear.errors import ConfigError
 from sarclear.inference.norm import DEFAULT_NORM_MODE, resolve_norm_mode
 from sarclear.io.geotiff import write_raster
-from sarclear.io.outputs import check_outputs, input_files, product_folders
+from sarclear.io.outputs import check_geotiff_name, check_outputs, input_files, product_folders
 from sarclear.io.sources import as_paths
 from sarclear.models.checkpoint import GENERATOR_FILE, load_generator, save_generator
 from sarclear.models.spec import ModelSpec
@@ -214,6 +214,7 @@ def adapt_scene(
     check_outputs([out, quicklook_path(out, quicklook) if quicklook else None, *kept],
                   input_files([s2, *given_s1, mask, *references, *reference_masks], checkpoints=[checkpoint]),
                   product_folders([s2, *given_s1, *references], s1=given_s1))  # fmt: skip
+    check_geotiff_name(out)
     for path in references:
         check_reference_early(path, s2)
     if fill_only and (keep_model is not None or checkpoint is not None):

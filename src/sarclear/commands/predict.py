@@ -77,6 +77,7 @@ def check_out_name(out: Path) -> None:
     """Refuse `--out x.png`: the output is a georeferenced GeoTIFF, the 8-bit quick-look is `--format`.
 
     Without this, GDAL would write a GeoTIFF under a .png name that no picture viewer opens.
+    (Other names not ending in .tif: `io.outputs.check_geotiff_name`, after the input checks.)
     """
     from sarclear.predict.writer import quicklook_path
 
@@ -87,6 +88,7 @@ def check_out_name(out: Path) -> None:
             f"{out}: --out is the GeoTIFF output; for a {fmt.upper()} picture give --out {tif.name} --format {fmt} "
             f"(it writes {quicklook_path(tif, fmt).name} beside the GeoTIFF)"
         )
+
 
 
 def run(args: argparse.Namespace) -> int:

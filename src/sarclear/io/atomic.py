@@ -8,6 +8,8 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
+from sarclear.errors import ConfigError
+
 
 @contextlib.contextmanager
 def atomic_output(path: str | Path) -> Iterator[Path]:
@@ -16,8 +18,13 @@ def atomic_output(path: str | Path) -> Iterator[Path]:
     The temporary file lives in the same directory so the final `os.replace` is atomic on POSIX
     (same filesystem). On any exception the temporary file is removed and `path` is untouched.
     The temporary name keeps the suffix, so writers that choose a driver from it still work.
+    A `path` that is a device, pipe or socket is refused (ConfigError): the rename would replace it.
     """
     path = Path(path)
+    if path.exists() and not path.is_file() and not path.is_dir():
+        # a device (/dev/null), pipe or socket: the rename would replace it with a plain file
+        raise ConfigError(f"{path}: exists and is not a regular file (a device, a pipe or a socket); "
+                          "give the name of a new or ordinary file")  # fmt: skip
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}{path.suffix}")
     try:

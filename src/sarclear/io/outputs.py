@@ -107,6 +107,26 @@ def joins_product(folder: Path, output: Path) -> bool:
     return output.parent == folder and _named_as_part(output, *_kinds(folder))
 
 
+#: What a GeoTIFF output (`--out` of predict, adapt, prepare-s1) may end in.
+GEOTIFF_SUFFIXES: tuple[str, ...] = (".tif", ".tiff")
+
+
+def check_geotiff_name(out: Path) -> None:
+    """Refuse a GeoTIFF output named as another format (`x.jp2`, `x.vrt`) or with no suffix: GDAL
+    would write a GeoTIFF under that name, which other tools then open with the wrong driver or not
+    at all. Called after `check_outputs`, so an input named as `--out` gets that message first."""
+    if out.suffix.lower() not in GEOTIFF_SUFFIXES:
+        suggestion = out.with_suffix(".tif") if out.suffix else out.with_name(out.name + ".tif")
+        raise ConfigError(f"{out}: --out is written as a GeoTIFF; give a name ending in .tif (e.g. {suggestion.name})")
+
+
+def special_file_problem(path: Path) -> str:
+    """Why `path`, which exists and is neither a file nor a folder (a device such as /dev/null, a
+    named pipe, a socket), cannot be an output: the write goes to a temporary file renamed onto the
+    path, which would replace that node with a plain file (it did: /dev/null as root)."""
+    return f"{path}: exists and is not a regular file (a device, a pipe or a socket); give the name of a new or ordinary file"
+
+
 def check_outputs(outputs: Iterable[Path | None], sources: set[Path], folders: Iterable[Path] = ()) -> None:
     """Exit 2 (one line) if an output is a folder, lies under a file, names an input in `sources`
     (`input_files`), would join one of the input `folders` (`product_folders`, `joins_product`: a
@@ -128,6 +148,8 @@ def check_outputs(outputs: Iterable[Path | None], sources: set[Path], folders: I
             raise ConfigError(f"{path}: given for two different outputs")
         if path.is_dir():
             raise ConfigError(f"{path}: is a directory, expected an output file name")
+        if path.exists() and not path.is_file():
+            raise ConfigError(special_file_problem(path))
         blocker = next((parent for parent in resolved.parents if parent.exists()), None)
         if blocker is not None and not blocker.is_dir():
             raise ConfigError(f"{path}: cannot be written: {blocker} is a file, not a folder")

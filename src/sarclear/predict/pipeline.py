@@ -20,7 +20,7 @@ from sarclear.inference.sampling import check_samples
 from sarclear.inference.settings import EngineSettings, engine_settings
 from sarclear.inference.tiling import WindowGrid
 from sarclear.io.cog import gdal_env
-from sarclear.io.outputs import check_outputs, input_files, product_folders
+from sarclear.io.outputs import check_geotiff_name, check_outputs, input_files, product_folders
 from sarclear.io.sources import as_paths
 from sarclear.models.spec import ModelSpec
 from sarclear.predict.composite import composite as blend_composite
@@ -244,3 +244,5 @@ def _check_outputs(inputs: SceneInputs, outputs: list[Path | None], s2: str | Pa
     given = [*(info.path for info in infos), s2, *s1, mask]
     sources = input_files(given, [info.source for info in infos], checkpoints=protected)
     check_outputs(outputs, sources, product_folders(given, s1=s1))
+    if outputs[0] is not None:
+        check_geotiff_name(outputs[0])
